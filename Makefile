@@ -1,0 +1,33 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench venv clean images
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Run the whole job on the built-in simulated customer base.
+demo: $(STAMP)
+	$(BIN)/riskmodel demo
+
+## Run the test suite (unit, leakage, integration, service over HTTP, notebooks).
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests
+
+## Performance and quality benchmarks (not part of the test suite).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/features.py
+	$(BIN)/python benchmarks/quality.py
+
+clean:
+	rm -rf $(VENV) data/generated mlruns.db mlartifacts

@@ -1,0 +1,206 @@
+"""Command-line entry point: parse arguments, set up logging, call one pipeline stage.
+
+Every subcommand is a thin wrapper over a function in ``riskmodel.pipeline``;
+domain errors become a clear message on stderr and exit code 1 (2 for usage).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+
+from riskmodel.exceptions import RiskModelError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="riskmodel: explainable 12-month default probability for business customers.",
+    pretty_exceptions_enable=False,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ParamsOpt = Annotated[
+    Optional[Path], typer.Option("--params", "-p", help="params.yaml to use (default: the project's).")
+]
+DataOpt = Annotated[
+    Optional[Path], typer.Option("--data", "-d", help="Folder with the six input tables (default: paths.raw_dir).")
+]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")]
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    for noisy in ("mlflow", "alembic", "urllib3", "matplotlib", "shap", "numba", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _handle_errors(func: F) -> F:
+    """Turn domain errors into a message and exit code 1, in one place."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except RiskModelError as err:
+            typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(code=1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(params: Path | None):  # noqa: ANN202 - imported lazily to keep --help fast
+    from riskmodel.config import load_settings
+
+    return load_settings(params)
+
+
+@app.command()
+@_handle_errors
+def simulate(
+    customers: Annotated[Optional[int], typer.Option(help="Number of customers (default: params).")] = None,
+    years: Annotated[Optional[int], typer.Option(help="Years of history (default: params).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (default: params).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: paths.raw_dir).")] = None,
+    format: Annotated[Optional[str], typer.Option("--format", help="parquet or csv.")] = None,
+    params: ParamsOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Write a simulated customer base in the data contract, plus its oracle PDs."""
+    _setup_logging(verbose)
+    from riskmodel import pipeline
+
+    pipeline.run_simulate(_settings(params), n_customers=customers, years=years, seed=seed,
+                          out_dir=out, fmt=format)
+
+
+@app.command()
+@_handle_errors
+def validate(data: DataOpt = None, params: ParamsOpt = None, verbose: VerboseOpt = False) -> None:
+    """Check the six input tables against the data contract; exit 1 with a report if broken."""
+    _setup_logging(verbose)
+    from riskmodel import pipeline
+
+    ok = pipeline.run_validate(_settings(params), data_dir=data)
+    if not ok:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+@_handle_errors
+def features(
+    data: DataOpt = None,
+    out: Annotated[Optional[Path], typer.Option(help="Modelling table file (.parquet or .csv).")] = None,
+    params: ParamsOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Build the point-in-time modelling table (features + 12-month label) and its data dictionary."""
+    _setup_logging(verbose)
+    from riskmodel import pipeline
+
+    pipeline.run_features(_settings(params), data_dir=data, out_file=out)
+
+
+@app.command()
+@_handle_errors
+def train(
+    data: DataOpt = None,
+    out: Annotated[Optional[Path], typer.Option(help="Folder for metrics.json and report.html.")] = None,
+    table: Annotated[Optional[Path], typer.Option(help="Flat modelling table instead of the six tables.")] = None,
+    target: Annotated[Optional[str], typer.Option(help="Target column of --table.")] = None,
+    id: Annotated[Optional[str], typer.Option("--id", help="Id column of --table.")] = None,
+    time: Annotated[Optional[str], typer.Option(help="Time column of --table (out-of-time split).")] = None,
+    baseline: Annotated[Optional[Path], typer.Option(help="5C baseline YAML for --table.")] = None,
+    params: ParamsOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Train the 5C baseline and learned models, evaluate out of time, track in MLflow, export the champion."""
+    _setup_logging(verbose)
+    from riskmodel import pipeline
+
+    settings = _settings(params)
+    if table is not None:
+        if target is None:
+            raise typer.BadParameter("--target is required with --table")
+        pipeline.run_train_table(settings, table=table, target=target, id_col=id, time_col=time,
+                                 baseline_file=baseline, out_dir=out)
+    else:
+        pipeline.run_train(settings, data_dir=data, out_dir=out)
+
+
+@app.command()
+@_handle_errors
+def score(
+    as_of: Annotated[str, typer.Option("--as-of", help="Scoring date (YYYY-MM-DD).")],
+    data: DataOpt = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output file for the scores.")] = None,
+    format: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    previous: Annotated[Optional[Path], typer.Option(help="Previous scores, for rating migration.")] = None,
+    params: ParamsOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Score every customer as of a date with the champion, with reasons, migration and drift."""
+    _setup_logging(verbose)
+    from riskmodel import pipeline
+
+    pipeline.run_score(_settings(params), as_of=as_of, data_dir=data, out_file=out, fmt=format,
+                       previous=previous)
+
+
+@app.command()
+@_handle_errors
+def explain(
+    customer_id: Annotated[str, typer.Argument(help="Customer to explain.")],
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Date (default: latest data).")] = None,
+    format: Annotated[str, typer.Option("--format", help="html, pdf or json.")] = "html",
+    data: DataOpt = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output file for the memo.")] = None,
+    params: ParamsOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Write a credit-committee memo for one customer."""
+    _setup_logging(verbose)
+    from riskmodel import pipeline
+
+    pipeline.run_explain(_settings(params), customer_id=customer_id, as_of=as_of, fmt=format,
+                         data_dir=data, out_file=out)
+
+
+@app.command()
+@_handle_errors
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Bind address (default: params).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default: params).")] = None,
+    params: ParamsOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Serve scores and explanations over HTTP (FastAPI)."""
+    _setup_logging(verbose)
+    from riskmodel import pipeline
+
+    pipeline.run_serve(_settings(params), host=host, port=port)
+
+
+@app.command()
+@_handle_errors
+def demo(params: ParamsOpt = None, verbose: VerboseOpt = False) -> None:
+    """Run the whole job on the simulated base: simulate, validate, features, train, score, memo."""
+    _setup_logging(verbose)
+    from riskmodel import pipeline
+
+    pipeline.run_demo(_settings(params))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,325 @@
+"""Typed settings: params.yaml parsed once into one pydantic object; each stage gets its section.
+
+Every section forbids unknown keys, so a typo in params.yaml is refused with a
+message that names the key.  Relative paths are resolved against the folder of
+the params file, so commands behave the same from any working directory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from riskmodel.exceptions import ConfigError
+
+DEFAULT_PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
+
+C_NAMES: tuple[str, ...] = ("character", "capacity", "capital", "collateral", "conditions")
+CName = Literal["character", "capacity", "capital", "collateral", "conditions"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PathsSettings(_Section):
+    """Where things live. Relative paths are resolved against the params file's folder."""
+
+    raw_dir: Path = Path("data/raw")
+    generated_dir: Path = Path("data/generated")
+    models_dir: Path = Path("models")
+    reports_dir: Path = Path("reports")
+
+
+class SimulationSettings(_Section):
+    """The built-in simulated customer base."""
+
+    n_customers: int = Field(5000, ge=10)
+    start_date: dt.date = dt.date(2019, 1, 1)
+    years: int = Field(6, ge=2, le=30)
+    seed: int = 42
+    format: Literal["parquet", "csv"] = "parquet"
+
+
+class SnapshotSettings(_Section):
+    """The point-in-time grid: one row per customer and snapshot date."""
+
+    start: dt.date = dt.date(2020, 3, 31)
+    end: dt.date = dt.date(2023, 12, 31)
+    frequency: Literal["quarter", "month", "year"] = "quarter"
+    horizon_months: int = Field(12, ge=1, le=60)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "SnapshotSettings":
+        if self.end < self.start:
+            raise ValueError(f"snapshots.end ({self.end}) is before snapshots.start ({self.start})")
+        return self
+
+
+class FeatureSettings(_Section):
+    """Feature windows and the statement publication lag."""
+
+    windows_months: tuple[int, ...] = (3, 6, 12, 24)
+    publication_lag_months: int = Field(3, ge=0, le=24)
+    late_thresholds_days: tuple[int, ...] = (30, 60, 90)
+
+
+class SplitSettings(_Section):
+    """Out-of-time split of the modelling table by snapshot date (inclusive bounds)."""
+
+    train_start: dt.date = dt.date(2020, 3, 31)
+    train_end: dt.date = dt.date(2022, 6, 30)
+    test_start: dt.date = dt.date(2023, 3, 31)
+    test_end: dt.date = dt.date(2023, 12, 31)
+    # flat-table path: share of the latest time that is the test set, and CV folds otherwise
+    flat_test_share: float = Field(0.25, gt=0, lt=1)
+    cv_folds: int = Field(5, ge=2, le=20)
+
+    @model_validator(mode="after")
+    def _out_of_time(self) -> "SplitSettings":
+        if not (self.train_start <= self.train_end < self.test_start <= self.test_end):
+            raise ValueError(
+                "split dates must satisfy train_start <= train_end < test_start <= test_end, got "
+                f"{self.train_start}, {self.train_end}, {self.test_start}, {self.test_end}"
+            )
+        return self
+
+
+class Indicator(_Section):
+    """One indicator of the 5C expert scorecard: a feature mapped to points 1..10.
+
+    Numeric features use ``cuts`` (ascending; bin i is (cuts[i-1], cuts[i]]) with
+    either explicit ``points`` (one per bin) or a ``direction`` that spreads
+    points linearly from 1 to 10.  Categorical features use ``categories``.
+    """
+
+    feature: str
+    c: CName
+    weight: float = Field(gt=0)
+    description: str = ""
+    cuts: tuple[float, ...] | None = None
+    points: tuple[float, ...] | None = None
+    direction: Literal["higher_is_better", "lower_is_better"] | None = None
+    categories: dict[str, float] | None = None
+    missing_points: float = Field(5.0, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _one_mapping(self) -> "Indicator":
+        name = f"baseline indicator '{self.feature}'"
+        if (self.cuts is None) == (self.categories is None):
+            raise ValueError(f"{name}: give exactly one of 'cuts' or 'categories'")
+        if self.cuts is not None:
+            if list(self.cuts) != sorted(self.cuts) or len(set(self.cuts)) != len(self.cuts):
+                raise ValueError(f"{name}: cuts must be strictly ascending, got {list(self.cuts)}")
+            if self.points is None and self.direction is None:
+                raise ValueError(f"{name}: numeric indicators need 'points' or 'direction'")
+            if self.points is not None and len(self.points) != len(self.cuts) + 1:
+                raise ValueError(
+                    f"{name}: expected {len(self.cuts) + 1} points for {len(self.cuts)} cuts, "
+                    f"got {len(self.points)}"
+                )
+        pts = list(self.points or ()) + list((self.categories or {}).values())
+        bad = [p for p in pts if not 1 <= p <= 10]
+        if bad:
+            raise ValueError(f"{name}: points must lie in 1..10, got {bad}")
+        return self
+
+
+class BaselineSettings(_Section):
+    """The weighted 5C expert scorecard (characteristic analysis)."""
+
+    indicators: tuple[Indicator, ...]
+
+    @model_validator(mode="after")
+    def _unique(self) -> "BaselineSettings":
+        names = [i.feature for i in self.indicators]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"baseline indicators repeat features: {dupes}")
+        return self
+
+
+class LightGBMSettings(_Section):
+    """LightGBM hyperparameters and monotone constraints (+1 increasing PD, -1 decreasing)."""
+
+    params: dict[str, Any] = Field(default_factory=dict)
+    monotone: dict[str, Literal[-1, 1]] = Field(default_factory=dict)
+
+
+class ScorecardSettings(_Section):
+    """Logistic scorecard: binning, regularisation and points scaling (PDO)."""
+
+    max_n_bins: int = Field(6, ge=2, le=20)
+    min_bin_size: float = Field(0.05, gt=0, lt=0.5)
+    C: float = Field(1.0, gt=0)
+    pdo: float = Field(20.0, gt=0)
+    base_score: float = 600.0
+    base_odds: float = Field(50.0, gt=0)
+    max_features: int | None = Field(None, ge=1)
+
+
+class ModelSettings(_Section):
+    """Which learned models to train and how their probabilities are calibrated."""
+
+    enabled: tuple[Literal["lightgbm", "logistic_scorecard"], ...] = ("lightgbm", "logistic_scorecard")
+    calibration: Literal["isotonic", "sigmoid", "none"] = "isotonic"
+    calibration_folds: int = Field(3, ge=2, le=10)
+    exclude_features: tuple[str, ...] = ()
+    lightgbm: LightGBMSettings = LightGBMSettings()
+    logistic_scorecard: ScorecardSettings = ScorecardSettings()
+    seed: int = 0
+    n_jobs: int = 2
+
+
+class EvaluationSettings(_Section):
+    """Out-of-time evaluation: bootstrap, calibration bins, the champion gate."""
+
+    bootstrap_samples: int = Field(1000, ge=50)
+    ci_level: float = Field(0.95, gt=0.5, lt=1)
+    calibration_bins: int = Field(10, ge=2)
+    psi_bins: int = Field(10, ge=2)
+    champion_alpha: float = Field(0.05, gt=0, lt=1)
+    seed: int = 0
+
+
+class Grade(_Section):
+    """One grade of the master scale with its credit policy."""
+
+    grade: str
+    max_pd: float = Field(gt=0, le=1)
+    description: str = ""
+    limit_pct_equity: float = Field(ge=0, le=5)
+    limit_pct_revenue: float = Field(ge=0, le=5)
+    terms_days: int = Field(ge=0, le=365)
+    prepayment_share: float = Field(ge=0, le=1)
+    review_months: int = Field(ge=1, le=36)
+
+
+class MasterScaleSettings(_Section):
+    """PD bands, best grade first; the last band must reach PD 1. Defaulted customers get ``default_grade``."""
+
+    grades: tuple[Grade, ...]
+    default_grade: str = "D"
+
+    @field_validator("grades")
+    @classmethod
+    def _bands(cls, grades: tuple[Grade, ...]) -> tuple[Grade, ...]:
+        if len(grades) < 7:
+            raise ValueError(f"master scale needs at least 7 non-default grades, got {len(grades)}")
+        pds = [g.max_pd for g in grades]
+        if pds != sorted(pds) or len(set(pds)) != len(pds):
+            raise ValueError(f"master scale max_pd must be strictly increasing, got {pds}")
+        if pds[-1] != 1.0:
+            raise ValueError(f"the worst grade's max_pd must be 1.0, got {pds[-1]}")
+        names = [g.grade for g in grades]
+        if len(set(names)) != len(names):
+            raise ValueError(f"grade names must be unique, got {names}")
+        return grades
+
+
+class TrackingSettings(_Section):
+    """MLflow: embedded SQLite store by default; MLFLOW_TRACKING_URI overrides ``uri``."""
+
+    uri: str = "sqlite:///mlruns.db"
+    experiment: str = "riskmodel"
+    registered_model: str = "riskmodel-pd"
+    artifact_dir: Path = Path("mlartifacts")
+
+
+class ScoringSettings(_Section):
+    """Batch scoring, reasons and drift."""
+
+    chunk_size: int = Field(50_000, ge=100)
+    n_reasons_up: int = Field(4, ge=0, le=10)
+    n_reasons_down: int = Field(2, ge=0, le=10)
+    psi_warning: float = 0.10
+    psi_alert: float = 0.25
+
+
+class ServiceSettings(_Section):
+    """REST service."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    max_batch: int = Field(1000, ge=1)
+    api_key_env: str = "RISKMODEL_API_KEY"
+
+
+class Settings(_Section):
+    """Everything tunable in riskmodel, as read from params.yaml."""
+
+    paths: PathsSettings = PathsSettings()
+    simulation: SimulationSettings = SimulationSettings()
+    snapshots: SnapshotSettings = SnapshotSettings()
+    features: FeatureSettings = FeatureSettings()
+    split: SplitSettings = SplitSettings()
+    baseline: BaselineSettings
+    models: ModelSettings = ModelSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
+    master_scale: MasterScaleSettings
+    tracking: TrackingSettings = TrackingSettings()
+    scoring: ScoringSettings = ScoringSettings()
+    service: ServiceSettings = ServiceSettings()
+    # folder of the params file; relative paths resolve against it (set by load_settings)
+    root: Path = Path(".")
+
+    def resolve(self, path: Path | str) -> Path:
+        """Resolve a path from params.yaml against the params file's folder."""
+        p = Path(path)
+        return p if p.is_absolute() else (self.root / p).resolve()
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    lines = [f"invalid parameters in {source}:"]
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"])
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  - {loc}: unknown key (not a setting riskmodel knows)")
+        else:
+            got = e.get("input")
+            got_s = "" if isinstance(got, dict) else f" (got {got!r})"
+            lines.append(f"  - {loc or '<root>'}: {e['msg']}{got_s}")
+    return "\n".join(lines)
+
+
+def settings_from_dict(data: dict[str, Any], root: Path | str = ".", source: str = "<dict>") -> Settings:
+    """Build Settings from a mapping; raise ConfigError naming each wrong key or value."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        return Settings.model_validate({**data, "root": Path(root).resolve()})
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err, source)) from None
+
+
+def load_settings(path: Path | str | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Read params.yaml (the project's by default) into Settings.
+
+    ``overrides`` is a nested mapping merged over the file's content, used by
+    tests and notebooks to change one value without writing a file.
+    """
+    p = Path(path) if path is not None else DEFAULT_PARAMS
+    if not p.is_file():
+        raise ConfigError(f"params file not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{p}: not valid YAML: {err}") from None
+    if overrides:
+        data = deep_merge(data, overrides)
+    return settings_from_dict(data, root=p.parent, source=str(p))
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``over`` merged in recursively (neither is modified)."""
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
