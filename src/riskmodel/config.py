@@ -8,6 +8,7 @@ the params file, so commands behave the same from any working directory.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from riskmodel.exceptions import ConfigError
 
 DEFAULT_PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
+PARAMS_ENV = "RISKMODEL_PARAMS"
 
 C_NAMES: tuple[str, ...] = ("character", "capacity", "capital", "collateral", "conditions")
 CName = Literal["character", "capacity", "capital", "collateral", "conditions"]
@@ -297,12 +299,17 @@ def settings_from_dict(data: dict[str, Any], root: Path | str = ".", source: str
 
 
 def load_settings(path: Path | str | None = None, overrides: dict[str, Any] | None = None) -> Settings:
-    """Read params.yaml (the project's by default) into Settings.
+    """Read params.yaml into Settings.
+
+    Without ``path``, the file named by the ``RISKMODEL_PARAMS`` environment
+    variable is used, else the project's params.yaml.
 
     ``overrides`` is a nested mapping merged over the file's content, used by
     tests and notebooks to change one value without writing a file.
     """
-    p = Path(path) if path is not None else DEFAULT_PARAMS
+    if path is None:
+        path = os.environ.get(PARAMS_ENV) or DEFAULT_PARAMS
+    p = Path(path)
     if not p.is_file():
         raise ConfigError(f"params file not found: {p}")
     try:
