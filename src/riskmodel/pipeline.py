@@ -29,8 +29,27 @@ def run_simulate(
 
 # ------------------------------------------------------------------ validate
 def run_validate(settings: Settings, data_dir: Path | None = None) -> bool:
-    """Validate the six tables; log the report; return True when no error-level rule is broken."""
-    raise NotImplementedError("run_validate")
+    """Validate the six tables; log the report; return True when no error-level rule is broken.
+
+    ``data_dir`` defaults to ``paths.raw_dir``.  A failing report is logged at
+    WARNING (the CLI sends it to stderr and exits 1); a passing one logs the rows
+    per table and the number of warnings at INFO.  A missing table file raises
+    ``DataNotFoundError``.
+    """
+    from riskmodel.data.validation import load_raw_tables, validate_tables
+
+    data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
+    log.info("validating the six input tables in %s", data_dir)
+    _, report = validate_tables(load_raw_tables(data_dir))
+    if not report.ok:
+        log.warning("data in %s breaks the data contract:\n%s", data_dir, report.to_text())
+        return False
+    if report.warnings or report.notes:
+        log.warning("%s", report.to_text())
+    rows = ", ".join(f"{name} {n:,}" for name, n in report.rows.items())
+    log.info("data in %s is valid: rows per table: %s; %d warning(s)", data_dir, rows,
+             len(report.warnings))
+    return True
 
 
 # ------------------------------------------------------------------ features

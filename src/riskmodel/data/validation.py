@@ -1,0 +1,592 @@
+"""Loading the six input tables and validating them against the data contract.
+
+Everything here is driven by ``riskmodel.data.schemas.SPECS``: the column list,
+types, bounds, enumerations, keys and cross-column checks.  Validation converts
+each column to its contract type and *reports* every value that breaks a rule;
+it never drops, fixes or guesses.  ``Tables`` is handed out only when no
+error-level rule is broken.
+
+Rule names used in reports (besides the names of the ``Check``s in the specs):
+
+``missing_table``, ``missing_column``, ``extra_column`` (warning), ``type``,
+``not_null``, ``unique_key``, ``foreign_key``, ``min``, ``max``,
+``allowed_values``, ``date_range``, ``check_not_evaluated``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from riskmodel.data import schemas as S
+from riskmodel.data.tables import Tables
+from riskmodel.exceptions import DataNotFoundError, SchemaError
+
+log = logging.getLogger(__name__)
+
+N_EXAMPLES = 5
+FORMATS: tuple[str, ...] = ("parquet", "csv")
+TRUE_WORDS: frozenset[str] = frozenset({"true", "1", "yes"})
+FALSE_WORDS: frozenset[str] = frozenset({"false", "0", "no"})
+
+Severity = Literal["error", "warning"]
+DATE_PATTERN = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+
+# rule names (kept here so tests and callers need no string literals)
+MISSING_TABLE = "missing_table"
+MISSING_COLUMN = "missing_column"
+EXTRA_COLUMN = "extra_column"
+TYPE = "type"
+NOT_NULL = "not_null"
+UNIQUE_KEY = "unique_key"
+FOREIGN_KEY = "foreign_key"
+MIN = "min"
+MAX = "max"
+ALLOWED_VALUES = "allowed_values"
+DATE_RANGE = "date_range"
+CHECK_NOT_EVALUATED = "check_not_evaluated"
+
+
+# ------------------------------------------------------------------- report
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: where, which rule, how many rows, and the first offending keys."""
+
+    table: str
+    column: str
+    rule: str
+    severity: Severity
+    count: int
+    examples: list[str]
+    message: str
+
+
+@dataclass
+class ValidationReport:
+    """Every broken rule found in the six tables, plus notes on rules that were skipped.
+
+    ``rows`` holds the row count of each table that was present.
+    """
+
+    violations: list[Violation] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when no error-level rule is broken (warnings allowed)."""
+        return not self.errors
+
+    @property
+    def errors(self) -> list[Violation]:
+        return [v for v in self.violations if v.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Violation]:
+        return [v for v in self.violations if v.severity == "warning"]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per violation; ``examples`` joined with ``"; "``."""
+        cols = ["table", "column", "rule", "severity", "count", "examples", "message"]
+        rows = [{**asdict(v), "examples": "; ".join(v.examples)} for v in self.violations]
+        return pd.DataFrame(rows, columns=cols)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form: ``ok``, counts, violations, notes and row counts."""
+        return {
+            "ok": self.ok,
+            "n_errors": len(self.errors),
+            "n_warnings": len(self.warnings),
+            "violations": [asdict(v) for v in self.violations],
+            "notes": list(self.notes),
+            "rows": dict(self.rows),
+        }
+
+    def to_text(self) -> str:
+        """A readable, aligned report: one line per broken rule, then notes."""
+        head = (f"data contract: {len(self.errors)} error(s), {len(self.warnings)} warning(s)"
+                f" in {len(self.rows)} table(s) ({sum(self.rows.values())} rows)")
+        if not self.violations and not self.notes:
+            return head + ": every rule passes"
+        lines = [head]
+        if self.violations:
+            header = ("severity", "table", "column", "rule", "count", "first keys", "details")
+            body = [(v.severity.upper(), v.table, v.column, v.rule, str(v.count),
+                     "; ".join(v.examples) or "-", v.message) for v in self.violations]
+            widths = [max(len(r[i]) for r in [header, *body]) for i in range(5)]
+            widths.append(min(max(len(r[5]) for r in [header, *body]), 80))
+
+            def fmt(r: tuple[str, ...]) -> str:
+                cells = [r[i].rjust(widths[i]) if i == 4 else r[i].ljust(widths[i]) for i in range(6)]
+                return "  ".join(cells) + "  " + r[6]
+
+            lines += ["  " + fmt(header)] + ["  " + fmt(r) for r in body]
+        if self.notes:
+            lines.append("notes:")
+            lines += [f"  - {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+# ------------------------------------------------------------------ loading
+def find_table_file(data_dir: Path, table: str) -> Path:
+    """Return ``data_dir/<table>.parquet`` or ``data_dir/<table>.csv``.
+
+    Raises
+    ------
+    DataNotFoundError
+        If neither exists.
+    SchemaError
+        If both exist (which one is meant would be a guess).
+    """
+    found = [data_dir / f"{table}.{fmt}" for fmt in FORMATS if (data_dir / f"{table}.{fmt}").is_file()]
+    if not found:
+        raise DataNotFoundError(
+            f"table {table!r} not found in {data_dir}: expected {table}.parquet or {table}.csv")
+    if len(found) > 1:
+        raise SchemaError(
+            f"table {table!r} is in {data_dir} twice ({', '.join(p.name for p in found)}): "
+            "keep only one of them")
+    return found[0]
+
+
+def read_raw_table(path: Path) -> pd.DataFrame:
+    """Read one table file as it is: Parquet with its stored types, CSV with every column as text.
+
+    CSV cells are read as strings (empty cells and the usual NA markers become
+    missing) so that typing is done by validation, never silently by the reader.
+    """
+    try:
+        if path.suffix.lower() == ".csv":
+            return pd.read_csv(path, dtype=str, keep_default_na=True)
+        return pd.read_parquet(path)
+    except (OSError, ValueError, UnicodeDecodeError) as err:  # pyarrow and parser errors are ValueErrors
+        raise SchemaError(f"cannot read {path}: {err}") from err
+
+
+def load_raw_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
+    """Read the six tables from ``data_dir`` without typing them.
+
+    Parameters
+    ----------
+    data_dir : Path
+        Folder holding ``<table>.parquet`` or ``<table>.csv`` for each table of
+        ``schemas.TABLE_NAMES``.
+
+    Returns
+    -------
+    dict[str, pandas.DataFrame]
+        The raw frames by table name, in contract order.
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataNotFoundError(f"data folder {data_dir} does not exist")
+    paths = {t: find_table_file(data_dir, t) for t in S.TABLE_NAMES}
+    raw = {}
+    for table, path in paths.items():
+        raw[table] = read_raw_table(path)
+        log.debug("read %s: %d rows from %s", table, len(raw[table]), path)
+    return raw
+
+
+def load_and_validate(data_dir: Path) -> Tables:
+    """Load the six tables from ``data_dir`` and return them typed, or raise.
+
+    Raises
+    ------
+    DataNotFoundError
+        A table file or the folder is missing.
+    SchemaError
+        Any error-level rule is broken; ``err.report`` holds the
+        :class:`ValidationReport` and the message is its text.
+    """
+    tables, report = validate_tables(load_raw_tables(data_dir))
+    if tables is None:
+        raise SchemaError(report.to_text(), report=report)
+    if report.warnings:
+        log.warning("%s", report.to_text())
+    return tables
+
+
+# ------------------------------------------------------------------- typing
+@dataclass
+class _Typed:
+    """A column converted to its contract type and the rows whose value could not be."""
+
+    values: pd.Series
+    bad: pd.Series  # bool: non-missing in the input but not convertible
+    expected: str
+    unbounded: pd.Series | None = None  # dates only: parsed dates before clipping to the ns range
+
+
+def _is_text(s: pd.Series) -> bool:
+    return pd.api.types.is_string_dtype(s.dtype) or pd.api.types.is_object_dtype(s.dtype)
+
+
+def _missing(s: pd.Series) -> pd.Series:
+    """Missing cells: NA, and blank text in text columns."""
+    miss = s.isna()
+    if _is_text(s) and len(s):
+        miss = miss | s.astype("str").str.strip().eq("").fillna(False)
+    return miss.astype(bool)
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    """Non-missing values as plain strings (any input dtype), missing stays missing."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype(object)
+    return s.astype("str").where(s.notna())
+
+
+def _to_string(s: pd.Series) -> _Typed:
+    if pd.api.types.is_integer_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        return _Typed(s.astype("str").where(s.notna()), pd.Series(False, index=s.index), "text")
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype(object)
+    if pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
+        return _Typed(s.astype("str"), pd.Series(False, index=s.index), "text")
+    if pd.api.types.is_object_dtype(s.dtype):
+        ok = s.map(lambda v: isinstance(v, str) or (isinstance(v, (int, np.integer))
+                                                    and not isinstance(v, (bool, np.bool_))))
+        bad = s.notna() & ~ok.astype(bool)
+        return _Typed(s.where(~bad).astype("str").where(s.notna() & ~bad), bad, "text")
+    # floats, booleans, datetimes: not an identifier we can turn into text without guessing
+    bad = s.notna()
+    return _Typed(pd.Series(np.nan, index=s.index, dtype="str"), bad, f"text (got {s.dtype})")
+
+
+def _to_date(s: pd.Series) -> _Typed:
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        parsed = s
+        if getattr(s.dtype, "tz", None) is not None:
+            parsed = s.dt.tz_localize(None)
+    elif _is_text(s) or isinstance(s.dtype, pd.CategoricalDtype):
+        # a full YYYY-MM-DD is required ("2021-02" is not read as 1 February); a time of day
+        # and a UTC offset may follow and are dropped: the date is the one written
+        text = _as_text(s).str.strip()
+        full = text.str.fullmatch(DATE_PATTERN).astype("boolean").fillna(False).astype(bool)
+        parsed = pd.to_datetime(text.str.slice(0, 10).where(full), format="%Y-%m-%d", errors="coerce")
+    else:  # numbers are not dates: we do not guess an epoch or unit
+        parsed = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    parsed = parsed.dt.normalize()
+    bad = s.notna() & parsed.isna()
+    # keep the value range of datetime64[ns]; anything outside is reported by date_range
+    lo, hi = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
+    in_ns = parsed.isna() | ((parsed >= lo) & (parsed <= hi))
+    values = parsed.where(in_ns).astype("datetime64[ns]")
+    return _Typed(values, bad, "date (YYYY-MM-DD)", unbounded=parsed)
+
+
+def _to_number(s: pd.Series, integer: bool, nullable: bool) -> _Typed:
+    expected = "integer" if integer else "number"
+    if pd.api.types.is_bool_dtype(s.dtype):
+        bad = s.notna()
+        nums = pd.Series(np.nan, index=s.index, dtype="float64")
+    elif pd.api.types.is_numeric_dtype(s.dtype):
+        nums = s.astype("float64")
+        bad = pd.Series(False, index=s.index)
+    else:
+        obj = s.astype(object) if isinstance(s.dtype, pd.CategoricalDtype) else s
+        nums = pd.to_numeric(obj, errors="coerce").astype("float64")
+        bad = s.notna() & nums.isna()
+    finite = np.isfinite(nums.to_numpy(dtype="float64", na_value=np.nan))
+    bad = bad | (nums.notna() & ~finite)
+    if integer:
+        frac = nums.notna() & finite & (nums != np.floor(nums))
+        bad = bad | frac
+    nums = nums.where(~bad)
+    if integer:
+        dtype = "Int64" if (nullable or nums.isna().any()) else "int64"
+        return _Typed(nums.astype(dtype), bad.astype(bool), expected)
+    return _Typed(nums, bad.astype(bool), expected)
+
+
+def _to_bool(s: pd.Series, nullable: bool) -> _Typed:
+    if pd.api.types.is_bool_dtype(s.dtype):
+        vals = s.astype("boolean")
+        bad = pd.Series(False, index=s.index)
+    elif pd.api.types.is_numeric_dtype(s.dtype):
+        vals = s.map({1: True, 0: False}).astype("boolean")
+        bad = s.notna() & vals.isna()
+    else:
+        words = _as_text(s).str.strip().str.lower()
+        mapping = {**{w: True for w in TRUE_WORDS}, **{w: False for w in FALSE_WORDS}}
+        vals = words.map(mapping).astype("boolean")
+        bad = s.notna() & vals.isna()
+    dtype = "boolean" if (nullable or vals.isna().any()) else "bool"
+    return _Typed(vals.astype(dtype), bad.astype(bool), "boolean (true/false, 1/0, yes/no)")
+
+
+def _to_category(s: pd.Series, allowed: tuple[str, ...]) -> _Typed:
+    text = _as_text(s)
+    known = text.isin(list(allowed))
+    vals = pd.Series(pd.Categorical(text.where(known), categories=list(allowed)), index=s.index)
+    # values outside ``allowed`` are reported by the allowed_values rule, not as type errors
+    return _Typed(vals, pd.Series(False, index=s.index), "one of the allowed values")
+
+
+def _convert(s: pd.Series, col: S.Column) -> _Typed:
+    if col.kind == "string":
+        return _to_string(s)
+    if col.kind == "date":
+        return _to_date(s)
+    if col.kind in ("float", "int"):
+        return _to_number(s, integer=col.kind == "int", nullable=col.nullable)
+    if col.kind == "bool":
+        return _to_bool(s, nullable=col.nullable)
+    if col.kind == "category":
+        return _to_category(s, col.allowed or ())
+    raise ValueError(f"column {col.name!r}: unknown kind {col.kind!r}")  # a bug in the specs
+
+
+# ----------------------------------------------------------------- examples
+def _fmt_value(v: Any) -> str:
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return "<missing>"
+    if isinstance(v, pd.Timestamp):
+        return v.strftime("%Y-%m-%d") if v == v.normalize() else v.isoformat()
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v)) if abs(v) < 1e15 else repr(float(v))
+    return str(v)
+
+
+class _Keys:
+    """Formats 'key=value' labels for rows of one table, for examples in the report."""
+
+    def __init__(self, spec: S.TableSpec, raw: pd.DataFrame, typed: dict[str, pd.Series]) -> None:
+        self.cols = [k for k in spec.key if k in raw.columns]
+        self.raw = raw
+        self.typed = typed
+
+    def labels(self, mask: pd.Series, n: int = N_EXAMPLES) -> list[str]:
+        pos = np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False))[:n]
+        return [self.label(int(p)) for p in pos]
+
+    def label(self, pos: int) -> str:
+        if not self.cols:
+            return f"row={pos}"
+        parts = []
+        for c in self.cols:
+            t = self.typed.get(c)
+            v = t.iloc[pos] if t is not None else None
+            if v is None or pd.isna(v):
+                v = self.raw[c].iloc[pos]
+            parts.append(f"{c}={_fmt_value(v)}")
+        return ", ".join(parts)
+
+
+def _sample(values: pd.Series, n: int = N_EXAMPLES) -> str:
+    uniq = pd.unique(values.astype(object))[:n]
+    more = ", ..." if values.nunique(dropna=False) > n else ""
+    return ", ".join(repr(_fmt_value(v)) if isinstance(v, str) else _fmt_value(v) for v in uniq) + more
+
+
+# --------------------------------------------------------------- validation
+class _TableValidator:
+    """Validates one table; collects violations and notes into a shared report."""
+
+    def __init__(self, spec: S.TableSpec, raw: pd.DataFrame, report: ValidationReport) -> None:
+        self.spec = spec
+        self.raw = raw
+        self.report = report
+        self.typed: dict[str, pd.Series] = {}
+        self.lost: dict[str, pd.Series] = {}  # rows whose value is unusable (bad type, unknown value)
+        self.keys = _Keys(spec, raw, self.typed)
+
+    def add(self, column: str, rule: str, mask: pd.Series, message: str,
+            severity: Severity = "error", count: int | None = None) -> None:
+        n = int(mask.sum()) if count is None else count
+        if n:
+            self.report.violations.append(Violation(
+                table=self.spec.name, column=column, rule=rule, severity=severity, count=n,
+                examples=self.keys.labels(mask), message=message))
+
+    def note(self, text: str) -> None:
+        self.report.notes.append(f"{self.spec.name}: {text}")
+
+    def run(self) -> pd.DataFrame:
+        spec, raw = self.spec, self.raw
+        names = spec.column_names
+        for c in names:
+            if c not in raw.columns:
+                self.report.violations.append(Violation(
+                    spec.name, c, MISSING_COLUMN, "error", 1, [],
+                    f"required column {c!r} is missing (columns found: {', '.join(map(str, raw.columns))})"
+                    if not spec.column(c).nullable else
+                    f"column {c!r} is missing (it may hold empty cells, but the column must be there)"))
+        extra = [str(c) for c in raw.columns if c not in names]
+        for c in extra:
+            self.report.violations.append(Violation(
+                spec.name, c, EXTRA_COLUMN, "warning", 1, [],
+                f"column {c!r} is not in the data contract: it will be ignored"))
+        dups = raw.columns[raw.columns.duplicated()]
+        for c in dict.fromkeys(map(str, dups)):
+            self.report.violations.append(Violation(
+                spec.name, c, "duplicate_column", "error", 1, [], f"column {c!r} appears more than once"))
+        if len(dups):
+            return pd.DataFrame()
+        for col in spec.columns:
+            if col.name in raw.columns:
+                self.check_column(col)
+        self.check_key()
+        return pd.DataFrame(self.typed, index=raw.index)
+
+    # -- per column
+    def check_column(self, col: S.Column) -> None:
+        s = self.raw[col.name]
+        missing = _missing(s)
+        conv = _convert(s.where(~missing) if missing.any() and _is_text(s) else s, col)
+        typed = conv.values
+        self.typed[col.name] = typed
+        lost = conv.bad.copy()
+        if conv.bad.any():
+            self.add(col.name, TYPE, conv.bad,
+                     f"{int(conv.bad.sum())} value(s) not readable as {conv.expected}: "
+                     f"{_sample(s[conv.bad])}")
+        if not col.nullable:
+            self.add(col.name, NOT_NULL, missing, "empty cells in a required column")
+        if col.kind in ("float", "int"):
+            if col.min is not None:
+                low = (typed < col.min).fillna(False).astype(bool)
+                self.add(col.name, MIN, low, f"values below the minimum {_fmt_value(col.min)}: "
+                         f"{_sample(typed[low])}")
+            if col.max is not None:
+                high = (typed > col.max).fillna(False).astype(bool)
+                self.add(col.name, MAX, high, f"values above the maximum {_fmt_value(col.max)}: "
+                         f"{_sample(typed[high])}")
+        if col.kind == "category":
+            unknown = ~missing & typed.isna()
+            lost |= unknown
+            self.add(col.name, ALLOWED_VALUES, unknown,
+                     f"values not allowed: {_sample(_as_text(s)[unknown])} "
+                     f"(allowed: {', '.join(col.allowed or ())})")
+        if col.kind == "date":
+            parsed = conv.unbounded
+            out = (~missing & ~conv.bad & ((parsed < pd.Timestamp(S.MIN_DATE))
+                                           | (parsed > pd.Timestamp(S.MAX_DATE)))).astype(bool)
+            lost |= out
+            self.add(col.name, DATE_RANGE, out,
+                     f"dates outside {S.MIN_DATE}..{S.MAX_DATE}: {_sample(parsed[out])}")
+        self.lost[col.name] = lost.astype(bool)
+
+    # -- key
+    def check_key(self) -> None:
+        key = list(self.spec.key)
+        label = ", ".join(key)
+        absent = [k for k in key if k not in self.typed]
+        if absent:
+            self.note(f"{UNIQUE_KEY} on ({label}) not checked: column(s) {', '.join(absent)} missing")
+            return
+        usable = pd.Series(True, index=self.raw.index)
+        for k in key:
+            usable &= self.typed[k].notna()
+        frame = pd.DataFrame({k: self.typed[k] for k in key})[usable]
+        dup = frame.duplicated(keep=False).reindex(self.raw.index, fill_value=False).astype(bool)
+        if dup.any():
+            n_keys = int(frame[frame.duplicated(keep=False)].drop_duplicates().shape[0])
+            first = (frame.duplicated(keep=False) & ~frame.duplicated(keep="first"))
+            first = first.reindex(self.raw.index, fill_value=False).astype(bool)
+            self.add(label, UNIQUE_KEY, first,
+                     f"{int(dup.sum())} rows share {n_keys} key value(s); the key must be unique",
+                     count=int(dup.sum()))
+        if (~usable).any():
+            self.note(f"{UNIQUE_KEY} on ({label}) not checked on {int((~usable).sum())} row(s) "
+                      "with an empty or unreadable key")
+
+    # -- foreign key
+    def check_foreign_key(self, known_ids: pd.Series | None) -> None:
+        if S.CUSTOMER_ID not in self.typed:
+            return
+        if known_ids is None:
+            self.note(f"{FOREIGN_KEY} on {S.CUSTOMER_ID} not checked: customers has no usable "
+                      f"{S.CUSTOMER_ID} column")
+            return
+        ids = self.typed[S.CUSTOMER_ID]
+        unknown = (ids.notna() & ~ids.isin(known_ids)).astype(bool)
+        self.add(S.CUSTOMER_ID, FOREIGN_KEY, unknown,
+                 f"{S.CUSTOMER_ID} not found in {S.CUSTOMERS}: {_sample(ids[unknown])}")
+
+    # -- cross-column checks
+    def check_rules(self, typed: pd.DataFrame) -> None:
+        for chk in self.spec.checks:
+            absent = [c for c in chk.columns if c not in self.typed]
+            if absent:
+                self.note(f"check {chk.name} not evaluated: column(s) {', '.join(absent)} missing")
+                continue
+            skip = pd.Series(False, index=typed.index)
+            for c in chk.columns:
+                skip |= self.lost[c]
+            try:
+                failing = typed.eval(chk.rows_failing, engine="python")
+                failing = pd.Series(failing, index=typed.index).astype("boolean").fillna(False).astype(bool)
+            except Exception as err:  # noqa: BLE001 - a broken expression must not hide other rules
+                self.report.violations.append(Violation(
+                    self.spec.name, chk.columns[0], CHECK_NOT_EVALUATED, "error", 1, [],
+                    f"check {chk.name} ({chk.rows_failing}) could not be evaluated: {err}"))
+                continue
+            if skip.any():
+                bad_cols = [c for c in chk.columns if self.lost[c].any()]
+                self.note(f"check {chk.name} not evaluated on {int(skip.sum())} row(s) whose "
+                          f"{'/'.join(bad_cols)} could not be read (see the rules above)")
+            failing &= ~skip
+            self.add(chk.columns[0], chk.name, failing,
+                     f"{chk.description} [{chk.rows_failing}]", severity=chk.severity)
+
+
+def validate_tables(raw: dict[str, pd.DataFrame]) -> tuple[Tables | None, ValidationReport]:
+    """Type the six raw tables and check every rule of the data contract.
+
+    Parameters
+    ----------
+    raw : dict[str, pandas.DataFrame]
+        Frames by table name, as read (CSV as text, Parquet with stored types).
+        They are not modified.
+
+    Returns
+    -------
+    tables : Tables or None
+        The typed tables (contract columns only, in contract order, fresh
+        ``RangeIndex``), or None when an error-level rule is broken.
+    report : ValidationReport
+        Every broken rule, with counts and the first offending keys.
+    """
+    report = ValidationReport()
+    validators: dict[str, _TableValidator] = {}
+    typed: dict[str, pd.DataFrame] = {}
+    for name in S.TABLE_NAMES:
+        spec = S.SPECS[name]
+        if name not in raw:
+            report.violations.append(Violation(name, "-", MISSING_TABLE, "error", 1, [],
+                                               f"table {name!r} was not supplied"))
+            continue
+        frame = raw[name].reset_index(drop=True)  # a new frame: the caller's is never touched
+        report.rows[name] = len(frame)
+        v = _TableValidator(spec, frame, report)
+        typed[name] = v.run()
+        validators[name] = v
+
+    cust = validators.get(S.CUSTOMERS)
+    known = None
+    if cust is not None and S.CUSTOMER_ID in cust.typed:
+        known = cust.typed[S.CUSTOMER_ID].dropna()
+    for name, v in validators.items():
+        if name != S.CUSTOMERS and S.CUSTOMER_ID in S.SPECS[name].column_names:
+            v.check_foreign_key(known)
+        if not typed[name].empty or len(v.raw) == 0:
+            v.check_rules(typed[name])
+
+    order = {name: i for i, name in enumerate(S.TABLE_NAMES)}
+    report.violations.sort(key=lambda v: order[v.table])  # stable: rule order kept within a table
+    for name in report.rows:
+        log.debug("validated %s: %d rows", name, report.rows[name])
+    if not report.ok:
+        return None, report
+    frames = {n: typed[n][list(S.SPECS[n].column_names)].reset_index(drop=True) for n in S.TABLE_NAMES}
+    return Tables.from_dict(frames), report
