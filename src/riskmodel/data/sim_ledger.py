@@ -1,0 +1,209 @@
+"""Simulator ledger: the invoices a customer receives and pays, and the defaults they end in.
+
+Invoices per customer and month are Poisson with a rate that scales with firm
+size (amounts too), falls while the customer is stressed or its industry is
+under stress, and rises for fraudsters building up exposure.  Each invoice's
+payment delay is drawn from the customer's state at the due date:
+
+* healthy: late with a probability that rises as latent quality falls (plus a
+  customer habit unrelated to risk and a downturn effect); most late invoices
+  are a few days late (exponential), some months late (lognormal tail);
+  on-time invoices are paid on the due date or some days early;
+* stressed: nearly always late, typically 1-3 months;
+* fraudulent (before the bust-out): paid early, flatteringly.
+
+At the default date every invoice not yet paid stays unpaid: it remains open
+or is written off later with a partial recovery (``paid_amount < amount``,
+higher when collateral covers the exposure).  Invoices still unpaid at the end
+of the period are open (no paid_date, no paid_amount).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from riskmodel.data import schemas as S
+from riskmodel.data.sim_frames import id_width, make_ids, take_ids, to_category, to_dates
+from riskmodel.data.sim_world import HEALTHY, STRESSED, Calendar, History, Population, Systematic
+
+KIND_DPD90, KIND_WRITE_OFF, KIND_INSOLVENCY, KIND_LEGAL = (S.DEFAULT_KINDS.index(k) for k in (
+    "dpd90", "write_off", "insolvency", "legal_collection"))
+
+
+@dataclass(frozen=True)
+class LedgerParams:
+    """Invoice volume and payment behaviour."""
+
+    season_amp: float = 0.08
+    stressed_volume: float = 0.9
+    stress_volume: float = 0.15
+    fraud_volume: float = 3.0
+    amount_sd: float = 0.6
+    inflation: float = 0.02
+    late_a: float = -0.4
+    late_b_q: float = 0.9
+    late_b_downturn: float = 0.35
+    short_mean_days: float = 4.5
+    short_b_q: float = 0.25
+    long_share: float = 0.10
+    long_median_days: float = 30.0
+    long_sd: float = 0.7
+    stressed_late: float = 0.92
+    stressed_median_days: float = 45.0
+    stressed_sd: float = 0.6
+    stalled_share: float = 0.55  # invoices a stressed customer lets slide for months
+    stalled_median_days: float = 120.0
+    on_time_share: float = 0.55
+    early_max_share: float = 0.6
+    fraud_late: float = 0.03
+    short_pay_share: float = 0.01
+    resolved_share: float = 0.65  # unpaid invoices of a defaulter written off later (else they stay open)
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """The invoices and defaults tables, plus per-customer facts the other tables need."""
+
+    invoices: pd.DataFrame
+    defaults: pd.DataFrame
+    kind: np.ndarray  # (n,) index into S.DEFAULT_KINDS, -1 when no default
+    exposure: np.ndarray  # (n,) amount unpaid at the default date
+
+
+def activity_window(pop: Population, cal: Calendar, hist: History) -> tuple[np.ndarray, np.ndarray]:
+    """First day and number of days each customer is an active, performing customer in each month.
+
+    Returns ``(lo, days)`` of shape (n, n_months); ``days <= 0`` means inactive.
+    """
+    M = cal.n_months
+    ms = cal.month_start
+    lo = np.maximum(np.maximum(ms[:M], cal.start)[None, :], pop.onboarded_day[:, None])
+    last = np.where(hist.default_day >= 0, hist.default_day - 1, cal.end)
+    hi = np.minimum(np.minimum(ms[1 : M + 1] - 1, cal.end)[None, :], last[:, None])
+    return lo, hi - lo + 1
+
+
+def simulate_ledger(
+    pop: Population,
+    cal: Calendar,
+    sysm: Systematic,
+    hist: History,
+    customer_ids: pd.Series,
+    collateral_at_default: np.ndarray,
+    rng: np.random.Generator,
+    lp: LedgerParams = LedgerParams(),
+) -> Ledger:
+    """Draw every invoice, its payment, and each defaulter's default kind and recoveries."""
+    n, M = pop.n, cal.n_months
+    lo, days = activity_window(pop, cal, hist)
+    month_len = np.diff(cal.month_start[: M + 1]).astype(float)
+    moy = cal.month_of_year[:M]
+    season = 1.0 + lp.season_amp * np.cos(2 * np.pi * (moy - 5) / 12.0) - 0.1 * np.isin(moy, (8, 12))
+    prev_state = np.concatenate([hist.state[:, :1], hist.state[:, :-1]], axis=1)
+    on_book = np.arange(M)[None, :] - pop.onboard_month[:, None]
+    rate = (
+        pop.invoice_rate[:, None] * season[None, :]
+        * np.where(prev_state == STRESSED, lp.stressed_volume, 1.0)
+        * (1.0 - lp.stress_volume * np.minimum(sysm.stress[pop.industry, :M], 2.0))
+        * np.where(pop.fraud[:, None] & (on_book > 6), lp.fraud_volume, 1.0)
+        * np.clip(days, 0, None) / month_len[None, :]
+    )
+    counts = rng.poisson(rate).ravel()
+    del rate, prev_state, on_book
+    flat = np.repeat(np.arange(n * M, dtype=np.int64), counts)
+    cust, mon = flat // M, flat % M
+    k = len(flat)
+    inv_day = lo.ravel()[flat] + np.floor(rng.random(k) * days.ravel()[flat]).astype(np.int64)
+    del flat, lo, days
+    amount = np.round(np.maximum(
+        10.0,
+        np.exp(pop.log_amount[cust] + lp.amount_sd * rng.standard_normal(k) - 0.5 * lp.amount_sd**2)
+        * (1.0 + lp.inflation) ** (mon / 12.0)), 2)
+    terms = pop.terms[cust]
+    due = inv_day + terms
+
+    # ---- payment delay from the state at the due date
+    dm = np.clip(cal.month_index(due), 0, M - 1)
+    ind = pop.industry[cust]
+    quality = hist.q[cust, dm] + sysm.shift[ind, dm]
+    stressed = hist.state[cust, dm] != HEALTHY
+    fraud = pop.fraud[cust] & ~stressed
+    p_late = np.where(
+        stressed, lp.stressed_late,
+        np.where(fraud, lp.fraud_late,
+                 expit(lp.late_a - lp.late_b_q * quality + pop.habit[cust]
+                       + lp.late_b_downturn * sysm.downturn[dm])))
+    u1, u2, u3 = rng.random(k), rng.random(k), rng.random(k)
+    z = rng.standard_normal(k)
+    late = u1 < p_late
+    long = u2 < np.minimum(lp.long_share * np.exp(-0.4 * quality), 0.6)
+    short_days = np.ceil(-np.log1p(-u3) * lp.short_mean_days * np.exp(-lp.short_b_q * quality))
+    long_days = np.round(np.exp(np.log(lp.long_median_days) - 0.15 * quality + lp.long_sd * z))
+    stressed_median = np.where(u2 < lp.stalled_share, lp.stalled_median_days, lp.stressed_median_days)
+    stressed_days = np.round(np.exp(np.log(stressed_median) + lp.stressed_sd * z))
+    late_days = np.maximum(1.0, np.where(stressed, stressed_days, np.where(long, long_days, short_days)))
+    early_days = np.where(
+        fraud, np.floor((0.3 + 0.5 * u3) * terms),
+        np.where(u2 < lp.on_time_share, np.floor(u3 * 3.0), np.floor(u3 * lp.early_max_share * terms)))
+    delay = np.where(late, late_days, -early_days).astype(np.int64)
+    del quality, p_late, u1, u2, z, long, short_days, long_days, stressed_days, stressed_median
+    del late_days, early_days, late, dm
+    paid = np.maximum(due + delay, inv_day)
+    paid_amount = amount.copy()
+    short_pay = rng.random(k) < lp.short_pay_share
+    paid_amount[short_pay] = np.round(amount[short_pay] * (0.85 + 0.14 * u3[short_pay]), 2)
+    del u3, short_pay, delay
+
+    # ---- defaults: everything not paid by the default date stays unpaid
+    dday = hist.default_day
+    has = dday >= 0
+    unpaid = has[cust] & (paid >= dday[cust])
+    uc = cust[unpaid]
+    exposure = np.bincount(uc, weights=amount[unpaid], minlength=n)
+    max_dpd = np.full(n, -np.inf)
+    np.maximum.at(max_dpd, uc, (dday[uc] - due[unpaid]).astype(float))
+    u = rng.random(n)
+    kind = np.where(
+        pop.fraud, np.where(u < 0.6, KIND_LEGAL, KIND_INSOLVENCY),
+        np.where(max_dpd >= 90, np.where(u < 0.7, KIND_DPD90, np.where(u < 0.85, KIND_WRITE_OFF, KIND_LEGAL)),
+                 np.where(u < 0.55, KIND_INSOLVENCY, np.where(u < 0.85, KIND_LEGAL, KIND_WRITE_OFF))))
+    kind = np.where(exposure > 0, kind, KIND_INSOLVENCY)
+    kind = np.where(has, kind, -1)
+
+    # recoveries: a written-off account is settled for a share of what it owed
+    base = np.where(kind == KIND_WRITE_OFF, rng.beta(1.0, 8.0, n), rng.beta(1.0, 5.0, n))
+    cover = np.minimum(1.0, collateral_at_default / np.maximum(exposure, 1.0))
+    recovery = np.minimum(0.95, base + (1.0 - base) * 0.85 * cover)
+    resolve = np.where(
+        kind == KIND_WRITE_OFF, dday,
+        np.where(rng.random(n) < lp.resolved_share, dday + rng.integers(60, 541, n), -1))
+    resolved = has & (resolve >= 0) & (resolve <= cal.end)
+    ru = unpaid & resolved[cust]
+    paid[unpaid] = -1
+    paid[ru] = resolve[cust[ru]]
+    paid_amount[ru] = np.round(amount[ru] * recovery[cust[ru]], 2)
+    is_open = (paid < 0) | (paid > cal.end)
+    paid_amount[is_open] = np.nan
+
+    order = np.argsort(inv_day * n + cust, kind="stable")
+    invoices = pd.DataFrame({
+        S.INVOICE_ID: make_ids("INV", np.arange(1, k + 1), id_width(k, 7)),
+        S.CUSTOMER_ID: take_ids(customer_ids, cust[order]),
+        S.INVOICE_DATE: to_dates(inv_day[order]),
+        S.DUE_DATE: to_dates(due[order]),
+        S.AMOUNT: amount[order],
+        S.PAID_DATE: to_dates(np.where(is_open, 0, paid)[order], is_open[order]),
+        S.PAID_AMOUNT: paid_amount[order],
+    })
+    didx = np.flatnonzero(has)
+    didx = didx[np.argsort(dday[didx] * n + didx, kind="stable")]
+    defaults = pd.DataFrame({
+        S.CUSTOMER_ID: take_ids(customer_ids, didx),
+        S.DEFAULT_DATE: to_dates(dday[didx]),
+        S.KIND: to_category(kind[didx], S.DEFAULT_KINDS),
+    })
+    return Ledger(invoices=invoices, defaults=defaults, kind=kind, exposure=exposure)
