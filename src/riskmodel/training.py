@@ -7,11 +7,26 @@ bundle export consume its :class:`TrainResult`.
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold
+
+from riskmodel.config import BaselineSettings, Settings
+from riskmodel.data import schemas
+from riskmodel.evaluation import metrics as mx
+from riskmodel.evaluation.calibration import calibration_by_decile, calibration_by_grade
+from riskmodel.evaluation.delong import delong_roc_test
+from riskmodel.exceptions import ConfigError
+from riskmodel.models._validation import to_categorical
+from riskmodel.models.factory import BASELINE_NAME, make_baseline, make_models
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,8 +55,12 @@ class TrainResult:
     ``data`` follows the metrics.json "data" block (source, split, n_train,
     n_test, test_positive_rate).  ``test_frame`` holds the test rows' keys,
     label and each model's PD (columns ``pd_<name>``) for plots and reports.
-    ``vs_baseline`` maps learned model -> {"auc_diff", "p_value"}; it is empty
+    ``vs_baseline`` maps learned model -> {"auc_diff", "p_value", "z"} (two-sided
+    DeLong, auc_diff = model - baseline; plus "oracle_gap_closed" = (model -
+    baseline) / (oracle - baseline) when the oracle is known); it is empty
     when there is no baseline.  ``oracle`` is {"auc", "brier"} on simulated data.
+    ``extra["monotone_check"]`` maps model -> {feature: constraint held};
+    cross-validated runs add ``extra["folds"]`` (each row's fold).
     """
 
     data: dict[str, Any]
@@ -74,6 +93,294 @@ class TrainResult:
         return out
 
 
-def train_and_compare(*args: Any, **kwargs: Any) -> TrainResult:
-    """Fit every enabled model and the baseline, evaluate on the test rows, choose the champion."""
-    raise NotImplementedError("train_and_compare")
+
+
+# ------------------------------------------------------------------ helpers
+def _labels(y: Any, what: str) -> np.ndarray:
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError(f"{what}: labels must be 1-d, got shape {arr.shape}")
+    bad = ~np.isin(arr, (0, 1))
+    if bad.any():
+        raise ValueError(f"{what}: labels must be 0/1, found {np.unique(arr[bad])[:5].tolist()}")
+    if len(np.unique(arr)) < 2:
+        raise ValueError(
+            f"{what}: labels hold one class only ({np.unique(arr).tolist()}); need defaults and non-defaults"
+        )
+    return arr.astype(np.int64)
+
+
+def _prepare(X: pd.DataFrame, levels: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """Strings become categoricals (with the training levels when given); keys and label are dropped."""
+    drop = [c for c in (*schemas.MODEL_KEYS, schemas.LABEL) if c in X.columns]
+    X = X.drop(columns=drop)
+    out = {}
+    for c in X.columns:
+        s = X[c]
+        if levels is not None and c in levels:
+            out[c] = to_categorical(s, levels[c])
+        elif pd.api.types.is_string_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype):
+            out[c] = s.astype("category")
+        else:
+            out[c] = s
+    return pd.DataFrame(out, index=X.index)
+
+
+def _feature_lists(X: pd.DataFrame, settings: Settings) -> tuple[list[str], list[str], dict[str, list[str]]]:
+    excluded = set(settings.models.exclude_features)
+    unknown = sorted(excluded - set(X.columns))
+    if unknown:
+        log.warning("models.exclude_features names columns not in the data: %s", unknown)
+    features = [c for c in X.columns if c not in excluded]
+    if not features:
+        raise ConfigError("no features left to train on after models.exclude_features")
+    categorical = [c for c in features if isinstance(X[c].dtype, pd.CategoricalDtype)]
+    levels = {c: list(X[c].cat.categories) for c in categorical}
+    return features, categorical, levels
+
+
+def _check_baseline(baseline: BaselineSettings, X: pd.DataFrame) -> None:
+    missing = [i.feature for i in baseline.indicators if i.feature not in X.columns]
+    if missing:
+        raise ConfigError(
+            f"the 5C baseline names feature(s) that are not in the data: {missing}; "
+            f"available columns start with {list(X.columns)[:12]}"
+        )
+
+
+def _estimators(settings: Settings, baseline: BaselineSettings | None, features: list[str],
+                categorical: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if baseline is not None:
+        out[BASELINE_NAME] = make_baseline(baseline)
+    out.update(make_models(settings.models, features, categorical))
+    return out
+
+
+def _fit(name: str, est: Any, X: pd.DataFrame, y: np.ndarray, features: list[str]) -> Any:
+    t0 = time.perf_counter()
+    est.fit(X if name == BASELINE_NAME else X[features], y)
+    log.info("fitted %s on %d rows in %.1f s", name, len(y), time.perf_counter() - t0)
+    return est
+
+
+def _predict(name: str, est: Any, X: pd.DataFrame, features: list[str]) -> np.ndarray:
+    return est.predict_proba(X if name == BASELINE_NAME else X[features])[:, 1]
+
+
+def evaluate_predictions(y: np.ndarray, p_test: np.ndarray, p_train: np.ndarray, settings: Settings) -> dict[str, Any]:
+    """The metrics block of one model: auc, auc_ci95, gini, ks, brier, log_loss, psi."""
+    ev = settings.evaluation
+    auc = mx.auc(y, p_test)
+    lo, hi = mx.bootstrap_auc_ci(y, p_test, n=ev.bootstrap_samples, level=ev.ci_level, seed=ev.seed)
+    return {
+        "auc": auc,
+        "auc_ci95": [lo, hi],
+        "gini": 2 * auc - 1,
+        "ks": mx.ks(y, p_test),
+        "brier": mx.brier(y, p_test),
+        "log_loss": mx.log_loss(y, p_test),
+        "psi": mx.psi(p_train, p_test, bins=ev.psi_bins),
+    }
+
+
+def choose_champion(models: dict[str, ModelResult], vs_baseline: dict[str, dict[str, float]],
+                    alpha: float) -> str:
+    """Best learned model by test AUC; with a baseline it must beat it (AUC higher, DeLong p < alpha)."""
+    learned = [n for n in models if n != BASELINE_NAME]
+    if not learned:
+        return BASELINE_NAME
+    best = max(learned, key=lambda n: models[n].metrics["auc"])
+    if BASELINE_NAME not in models:
+        return best
+    cmp = vs_baseline[best]
+    if cmp["auc_diff"] > 0 and cmp["p_value"] < alpha:
+        return best
+    log.info("champion: %s does not beat the 5C baseline (AUC diff %.4f, p = %.3g >= %.3g or diff <= 0)",
+             best, cmp["auc_diff"], cmp["p_value"], alpha)
+    return BASELINE_NAME
+
+
+def _assemble(
+    fitted: dict[str, Any],
+    p_train: dict[str, np.ndarray],
+    p_test: dict[str, np.ndarray],
+    *,
+    X_train: pd.DataFrame,
+    y_train: np.ndarray,
+    X_test: pd.DataFrame,
+    y_test: np.ndarray,
+    settings: Settings,
+    data_info: dict[str, Any],
+    features: list[str],
+    levels: dict[str, list[str]],
+    test_keys: pd.DataFrame | None,
+    oracle_test: np.ndarray | None,
+    extra: dict[str, Any],
+    psi_override: dict[str, float] | None = None,
+) -> TrainResult:
+    results: dict[str, ModelResult] = {}
+    for name, est in fitted.items():
+        metrics = evaluate_predictions(y_test, p_test[name], p_train[name], settings)
+        if psi_override is not None:
+            metrics["psi"] = psi_override[name]
+        results[name] = ModelResult(
+            name=name,
+            estimator=est,
+            pd_train=p_train[name],
+            pd_test=p_test[name],
+            metrics=metrics,
+            calibration_decile=calibration_by_decile(y_test, p_test[name], settings.evaluation.calibration_bins),
+            calibration_grade=calibration_by_grade(y_test, p_test[name], settings.master_scale),
+        )
+    oracle = None
+    if oracle_test is not None:
+        o = np.asarray(oracle_test, dtype=float)
+        if o.shape != y_test.shape:
+            raise ValueError(f"oracle_test has {o.shape[0]} values for {len(y_test)} test rows")
+        oracle = {"auc": mx.auc(y_test, o), "brier": mx.brier(y_test, o)}
+    vs: dict[str, dict[str, float]] = {}
+    if BASELINE_NAME in results:
+        for name in results:
+            if name == BASELINE_NAME:
+                continue
+            a1, a0, z, p = delong_roc_test(y_test, p_test[name], p_test[BASELINE_NAME])
+            vs[name] = {"auc_diff": a1 - a0, "p_value": p, "z": z}
+            if oracle is not None and oracle["auc"] != a0:
+                vs[name]["oracle_gap_closed"] = (a1 - a0) / (oracle["auc"] - a0)
+    champion = choose_champion(results, vs, settings.evaluation.champion_alpha)
+    if test_keys is not None:
+        if len(test_keys) != len(y_test):
+            raise ValueError(f"test_keys has {len(test_keys)} rows for {len(y_test)} test rows")
+        frame = test_keys.reset_index(drop=True).copy()
+    else:
+        frame = pd.DataFrame(index=range(len(y_test)))
+    frame[schemas.LABEL] = y_test
+    if oracle_test is not None:
+        frame["pd_oracle"] = np.asarray(oracle_test, dtype=float)
+    for name in results:
+        frame[f"pd_{name}"] = p_test[name]
+    data = {"source": "table", "split": "out_of_time", **data_info,
+            "n_train": int(len(y_train)), "n_test": int(len(y_test)),
+            "test_positive_rate": float(np.mean(y_test))}
+    return TrainResult(
+        data=data, features=features, categorical_levels=levels, models=results, vs_baseline=vs,
+        champion=champion, X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
+        test_frame=frame, oracle=oracle, extra=extra,
+    )
+
+
+def _monotone_report(fitted: dict[str, Any]) -> dict[str, dict[str, bool]]:
+    return {n: dict(e.monotone_check_) for n, e in fitted.items() if hasattr(e, "monotone_check_")}
+
+
+# --------------------------------------------------------------- public API
+def train_and_compare(
+    X_train: pd.DataFrame,
+    y_train: Any,
+    X_test: pd.DataFrame,
+    y_test: Any,
+    settings: Settings,
+    baseline: BaselineSettings | None,
+    data_info: dict[str, Any],
+    test_keys: pd.DataFrame | None = None,
+    oracle_test: np.ndarray | None = None,
+) -> TrainResult:
+    """Fit the 5C baseline (if given) and every enabled model on the training rows; compare on the test rows.
+
+    Parameters
+    ----------
+    X_train, X_test : feature frames (key and label columns, if present, are dropped;
+        string columns become categoricals with the training levels).
+    y_train, y_test : 0/1 labels (1 = default).
+    settings : the run's settings (models, evaluation, master_scale).
+    baseline : the 5C expert scorecard, or None for no baseline row.
+    data_info : the metrics.json "data" block so far (source, split, ...); row counts and
+        the test default rate are added.
+    test_keys : optional keys of the test rows (e.g. customer_id, snapshot_date) for ``test_frame``.
+    oracle_test : optional true PDs of the test rows (simulated data).
+
+    Returns
+    -------
+    TrainResult; its champion is the best learned model by test AUC when it beats the
+    baseline (positive AUC difference, two-sided DeLong p < evaluation.champion_alpha),
+    else ``baseline_5c``; without a baseline, the best learned model.
+    """
+    y_tr = _labels(y_train, "training labels")
+    y_te = _labels(y_test, "test labels")
+    X_tr = _prepare(X_train)
+    features, categorical, levels = _feature_lists(X_tr, settings)
+    X_te = _prepare(X_test, levels)
+    missing = [c for c in features if c not in X_te.columns]
+    if missing:
+        raise ValueError(f"the test rows lack feature columns {missing[:10]}")
+    if baseline is not None:
+        _check_baseline(baseline, X_tr)
+    fitted = {}
+    p_train: dict[str, np.ndarray] = {}
+    p_test: dict[str, np.ndarray] = {}
+    for name, est in _estimators(settings, baseline, features, categorical).items():
+        fitted[name] = _fit(name, est, X_tr, y_tr, features)
+        p_train[name] = _predict(name, est, X_tr, features)
+        p_test[name] = _predict(name, est, X_te, features)
+    return _assemble(
+        fitted, p_train, p_test, X_train=X_tr, y_train=y_tr, X_test=X_te, y_test=y_te, settings=settings,
+        data_info=data_info, features=features, levels=levels, test_keys=test_keys, oracle_test=oracle_test,
+        extra={"monotone_check": _monotone_report(fitted)},
+    )
+
+
+def cross_validate_and_compare(
+    X: pd.DataFrame,
+    y: Any,
+    settings: Settings,
+    baseline: BaselineSettings | None,
+    data_info: dict[str, Any],
+    folds: int | None = None,
+    keys: pd.DataFrame | None = None,
+) -> TrainResult:
+    """Stratified k-fold comparison: metrics on all out-of-fold rows, final models refitted on all rows.
+
+    The folds are shuffled with ``settings.models.seed``.  In the result,
+    ``pd_test`` holds the out-of-fold PDs of every row, ``pd_train`` the
+    refitted model's in-sample PDs, ``X_train`` and
+    ``X_test`` are both the whole table, and the estimators are the refits (for
+    export).  ``extra["folds"]`` gives each row's fold.  The PSI is the mean
+    over folds of the PSI between a fold model's scores on its training rows
+    and on its held-out rows (the cross-validated analogue of train vs test).
+    """
+    k = int(folds if folds is not None else settings.split.cv_folds)
+    y_all = _labels(y, "labels")
+    if k < 2:
+        raise ValueError(f"folds must be >= 2, got {k}")
+    if np.bincount(y_all).min() < k:
+        raise ValueError(f"{k}-fold cross-validation needs at least {k} rows of each class")
+    X_all = _prepare(X)
+    features, categorical, levels = _feature_lists(X_all, settings)
+    if baseline is not None:
+        _check_baseline(baseline, X_all)
+    templates = _estimators(settings, baseline, features, categorical)
+    oof = {name: np.full(len(y_all), np.nan) for name in templates}
+    fold_of = np.full(len(y_all), -1)
+    psi_fold: dict[str, list[float]] = {name: [] for name in templates}
+    skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=settings.models.seed)
+    for f, (tr, te) in enumerate(skf.split(np.zeros(len(y_all)), y_all)):
+        fold_of[te] = f
+        X_tr, X_te = X_all.iloc[tr], X_all.iloc[te]
+        for name, template in templates.items():
+            est = _fit(name, clone(template), X_tr, y_all[tr], features)
+            oof[name][te] = _predict(name, est, X_te, features)
+            p_fit = _predict(name, est, X_tr, features)
+            psi_fold[name].append(mx.psi(p_fit, oof[name][te], bins=settings.evaluation.psi_bins))
+        log.info("cross-validation: fold %d of %d done", f + 1, k)
+    fitted, p_in = {}, {}
+    for name, template in templates.items():
+        fitted[name] = _fit(name, clone(template), X_all, y_all, features)
+        p_in[name] = _predict(name, fitted[name], X_all, features)
+    info = {"split": f"cv{k}", **data_info}
+    psi_folds = {name: float(np.mean(v)) for name, v in psi_fold.items()}
+    return _assemble(
+        fitted, p_in, oof, X_train=X_all, y_train=y_all, X_test=X_all, y_test=y_all, settings=settings,
+        data_info=info, features=features, levels=levels, test_keys=keys, oracle_test=None,
+        extra={"monotone_check": _monotone_report(fitted), "folds": fold_of}, psi_override=psi_folds,
+    )

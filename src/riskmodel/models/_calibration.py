@@ -1,0 +1,46 @@
+"""Cross-fitted probability calibration shared by the learned models (scikit-learn underneath)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.model_selection import StratifiedKFold
+
+log = logging.getLogger(__name__)
+
+CALIBRATION_METHODS = ("isotonic", "sigmoid", "none")
+
+
+def fit_calibrated(base: Any, X: Any, y01: np.ndarray, method: str, folds: int, seed: int | None) -> tuple[Any, Any]:
+    """Fit ``base`` on all rows and, unless ``method == "none"``, a cross-fitted calibrator.
+
+    The calibrator is fitted on out-of-fold scores of ``folds`` copies of
+    ``base`` (``CalibratedClassifierCV(ensemble=False)``); the estimator kept
+    for prediction and explanation is ``base`` refitted on all rows.
+
+    Returns
+    -------
+    (fitted base, predictor): ``predictor.predict_proba`` gives calibrated probabilities.
+    """
+    if method not in CALIBRATION_METHODS:
+        raise ValueError(f"calibration must be one of {CALIBRATION_METHODS}, got {method!r}")
+    if not isinstance(folds, (int, np.integer)) or folds < 2:
+        raise ValueError(f"calibration_folds must be an integer >= 2, got {folds!r}")
+    if method == "none":
+        fitted = clone(base).fit(X, y01)
+        return fitted, fitted
+    minority = int(min(np.bincount(y01, minlength=2)))
+    if minority < folds:
+        log.warning(
+            "only %d rows of the rarer class, fewer than calibration_folds=%d: probabilities are not "
+            "recalibrated", minority, folds,
+        )
+        fitted = clone(base).fit(X, y01)
+        return fitted, fitted
+    cv = StratifiedKFold(n_splits=int(folds), shuffle=True, random_state=seed)
+    cal = CalibratedClassifierCV(clone(base), method=method, cv=cv, ensemble=False).fit(X, y01)
+    return cal.calibrated_classifiers_[0].estimator, cal

@@ -1,0 +1,186 @@
+"""The flat-table path: loading and checking a table, splitting, baseline files, German credit end to end."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskmodel.config import load_settings
+from riskmodel.exceptions import ConfigError, DataNotFoundError, SchemaError
+from riskmodel.flat import (
+    binary_target,
+    find_target_proxies,
+    load_baseline_file,
+    load_flat_table,
+    split_flat,
+    train_flat,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = ROOT.parent / "shared" / "datasets"
+GERMAN = DATASETS / "german_credit" / "german_credit.csv"
+TAIWAN = DATASETS / "taiwan_credit_card_default" / "default_of_credit_card_clients.csv"
+BASELINES = ROOT / "configs" / "baselines"
+
+
+def _need(path: Path) -> None:
+    if not path.is_file():
+        pytest.skip(f"shared dataset {path} is absent (it is always present in CI)")
+
+
+def _table() -> pd.DataFrame:
+    return pd.DataFrame({
+        "id": ["a", "b", "c", "d", "e", "f"],
+        "month": ["2020-01", "2020-02", "2020-03", "2020-04", "2020-05", "2020-06"],
+        "income": [10.0, np.nan, 30.0, 40.0, 50.0, 60.0],
+        "sector": ["retail", "farm", None, "retail", "farm", "retail"],
+        "flag": [True, False, True, False, True, False],
+        "status": ["bad", "good", "good", "bad", "good", "bad"],
+    })
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_load_flat_table_types_ids_times(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"t{suffix}"
+    df = _table()
+    df.to_csv(path, index=False) if suffix == ".csv" else df.to_parquet(path)
+    X, y, ids, times = load_flat_table(path, "status", id_col="id", time_col="month")
+    assert y.tolist() == [1, 0, 0, 1, 0, 1]  # "bad" reads as default
+    assert list(X.columns) == ["income", "sector", "flag"]
+    assert isinstance(X["sector"].dtype, pd.CategoricalDtype) and X["sector"].isna().sum() == 1
+    assert np.isnan(X["income"].iloc[1])  # missing values kept
+    assert ids.tolist() == list("abcdef") and times.iloc[0] == pd.Timestamp("2020-01-01")
+
+
+def test_target_values_are_read_or_refused() -> None:
+    assert binary_target(pd.Series([1, 2, 2, 1], name="class"))[0].tolist() == [0, 1, 1, 0]
+    assert binary_target(pd.Series([True, False], name="t"))[0].tolist() == [1, 0]
+    assert binary_target(pd.Series(["No", "Yes"], name="t"))[0].tolist() == [0, 1]
+    with pytest.raises(SchemaError, match=r"'grade'.*three|'grade'.*found 3"):
+        binary_target(pd.Series(["A", "B", "C"], name="grade"))
+    with pytest.raises(SchemaError, match="cannot tell"):
+        binary_target(pd.Series(["red", "blue"], name="colour"))
+    with pytest.raises(SchemaError, match=r"missing values: 1 row\(s\), first at rows \[2\]"):
+        binary_target(pd.Series([0, 1, None], name="default"))
+
+
+def test_bad_tables_are_refused_with_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    df = _table()
+    df.to_csv(path, index=False)
+    with pytest.raises(DataNotFoundError):
+        load_flat_table(tmp_path / "none.csv", "status")
+    with pytest.raises(SchemaError, match="'target_x'"):
+        load_flat_table(path, "target_x")
+    df.assign(id=["a", "a", "c", "d", "e", "f"]).to_csv(path, index=False)
+    with pytest.raises(SchemaError, match="not unique.*'a'"):
+        load_flat_table(path, "status", id_col="id")
+    df.assign(month=["2020-01", "soon", "2020-03", "2020-04", "2020-05", "2020-06"]).to_csv(path, index=False)
+    with pytest.raises(SchemaError, match="'month'.*soon"):
+        load_flat_table(path, "status", time_col="month")
+
+
+def test_columns_that_relabel_the_target_are_dropped(tmp_path: Path, caplog) -> None:
+    df = _table().assign(outcome=lambda d: d["status"].map({"bad": "B", "good": "G"}))
+    assert find_target_proxies(df[["income", "outcome"]], (df["status"] == "bad").to_numpy()) == ["outcome"]
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False)
+    with caplog.at_level(logging.WARNING):
+        X, *_ = load_flat_table(path, "status", id_col="id", time_col="month")
+    assert "outcome" not in X.columns and "outcome" in caplog.text
+
+
+def test_split_flat_out_of_time_and_cv() -> None:
+    s = load_settings().split
+    y = np.array([0, 1] * 10)
+    times = pd.Series(pd.date_range("2020-01-31", periods=20, freq="ME"))
+    sp = split_flat(y, times, s)
+    assert sp.kind == "out_of_time" and len(sp.test) == 5 and len(sp.train) == 15
+    assert times.iloc[sp.train].max() < times.iloc[sp.test].min()
+    tied = pd.Series(np.repeat([1, 2, 3, 4], 5))  # rows sharing a time stay together
+    sp = split_flat(y, tied, s)
+    assert set(tied.iloc[sp.test]) == {4} and len(sp.test) == 5
+    assert split_flat(y, None, s).kind == "cv" and split_flat(y, None, s).folds == s.cv_folds
+    with pytest.raises(SchemaError, match="one class"):
+        split_flat(np.r_[np.zeros(15, int), np.array([0, 1, 0, 1, 0])], times, s)
+
+
+def test_baseline_files(tmp_path: Path) -> None:
+    bad = tmp_path / "b.yaml"
+    bad.write_text("indicators:\n  - {feature: x, c: character, weight: 1, cuts: [1, 0], "
+                   "direction: higher_is_better}\n")
+    with pytest.raises(ConfigError, match="ascending"):
+        load_baseline_file(bad)
+    bad.write_text("indicators:\n  - {feature: x, c: charisma, weight: 1, categories: {a: 1}}\n")
+    with pytest.raises(ConfigError, match=r"indicators\.0\.c"):
+        load_baseline_file(bad)
+    bad.write_text("weights: {}\n")
+    with pytest.raises(ConfigError, match="indicators"):
+        load_baseline_file(bad)
+    ok = tmp_path / "ok.yaml"
+    ok.write_text("baseline:\n  indicators:\n    - {feature: x, c: capital, weight: 2, cuts: [0], points: [1, 9]}\n")
+    assert load_baseline_file(ok).indicators[0].weight == 2
+
+
+@pytest.mark.parametrize("data, target, id_col, name", [
+    (GERMAN, "default", None, "german_credit.yaml"),
+    (TAIWAN, "default_payment_next_month", "ID", "taiwan_credit.yaml"),
+])
+def test_shipped_baselines_match_their_tables(data: Path, target: str, id_col, name: str) -> None:
+    _need(data)
+    base = load_baseline_file(BASELINES / name)
+    df = pd.read_csv(data)
+    for ind in base.indicators:
+        assert ind.feature in df.columns, ind.feature
+        if ind.categories is not None:  # every category label is spelled as in the data
+            values = {str(v) for v in df[ind.feature].dropna().unique()}
+            assert values <= set(ind.categories), (ind.feature, values - set(ind.categories))
+    assert {i.c for i in base.indicators} >= {"character", "capacity", "capital", "conditions"}
+
+
+@pytest.fixture(scope="module")
+def german_result():
+    _need(GERMAN)
+    settings = load_settings(overrides={
+        "models": {"n_jobs": 1, "calibration_folds": 2, "lightgbm": {"params": {"n_estimators": 80}}},
+        "evaluation": {"bootstrap_samples": 200},
+    })
+    X, y, ids, times = load_flat_table(GERMAN, "default")
+    base = load_baseline_file(BASELINES / "german_credit.yaml")
+    return train_flat(X, y, settings, base, ids=ids, times=times), X
+
+
+def test_german_credit_cross_validated(german_result) -> None:
+    res, X = german_result
+    assert "class" not in X.columns  # the relabelled target is not a feature
+    doc = json.loads(json.dumps(res.metrics_json()))
+    assert doc["data"] == {"source": "table", "split": "cv5", "n_train": 1000, "n_test": 1000,
+                           "test_positive_rate": 0.3}
+    assert set(doc["models"]) == {"baseline_5c", "lightgbm", "logistic_scorecard"}
+    for name in ("lightgbm", "logistic_scorecard"):
+        assert 0.70 < doc["models"][name]["auc"] < 0.85, name
+        assert {"auc_diff", "p_value"} <= set(doc["vs_baseline"][name])
+    assert 0.6 < doc["models"]["baseline_5c"]["auc"] < 0.8  # the expert scorecard carries signal
+    assert "oracle" not in doc and doc["champion"] in doc["models"]
+    base = res.models["baseline_5c"].estimator
+    subs = base.sub_scores(X.iloc[:5])
+    assert list(subs.columns) == ["character", "capacity", "capital", "collateral", "conditions"]
+    assert ((subs >= 0.1) & (subs <= 1)).all().all()
+
+
+def test_german_credit_out_of_time_with_a_made_up_time_column(german_result) -> None:
+    res, X = german_result
+    _, y, _, _ = load_flat_table(GERMAN, "default")
+    times = pd.Series(pd.date_range("2001-01-01", periods=len(y), freq="D"))
+    s = load_settings(overrides={"models": {"n_jobs": 1, "enabled": ["logistic_scorecard"],
+                                            "calibration": "none"},
+                                 "evaluation": {"bootstrap_samples": 100}})
+    r = train_flat(X, y, s, None, times=times)
+    assert r.data["split"] == "out_of_time" and r.data["n_test"] == 250
+    assert r.test_frame["time"].min() > pd.Timestamp(r.data["time_cutoff"])
+    assert r.champion == "logistic_scorecard"
