@@ -1,0 +1,438 @@
+"""The model comparison report: one self-contained HTML page from a TrainResult.
+
+Computation stays in :mod:`riskmodel.training` and presentation here: this
+module only arranges the numbers the training run produced (plus a lift table
+and the figures of :mod:`riskmodel.evaluation.plots`) into a jinja2 template,
+with every image embedded as base64 PNG so the page travels as one file.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+import math
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+from riskmodel.config import Settings
+from riskmodel.data.schemas import TRUE_PD
+from riskmodel.evaluation import plots
+from riskmodel.evaluation.metrics import lift_table
+from riskmodel.evaluation.plots import model_label
+from riskmodel.training import TrainResult
+
+log = logging.getLogger(__name__)
+
+BASELINE = "baseline_5c"
+SHAP_MODEL = "lightgbm"
+SHAP_MAX_ROWS = 2000
+PLOT_NAMES = ("roc", "calibration", "grades", "shap")
+
+_DATA_LABELS = {
+    "source": "Data source",
+    "split": "Validation",
+    "train_period": "Training period (snapshots)",
+    "test_period": "Test period (snapshots)",
+    "time_cutoff": "Test rows: time after",
+    "n_train": "Training rows",
+    "n_test": "Test rows",
+    "train_positive_rate": "Training default rate",
+    "test_positive_rate": "Test default rate",
+}
+
+
+# ------------------------------------------------------------------ formatting
+def format_p(p: float | None) -> str:
+    """A p-value as people read it: ``< 0.001``, ``0.023``, ``0.41``."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "n/a"
+    if p < 0.001:
+        return "< 0.001"
+    if p < 0.01:
+        return f"{p:.3f}"
+    return f"{p:.2f}"
+
+
+def _p_phrase(p: float) -> str:
+    s = format_p(p)
+    return f"p {s}" if s.startswith("<") else f"p = {s}"
+
+
+def _num(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}"
+    if isinstance(v, (float, np.floating)):
+        return "n/a" if math.isnan(float(v)) else f"{float(v):.{digits}f}"
+    return str(v)
+
+
+def _pct(v: Any, digits: int = 2) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return "n/a" if math.isnan(f) else f"{f:.{digits}%}"
+
+
+# display formats and headers of the calibration and lift tables' columns
+_PCT_COLS = {"observed_rate", "mean_pd", "pd_min", "pd_max", "max_pd", "default_rate", "cum_share_rows",
+             "cum_share_defaults"}
+_P_COLS = {"jeffreys_p_value", "binomial_p_value", "p_value"}
+_RATIO_COLS = {"lift", "cum_lift"}
+_ONE_DECIMAL_COLS = {"expected_defaults"}
+_HEADERS = {
+    "n": "rows", "bin": "band", "expected_defaults": "expected defaults", "observed_defaults": "observed defaults",
+    "observed_rate": "observed rate", "mean_pd": "mean PD", "pd_min": "PD from", "pd_max": "PD to",
+    "max_pd": "PD up to", "jeffreys_p_value": "Jeffreys p", "binomial_p_value": "binomial p",
+    "default_rate": "default rate", "cum_share_rows": "cum. rows", "cum_share_defaults": "cum. defaults caught",
+    "cum_lift": "cum. lift",
+}
+
+
+def _format_cell(col: str, v: Any) -> str:
+    if v is None or (isinstance(v, (float, np.floating)) and math.isnan(float(v))):
+        return ""
+    if col in _P_COLS:
+        return format_p(float(v))
+    if col in _PCT_COLS:
+        return _pct(v)
+    if col in _RATIO_COLS:
+        return _num(float(v), 2)
+    if col in _ONE_DECIMAL_COLS:
+        return _num(float(v), 1)
+    if isinstance(v, (float, np.floating)) and float(v).is_integer() and col in ("n", "decile", "bin", "defaults"):
+        return f"{int(v):,}"
+    return _num(v)
+
+
+def frame_to_table(df: pd.DataFrame, flag_p_below: float | None = None) -> dict[str, Any]:
+    """A DataFrame as {"columns", "rows"} of display strings; rows where a test's p is small are flagged."""
+    p_cols = [c for c in df.columns if c in _P_COLS]
+    rows = []
+    for _, r in df.astype(object).iterrows():  # object rows keep ints as ints
+        cells = [_format_cell(str(c), r[c]) for c in df.columns]
+        flagged = bool(
+            flag_p_below is not None
+            and any(pd.notna(r[c]) and float(r[c]) < flag_p_below for c in p_cols)
+        )
+        rows.append({"cells": cells, "flag": flagged})
+    return {"columns": [_HEADERS.get(str(c), str(c).replace("_", " ")) for c in df.columns], "rows": rows}
+
+
+# ------------------------------------------------------------------ content
+def verdict(result: TrainResult, alpha: float) -> list[str]:
+    """Plain-language conclusions, one sentence each: the champion first, then each comparison."""
+    comparisons: list[str] = []
+    base = result.models.get(BASELINE)
+    for name, cmp in result.vs_baseline.items():
+        diff = float(cmp["auc_diff"])
+        p = float(cmp["p_value"])
+        auc = float(result.models[name].metrics["auc"]) if name in result.models else float("nan")
+        auc_b = float(base.metrics["auc"]) if base is not None else float("nan")
+        who, ref = model_label(name), "the 5C scorecard"
+        detail = f"AUC {diff:+.3f} ({auc:.3f} vs {auc_b:.3f}), {_p_phrase(p)}"
+        if diff > 0 and p < alpha:
+            comparisons.append(f"{who} beats {ref}: {detail}.")
+        elif diff > 0:
+            comparisons.append(f"{who} ranks customers slightly better than {ref}, but not significantly: {detail}.")
+        elif p < alpha:
+            comparisons.append(f"{who} ranks customers worse than {ref}: {detail}.")
+        else:
+            comparisons.append(f"{who} does not beat {ref}: {detail}.")
+    champ = result.champion
+    champ_auc = result.models[champ].metrics.get("auc") if champ in result.models else None
+    if base is None:
+        head = (f"No 5C baseline was given, so the champion is the model with the highest AUC: "
+                f"{model_label(champ)} (AUC {_num(champ_auc)}).")
+    elif champ == BASELINE:
+        head = f"No learned model beats the 5C scorecard at p < {alpha:g}: the 5C scorecard stays the champion."
+    else:
+        head = (f"Champion: {model_label(champ)} (AUC {_num(champ_auc)}), which beats the 5C scorecard at "
+                f"p < {alpha:g}; registered with the alias 'champion'.")
+    lines = [head, *comparisons]
+    if champ in result.models and len(result.y_test):
+        lines.append(_calibration_sentence(result))
+    if result.oracle is not None and base is not None and champ in result.models:
+        o_auc = float(result.oracle["auc"])
+        b_auc = float(base.metrics["auc"])
+        c_auc = float(result.models[champ].metrics["auc"])
+        gap = o_auc - b_auc
+        if gap > 0 and champ != BASELINE and c_auc > b_auc:
+            lines.append(
+                f"The true probabilities of the simulation reach AUC {o_auc:.3f}: {model_label(champ)} closes "
+                f"{(c_auc - b_auc) / gap:.0%} of the gap between the 5C scorecard and this ceiling."
+            )
+        else:
+            lines.append(f"The true probabilities of the simulation reach AUC {o_auc:.3f}.")
+    return lines
+
+
+def _calibration_sentence(result: TrainResult) -> str:
+    """Mean PD against the observed rate, and how many grades fail the Jeffreys test, for the champion."""
+    m = result.models[result.champion]
+    predicted, observed = float(np.mean(m.pd_test)), float(np.mean(result.y_test))
+    train = float(np.mean(result.y_train)) if len(result.y_train) else float("nan")
+    text = (f"Calibration: the champion predicts a mean PD of {predicted:.2%} against an observed default rate "
+            f"of {observed:.2%} on the {rows_word(result)}")
+    text += f" (training default rate {train:.2%})" if not str(result.data.get("split", "")).startswith("cv") else ""
+    table = m.calibration_grade
+    if table is not None and {"jeffreys_p_value", "n"} <= set(table.columns):
+        used = table[table["n"] > 0]
+        failing = int((used["jeffreys_p_value"] < 0.05).sum())
+        text += f"; {failing} of {len(used)} grades fail the Jeffreys test at 5%"
+    return text + "."
+
+
+def metrics_rows(result: TrainResult) -> list[dict[str, Any]]:
+    """One display row per model (champion flagged), then the oracle row on simulated data."""
+    rows = []
+    for name, m in result.models.items():
+        mt = m.metrics
+        ci = mt.get("auc_ci95") or [float("nan"), float("nan")]
+        rows.append({
+            "name": model_label(name),
+            "key": name,
+            "champion": name == result.champion,
+            "oracle": False,
+            "auc": _num(mt.get("auc")),
+            "ci": f"{_num(ci[0])} – {_num(ci[1])}",
+            "gini": _num(mt.get("gini")),
+            "ks": _num(mt.get("ks")),
+            "brier": _num(mt.get("brier"), 4),
+            "log_loss": _num(mt.get("log_loss"), 4),
+            "psi": _num(mt.get("psi"), 4),
+        })
+    if result.oracle is not None:
+        o = result.oracle
+        auc = o.get("auc")
+        rows.append({
+            "name": model_label("oracle"), "key": "oracle", "champion": False, "oracle": True,
+            "auc": _num(auc), "ci": "", "gini": _num(2 * float(auc) - 1 if auc is not None else None),
+            "ks": _num(o.get("ks")), "brier": _num(o.get("brier"), 4),
+            "log_loss": _num(o.get("log_loss"), 4), "psi": "",
+        })
+    return rows
+
+
+def vs_baseline_rows(result: TrainResult, alpha: float) -> list[dict[str, Any]]:
+    """One display row per learned model compared with the 5C baseline (DeLong test)."""
+    rows = []
+    for name, cmp in result.vs_baseline.items():
+        diff, p = float(cmp["auc_diff"]), float(cmp["p_value"])
+        if diff > 0 and p < alpha:
+            word, cls = "better", "good"
+        elif diff <= 0 and p < alpha:
+            word, cls = "worse", "bad"
+        else:
+            word, cls = "no significant difference", "neutral"
+        rows.append({"name": model_label(name), "diff": f"{diff:+.3f}", "p": format_p(p), "word": word, "cls": cls})
+    return rows
+
+
+def rows_word(result: TrainResult) -> str:
+    """What the evaluation rows are: "out-of-fold rows" in cross-validation, else "test rows"."""
+    return "out-of-fold rows" if str(result.data.get("split", "")).startswith("cv") else "test rows"
+
+
+def _data_rows(result: TrainResult) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    data = dict(result.data)
+    if str(data.get("split", "")).startswith("cv"):  # every row is trained on and tested once
+        data = {k: v for k, v in data.items() if k != "n_train"}
+        data["n_test"] = data.pop("n_test", len(result.y_test))
+        labels = {"n_test": "Rows (each tested once, out of fold)", "test_positive_rate": "Default rate"}
+    else:
+        train_rate = float(np.mean(result.y_train)) if len(result.y_train) else None
+        ordered: dict[str, Any] = {}
+        for k, v in data.items():
+            ordered[k] = v
+            if k == "n_train":
+                ordered["train_positive_rate"] = train_rate
+        ordered.setdefault("train_positive_rate", train_rate)
+        data, labels = ordered, {}
+    for key, value in data.items():
+        label = labels.get(key) or _DATA_LABELS.get(key, key.replace("_", " ").capitalize())
+        if key.endswith("_rate") or key.endswith("_share"):
+            text = _pct(value)
+        elif isinstance(value, (list, tuple)) and len(value) == 2:
+            text = f"{value[0]} to {value[1]}"
+        elif key == "split":
+            text = {"out_of_time": "out of time (train on older snapshots, test on the newest)",
+                    "cv5": "stratified 5-fold cross-validation (out-of-fold predictions)"}.get(str(value), str(value))
+        else:
+            text = _num(value)
+        rows.append((label, text))
+    rows.append(("Features", f"{len(result.features):,} ({len(result.categorical_levels)} categorical)"))
+    return rows
+
+
+# ------------------------------------------------------------------ figures
+def _grade_labels(p: np.ndarray, settings: Settings) -> tuple[np.ndarray, list[str]]:
+    from riskmodel.grades import assign_grades
+
+    order = [g.grade for g in settings.master_scale.grades]
+    return np.asarray(assign_grades(p, settings.master_scale), dtype=object), order
+
+
+def shap_frame(result: TrainResult, model: str = SHAP_MODEL, max_rows: int = SHAP_MAX_ROWS,
+               seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Contributions (log-odds) of ``model`` on a sample of at most ``max_rows`` test rows, and those rows.
+
+    Uses the estimator's own ``contributions(X)`` when it has one, else
+    ``shap.TreeExplainer``; returns None when neither applies.
+    """
+    if model not in result.models or len(result.X_test) == 0:
+        return None
+    est = result.models[model].estimator
+    X = result.X_test
+    if len(X) > max_rows:
+        X = X.sample(n=max_rows, random_state=seed)
+    if hasattr(est, "contributions"):
+        raw = est.contributions(X)
+        contrib = raw if isinstance(raw, pd.DataFrame) else pd.DataFrame(np.asarray(raw), index=X.index)
+        if not isinstance(raw, pd.DataFrame):
+            contrib = contrib.iloc[:, : X.shape[1]]
+            contrib.columns = list(X.columns)
+        contrib = contrib[[c for c in X.columns if c in contrib.columns]]
+    else:
+        try:
+            import shap
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                values = shap.TreeExplainer(est).shap_values(X)
+        except Exception as err:  # noqa: BLE001 - not a tree model: no summary, say why
+            log.warning("no SHAP summary for %s: %s", model, err)
+            return None
+        values = values[1] if isinstance(values, list) else values
+        values = values[..., 1] if np.ndim(values) == 3 else values
+        contrib = pd.DataFrame(values, index=X.index, columns=list(X.columns))
+    return contrib, X
+
+
+def _feature_labels(features: list[str], settings: Settings) -> dict[str, str]:
+    """``name (C)`` for features of the data dictionary; other names (flat tables) unchanged."""
+    try:
+        from riskmodel.features.dictionary import feature_catalog
+
+        catalog = feature_catalog(settings.features)
+    except Exception:  # noqa: BLE001 - labels are cosmetic
+        return {}
+    return {f: f"{f} ({catalog[f].c})" for f in features if f in catalog}
+
+
+def build_plots(result: TrainResult, settings: Settings) -> dict[str, bytes]:
+    """The report's figures as PNG bytes: roc, calibration, grades (champion) and shap (LightGBM)."""
+    y = np.asarray(result.y_test)
+    scores = {name: np.asarray(m.pd_test, dtype=float) for name, m in result.models.items()}
+    tf = result.test_frame
+    oracle_col = next((c for c in ("pd_oracle", TRUE_PD) if c in tf.columns), None)
+    if result.oracle is not None and oracle_col is not None:
+        scores["oracle"] = tf[oracle_col].to_numpy(float)
+    rows = rows_word(result)
+    out: dict[str, bytes] = {}
+    out["roc"] = plots.figure_png(plots.plot_roc(y, scores, f"ROC on the {rows}"))
+    out["calibration"] = plots.figure_png(plots.plot_calibration(y, scores, settings.evaluation.calibration_bins))
+    champ = result.models[result.champion]
+    grades, order = _grade_labels(np.asarray(champ.pd_test, dtype=float), settings)
+    out["grades"] = plots.figure_png(plots.plot_grade_distribution(
+        grades, y, champ.pd_test, order, f"{rows.capitalize()} by grade of the champion ({model_label(result.champion)})",
+        rows_label=rows.capitalize(), pd_floor=settings.master_scale.grades[0].max_pd / 3))
+    sf = shap_frame(result, seed=settings.evaluation.seed)
+    if sf is not None:
+        contrib, X = sf
+        out["shap"] = plots.figure_png(plots.plot_shap_summary(
+            contrib, X, f"What drives {model_label(SHAP_MODEL)}: SHAP summary ({len(X):,} {rows})",
+            labels=_feature_labels(list(contrib.columns), settings)))
+    return out
+
+
+# ------------------------------------------------------------------ page
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("riskmodel.evaluation", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template("report.html.j2")
+
+
+def render_report(
+    result: TrainResult,
+    settings: Settings,
+    plots_dir: Path | None = None,
+    figures: Mapping[str, bytes] | None = None,
+) -> str:
+    """Render the comparison report as one self-contained HTML page.
+
+    Parameters
+    ----------
+    result : the training run to report.
+    settings : for the champion gate, master scale and evaluation settings.
+    plots_dir : when given, the PNG figures are also written there (``roc.png``, ...).
+    figures : PNG bytes by name, from :func:`build_plots`; built when not given.
+
+    Returns
+    -------
+    str : the HTML document (images embedded as base64 PNG).
+    """
+    figs = dict(figures) if figures is not None else build_plots(result, settings)
+    if plots_dir is not None:
+        from riskmodel.io import write_atomic
+
+        for name, png in figs.items():
+            write_atomic(Path(plots_dir) / f"{name}.png", lambda p, b=png: p.write_bytes(b))
+    alpha = settings.evaluation.champion_alpha
+    champ = result.models[result.champion]
+    grade_tables = []
+    compact = ["grade", "n", "observed_rate", "mean_pd", "jeffreys_p_value"]
+    for name in [result.champion] + [n for n in result.models if n != result.champion]:
+        table = result.models[name].calibration_grade
+        if table is None or not len(table):
+            continue
+        if name != result.champion and all(c in table.columns for c in compact):
+            table = table[compact]
+        grade_tables.append({"name": model_label(name), "champion": name == result.champion,
+                             "table": frame_to_table(table, flag_p_below=0.05)})
+    decile = champ.calibration_decile
+    lift = lift_table(result.y_test, champ.pd_test, settings.evaluation.calibration_bins)
+    images = {k: base64.b64encode(v).decode("ascii") for k, v in figs.items()}
+    context = {
+        "title": "riskmodel: model comparison",
+        "created": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "champion": model_label(result.champion),
+        "champion_key": result.champion,
+        "alpha": alpha,
+        "verdict": verdict(result, alpha),
+        "champion_is_learned": result.champion != BASELINE,
+        "has_baseline": BASELINE in result.models,
+        "rows_word": rows_word(result),
+        "is_cv": str(result.data.get("split", "")).startswith("cv"),
+        "data_rows": _data_rows(result),
+        "metrics": metrics_rows(result),
+        "vs_baseline": vs_baseline_rows(result, alpha),
+        "ci_level": f"{settings.evaluation.ci_level:.0%}",
+        "grade_tables": grade_tables,
+        "decile": frame_to_table(decile) if decile is not None and len(decile) else None,
+        "lift": frame_to_table(lift),
+        "images": images,
+        "calibration_method": settings.models.calibration,
+        "master_scale": [
+            {"grade": g.grade, "max_pd": _pct(g.max_pd), "description": g.description}
+            for g in settings.master_scale.grades
+        ],
+    }
+    return _template().render(**context)

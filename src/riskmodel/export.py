@@ -1,0 +1,255 @@
+"""Turn a TrainResult into the champion Bundle: model, baseline, drift references, manifest, model card.
+
+Pure: the bundle is built in memory; :meth:`riskmodel.bundle.Bundle.save` (called
+by the pipeline) writes it.
+
+Reference distributions (``Bundle.reference``) are a tidy frame, one row per
+variable and bin, so drift checks can bin new data the same way:
+
+=========  ===================================================================
+variable   feature name, or ``score`` for the model's PD
+kind       ``feature`` or ``score``
+bin        0, 1, ... within the variable
+bin_type   ``interval`` (``lower < x <= upper``; the outer edges are -inf/+inf),
+           ``category`` (``x == level``) or ``missing`` (NaN, and for
+           categoricals any level unseen in training)
+lower      float (NaN unless interval)
+upper      float (NaN unless interval)
+level      category level ("" unless category)
+count      training rows in the bin
+share      training share of the bin (sums to 1 per variable)
+=========  ===================================================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskmodel.bundle import Bundle
+from riskmodel.config import Settings
+from riskmodel.evaluation.plots import model_label
+from riskmodel.evaluation.report import format_p
+from riskmodel.training import TrainResult
+
+BASELINE = "baseline_5c"
+SCORE = "score"
+REFERENCE_COLUMNS = ["variable", "kind", "bin", "bin_type", "lower", "upper", "level", "count", "share"]
+
+
+def _numeric_reference(name: str, kind: str, values: np.ndarray, n_bins: int) -> list[dict[str, Any]]:
+    x = np.asarray(values, dtype=float)
+    finite = x[~np.isnan(x)]
+    edges = (
+        np.unique(np.quantile(finite, np.linspace(0, 1, n_bins + 1)[1:-1])) if finite.size else np.array([])
+    )
+    bounds = np.concatenate([[-np.inf], edges, [np.inf]])
+    idx = np.searchsorted(edges, finite, side="left")  # bin i holds bounds[i] < x <= bounds[i + 1]
+    counts = np.bincount(idx, minlength=len(bounds) - 1)
+    n = max(len(x), 1)
+    rows = [
+        {"variable": name, "kind": kind, "bin": i, "bin_type": "interval", "lower": float(bounds[i]),
+         "upper": float(bounds[i + 1]), "level": "", "count": int(c), "share": c / n}
+        for i, c in enumerate(counts)
+    ]
+    n_missing = int(np.isnan(x).sum())
+    rows.append({"variable": name, "kind": kind, "bin": len(rows), "bin_type": "missing", "lower": np.nan,
+                 "upper": np.nan, "level": "", "count": n_missing, "share": n_missing / n})
+    return rows
+
+
+def _categorical_reference(name: str, values: pd.Series, levels: list[str]) -> list[dict[str, Any]]:
+    as_str = values.astype(object).where(values.notna(), None)
+    counts = as_str.value_counts(dropna=True)
+    n = max(len(values), 1)
+    rows = []
+    for i, level in enumerate(levels):
+        c = int(counts.get(level, 0))
+        rows.append({"variable": name, "kind": "feature", "bin": i, "bin_type": "category", "lower": np.nan,
+                     "upper": np.nan, "level": str(level), "count": c, "share": c / n})
+    other = len(values) - sum(r["count"] for r in rows)
+    rows.append({"variable": name, "kind": "feature", "bin": len(rows), "bin_type": "missing", "lower": np.nan,
+                 "upper": np.nan, "level": "", "count": int(other), "share": other / n})
+    return rows
+
+
+def reference_distributions(
+    X_train: pd.DataFrame,
+    score_train: np.ndarray,
+    categorical_levels: dict[str, list[str]],
+    n_bins: int = 10,
+) -> pd.DataFrame:
+    """Training distributions of every feature and of the score, for drift (PSI) checks.
+
+    Parameters
+    ----------
+    X_train : training features.
+    score_train : the model's training PD.
+    categorical_levels : levels of each categorical feature (others are binned by quantile).
+    n_bins : number of quantile bins for numeric variables (fewer when values repeat).
+
+    Returns
+    -------
+    DataFrame with the columns listed in the module docstring.
+    """
+    rows: list[dict[str, Any]] = []
+    for col in X_train.columns:
+        s = X_train[col]
+        if col in categorical_levels or isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object \
+                or pd.api.types.is_string_dtype(s.dtype):
+            levels = categorical_levels.get(col) or sorted(map(str, s.dropna().unique()))
+            rows += _categorical_reference(col, s, [str(v) for v in levels])
+        else:
+            rows += _numeric_reference(col, "feature", pd.to_numeric(s).to_numpy(dtype=float, na_value=np.nan),
+                                       n_bins)
+    rows += _numeric_reference(SCORE, "score", np.asarray(score_train, dtype=float), n_bins)
+    out = pd.DataFrame(rows, columns=REFERENCE_COLUMNS)
+    return out.astype({"variable": str, "kind": str, "bin": "int64", "bin_type": str, "lower": float,
+                       "upper": float, "level": str, "count": "int64", "share": float})
+
+
+def _baseline_definition(result: TrainResult) -> list[dict[str, Any]] | None:
+    base = result.models.get(BASELINE)
+    indicators = getattr(base.estimator, "indicators_", None) if base is not None else None
+    if indicators is None:
+        return None
+    return [i.model_dump(mode="json") if hasattr(i, "model_dump") else dict(i) for i in indicators]
+
+
+def to_jsonable(value: Any, nan_as_none: bool = False) -> Any:
+    """Numpy scalars and arrays, dates and (optionally) NaN to plain JSON values, recursively."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v, nan_as_none) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [to_jsonable(v, nan_as_none) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (dt.date, dt.datetime, pd.Timestamp)):
+        return value.isoformat()
+    if nan_as_none and isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def model_card(manifest: dict[str, Any]) -> str:
+    """A short model card (markdown) for people: use, data, period, performance, limitations."""
+    name = manifest["model_name"]
+    m = manifest["metrics"]
+    mine = m["models"][name]
+    data = m["data"]
+    ci = mine.get("auc_ci95") or [float("nan"), float("nan")]
+    lines = [
+        f"# Model card: {model_label(name)} ({manifest['version']})",
+        "",
+        "## Intended use",
+        "Probability that a business customer (trade credit) defaults within the next "
+        f"{manifest.get('horizon_months', 12)} months, mapped to a rating grade of the master scale, "
+        "to support credit-limit, payment-terms and review decisions by a credit department. "
+        "It supports a credit analyst's judgement; it does not replace it, and it is not meant for consumers.",
+        "",
+        "## Data",
+        f"- source: {data.get('source')}; validation: {data.get('split')}",
+        f"- training rows: {data.get('n_train'):,}; test rows: {data.get('n_test'):,}; "
+        f"test default rate: {data.get('test_positive_rate', float('nan')):.2%}",
+        f"- training period: {manifest.get('training_period') or 'n/a'}; test period: "
+        f"{manifest.get('test_period') or 'n/a'}",
+        f"- features: {len(manifest['features'])} ({len(manifest['categorical_levels'])} categorical)",
+        "",
+        "## Performance on the test rows",
+        f"- AUC {mine['auc']:.3f} ({manifest.get('ci_level', 0.95):.0%} CI {ci[0]:.3f} to {ci[1]:.3f}), "
+        f"Gini {mine.get('gini', float('nan')):.3f}, KS {mine.get('ks', float('nan')):.3f}, "
+        f"Brier {mine.get('brier', float('nan')):.4f}, log loss {mine.get('log_loss', float('nan')):.4f}",
+    ]
+    for other, om in m["models"].items():
+        if other != name:
+            lines.append(f"- for comparison, {model_label(other)}: AUC {om['auc']:.3f}")
+    vs = m.get("vs_baseline", {}).get(name)
+    if vs:
+        lines.append(
+            f"- against the 5C expert scorecard: AUC {vs['auc_diff']:+.3f}, DeLong p {format_p(vs['p_value'])}"
+        )
+    if "oracle" in m:
+        lines.append(f"- true probabilities of the simulation (ceiling): AUC {m['oracle']['auc']:.3f}")
+    lines += [
+        f"- probabilities calibrated: {manifest.get('calibration')}",
+        "",
+        "## Limitations",
+        "- Trained on past defaults: a change of the economy, of the customer mix or of the credit policy "
+        "shifts the probabilities; watch the drift report (PSI) and re-train each quarter.",
+        "- Probabilities are calibrated on the training period; the test period shows how they hold up "
+        "out of time (see the calibration by grade in the report).",
+        "- Features need the records the model was trained with (ledger, statements, visits, events); "
+        "customers with little history get less reliable scores.",
+        "- Reason codes explain the model, not the causes of default.",
+        "",
+        f"MLflow run: {manifest.get('mlflow_run_id') or 'not tracked'}; created {manifest['created_at']}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def build_bundle(
+    result: TrainResult,
+    settings: Settings,
+    run_id: str | None,
+    model_name: str | None = None,
+    created_at: dt.datetime | None = None,
+) -> Bundle:
+    """Package one model of a training run (the champion by default) as a :class:`Bundle`.
+
+    Parameters
+    ----------
+    result : the training run.
+    settings : master scale, calibration, bins for the drift references.
+    run_id : the MLflow run the bundle belongs to (None when not tracked).
+    model_name : which model to package; the champion when None.
+    created_at : timestamp of the version (now when None).
+
+    Returns
+    -------
+    Bundle : model, fitted 5C baseline (None when the run had none), reference
+    distributions, manifest and model card.
+    """
+    name = model_name or result.champion
+    if name not in result.models:
+        raise KeyError(f"no model named {name!r} in the training result; have {sorted(result.models)}")
+    chosen = result.models[name]
+    created = created_at or dt.datetime.now(dt.timezone.utc)
+    version = f"{created:%Y%m%d-%H%M%S}-{(run_id or 'local')[:8]}"
+    base = result.models.get(BASELINE)
+    reference = reference_distributions(
+        result.X_train, chosen.pd_train, result.categorical_levels, settings.evaluation.psi_bins
+    )
+    extra = result.extra or {}
+    manifest: dict[str, Any] = {
+        "model_name": name,
+        "champion": result.champion,
+        "is_champion": name == result.champion,
+        "version": version,
+        "features": list(result.features),
+        "categorical_levels": {k: [str(v) for v in lv] for k, lv in result.categorical_levels.items()},
+        "feature_dtypes": {c: str(result.X_train[c].dtype) for c in result.features if c in result.X_train},
+        "metrics": to_jsonable(result.metrics_json(), nan_as_none=True),
+        "master_scale": settings.master_scale.model_dump(mode="json"),
+        "baseline": _baseline_definition(result),
+        "calibration": settings.models.calibration,
+        "calibration_folds": settings.models.calibration_folds,
+        "horizon_months": settings.snapshots.horizon_months,
+        "training_period": to_jsonable(extra.get("train_period")),
+        "test_period": to_jsonable(extra.get("test_period")),
+        "target": extra.get("target"),
+        "ci_level": settings.evaluation.ci_level,
+        "created_at": created.isoformat(timespec="seconds"),
+        "mlflow_run_id": run_id,
+        "reference_format": "see riskmodel.export: variable, kind, bin, bin_type, lower, upper, level, count, share",
+    }
+    return Bundle(
+        model=chosen.estimator,
+        baseline=base.estimator if base is not None else None,
+        reference=reference,
+        manifest=manifest,
+        model_card=model_card(manifest),
+    )

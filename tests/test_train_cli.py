@@ -1,0 +1,175 @@
+"""`riskmodel train` end to end through the CLI: six tables and flat tables, metrics.json, report, registry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from riskmodel import tracking
+from riskmodel.bundle import Bundle
+from riskmodel.cli import app
+from riskmodel.config import load_settings
+from riskmodel.exceptions import ConfigError
+from riskmodel.pipeline import _split_out_of_time
+from test_tracking_helpers import write_params
+
+REPO = Path(__file__).resolve().parents[1]
+GERMAN = REPO.parent / "shared" / "datasets" / "german_credit" / "german_credit.csv"
+GERMAN_BASELINE = REPO / "configs" / "baselines" / "german_credit.yaml"
+MODELS = {"baseline_5c", "lightgbm", "logistic_scorecard"}
+
+#: a small simulated base: 400 customers over 2019-2022, eight quarterly snapshots
+SMALL_BASE = {
+    "simulation": {"n_customers": 400, "years": 4},
+    "snapshots": {"start": "2020-03-31", "end": "2021-12-31"},
+    "split": {"train_start": "2020-03-31", "train_end": "2020-12-31",
+              "test_start": "2021-03-31", "test_end": "2021-12-31"},
+}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One params file, MLflow store and models folder for the module; the small base simulated once."""
+    root = tmp_path_factory.mktemp("train_cli")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        params = write_params(root, SMALL_BASE)
+        raw = root / "data" / "raw"
+        res = CliRunner().invoke(app, ["simulate", "--params", str(params), "--out", str(raw)])
+        assert res.exit_code == 0, res.output
+        yield {"root": root, "params": params, "raw": raw}
+
+
+def _train(project: dict, *args: str) -> tuple[int, str]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        res = CliRunner().invoke(app, ["train", "--params", str(project["params"]), *args])
+    text = res.output + (getattr(res, "stderr", "") if res.output != getattr(res, "stderr", "") else "")
+    return res.exit_code, text + (repr(res.exception) if res.exception and res.exit_code != 1 else "")
+
+
+def check_metrics_schema(doc: dict, source: str, split: str, baseline: bool, oracle: bool) -> None:
+    """metrics.json as issue 3 specifies it (keys, types, and which blocks appear when)."""
+    data = doc["data"]
+    assert data["source"] == source and data["split"] == split
+    assert isinstance(data["n_train"], int) and isinstance(data["n_test"], int) and data["n_test"] > 0
+    assert isinstance(data["test_positive_rate"], float) and 0 < data["test_positive_rate"] < 1
+    assert set(doc["models"]) == (MODELS if baseline else MODELS - {"baseline_5c"})
+    for m in doc["models"].values():
+        for key in ("auc", "gini", "ks", "brier", "log_loss"):
+            assert isinstance(m[key], float), key
+        lo, hi = m["auc_ci95"]
+        assert isinstance(lo, float) and lo <= m["auc"] <= hi
+        assert m["gini"] == pytest.approx(2 * m["auc"] - 1)
+    assert doc["champion"] in doc["models"]
+    if baseline:
+        assert set(doc["vs_baseline"]) == MODELS - {"baseline_5c"}
+        for cmp in doc["vs_baseline"].values():
+            assert isinstance(cmp["auc_diff"], float) and 0 <= cmp["p_value"] <= 1
+    else:
+        assert "vs_baseline" not in doc
+    if oracle:
+        assert set(doc["oracle"]) >= {"auc", "brier"} and 0.5 < doc["oracle"]["auc"] <= 1
+    else:
+        assert "oracle" not in doc
+
+
+def _champion_version(project: dict):  # noqa: ANN202 - mlflow ModelVersion
+    settings = load_settings(project["params"])
+    client = MlflowClient(tracking.resolve_tracking_uri(settings))
+    return client.get_model_version_by_alias(settings.tracking.registered_model, "champion")
+
+
+@pytest.mark.slow
+def test_train_on_the_six_tables(project: dict, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, output = _train(project, "--data", str(project["raw"]), "--out", str(out))
+    assert code == 0, output
+    doc = json.loads((out / "metrics.json").read_text())
+    check_metrics_schema(doc, source="simulated", split="out_of_time", baseline=True, oracle=True)
+    html = (out / "report.html").read_text()
+    assert "Models side by side" in html and html.count("data:image/png;base64,") == 4
+    assert "Oracle (true PD)" in html
+    assert {p.name for p in (out / "plots").iterdir()} == {"roc.png", "calibration.png", "grades.png", "shap.png"}
+    assert (out / "params.yaml").is_file() and (out / "data_dictionary.csv").is_file()
+    bundle = Bundle.load(project["root"] / "models" / "champion")
+    assert bundle.model_name == doc["champion"]
+    assert bundle.manifest["training_period"] == ["2020-03-31", "2020-12-31"]
+    mv = _champion_version(project)
+    assert mv.tags[tracking.MODEL_TAG] == doc["champion"] and mv.run_id == bundle.manifest["mlflow_run_id"]
+
+
+@pytest.mark.slow
+def test_train_on_german_credit_with_its_baseline(project: dict, tmp_path: Path) -> None:
+    out = tmp_path / "german"
+    code, output = _train(project, "--table", str(GERMAN), "--target", "default",
+                          "--baseline", str(GERMAN_BASELINE), "--out", str(out))
+    assert code == 0, output
+    doc = json.loads((out / "metrics.json").read_text())
+    check_metrics_schema(doc, source="table", split="cv5", baseline=True, oracle=False)
+    assert doc["data"]["n_test"] == 1000  # every row is scored out of fold
+    assert doc["models"]["lightgbm"]["auc"] > 0.7 and doc["models"]["baseline_5c"]["auc"] > 0.6
+    html = (out / "report.html").read_text()
+    assert "out-of-fold rows" in html and "Oracle (true PD)" not in html
+    assert not (out / "data_dictionary.csv").exists()  # German's columns are not our features
+    bundle = Bundle.load(project["root"] / "models" / "champion")
+    assert bundle.model_name == doc["champion"]
+    assert _champion_version(project).tags[tracking.MODEL_TAG] == doc["champion"]
+    raw = pd.read_csv(GERMAN).head(20)  # the bundle scores the raw table's rows
+    assert np.isfinite(bundle.model.predict_proba(raw[bundle.features])[:, 1]).all()
+
+
+def test_flat_table_out_of_time_without_baseline(project: dict, tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    n = 800
+    x = rng.normal(size=n)
+    frame = pd.DataFrame({
+        "loan_id": [f"L{i}" for i in range(n)],
+        "month": pd.date_range("2020-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+        "ratio": x,
+        "sector": rng.choice(["a", "b", "c"], n),
+        "bad": (rng.random(n) < 1 / (1 + np.exp(-(-1.5 + 1.2 * x)))).astype(int),
+    })
+    frame.loc[::17, "ratio"] = np.nan
+    table = tmp_path / "flat.csv"
+    frame.to_csv(table, index=False)
+    out = tmp_path / "flat_out"
+    code, output = _train(project, "--table", str(table), "--target", "bad", "--id", "loan_id",
+                          "--time", "month", "--out", str(out))
+    assert code == 0, output
+    doc = json.loads((out / "metrics.json").read_text())
+    check_metrics_schema(doc, source="table", split="out_of_time", baseline=False, oracle=False)
+    assert doc["data"]["n_test"] == 200 and doc["data"]["n_train"] == 600  # the latest 25% of time
+
+
+def test_empty_test_period_is_refused_clearly(project: dict, tmp_path: Path) -> None:
+    params = write_params(tmp_path / "p", {**SMALL_BASE, "split": {**SMALL_BASE["split"],
+                                           "test_start": "2022-03-31", "test_end": "2022-06-30"}})
+    code, output = _train({"params": params}, "--data", str(project["raw"]), "--out", str(tmp_path / "o"))
+    assert code == 1
+    assert "test period 2022-03-31..2022-06-30" in output and "holds no rows" in output
+    assert not (tmp_path / "o" / "metrics.json").exists()
+
+
+def test_unknown_target_column_is_refused_clearly(project: dict, tmp_path: Path) -> None:
+    code, output = _train(project, "--table", str(GERMAN), "--target", "defaulted", "--out", str(tmp_path))
+    assert code == 1 and "defaulted" in output
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_out_of_time_split_takes_the_params_periods_and_refuses_one_class() -> None:
+    settings = load_settings()  # train 2020-03-31..2022-06-30, test 2023-03-31..2023-12-31
+    dates = pd.to_datetime(["2020-03-31", "2022-06-30", "2022-09-30", "2023-03-31", "2023-12-31", "2024-03-31"])
+    table = pd.DataFrame({"customer_id": list("abcdef"), "snapshot_date": dates, "default_12m": [0, 1, 1, 0, 1, 1]})
+    train, test = _split_out_of_time(table, settings)
+    assert list(train["customer_id"]) == ["a", "b"] and list(test["customer_id"]) == ["d", "e"]
+    one_class = table.assign(default_12m=[0, 1, 1, 0, 0, 1])
+    with pytest.raises(ConfigError, match=r"test period 2023-03-31..2023-12-31 .* has 2 rows but only label "
+                                          r"default_12m=0"):
+        _split_out_of_time(one_class, settings)
