@@ -32,3 +32,7 @@ class UnknownCustomerError(RiskModelError, KeyError):
 
 class ModelNotFoundError(RiskModelError, FileNotFoundError):
     """No trained model bundle or registry alias could be found."""
+
+
+class NoDataError(RiskModelError, ValueError):
+    """The data holds nothing to score or explain at the requested date (before any record, far after the last)."""

@@ -24,7 +24,37 @@ def run_simulate(
     fmt: str | None = None,
 ) -> Path:
     """Simulate the customer base into ``out_dir`` (tables) and ``out_dir/../oracle`` (true PDs)."""
-    raise NotImplementedError("run_simulate")
+    import pandas as pd
+
+    from riskmodel.data.simulator import oracle_path_for, simulate, summarise
+    from riskmodel.exceptions import ConfigError
+    from riskmodel.io import write_frame
+
+    sim = settings.simulation
+    n_customers = sim.n_customers if n_customers is None else n_customers
+    years = sim.years if years is None else years
+    seed = sim.seed if seed is None else seed
+    fmt = (fmt or sim.format).lower()
+    if fmt not in ("parquet", "csv"):
+        raise ConfigError(f"simulate: format must be 'parquet' or 'csv', got {fmt!r}")
+    # a folder given on the command line is relative to the working directory, params paths to params.yaml
+    out = Path(out_dir).resolve() if out_dir is not None else settings.resolve(settings.paths.raw_dir)
+    log.info("simulating %d customers over %d years from %s (seed %d)", n_customers, years,
+             sim.start_date, seed)
+    result = simulate(n_customers, sim.start_date, years, seed)
+    for name, frame in result.tables.as_dict().items():
+        if fmt == "csv":  # booleans as true/false; dates are written as YYYY-MM-DD by write_frame
+            frame = frame.assign(**{c: frame[c].map({True: "true", False: "false"})
+                                    for c in frame.columns if pd.api.types.is_bool_dtype(frame[c])})
+        write_frame(frame, out / f"{name}.{fmt}", fmt)
+    oracle_file = oracle_path_for(out)
+    write_frame(result.oracle, oracle_file, "parquet")
+    s = summarise(result)
+    rates = ", ".join(f"{y}: {r:.1%}" for y, r in s["default_rate_by_year"].items())
+    log.info("simulated %d customers, %d invoices, %d defaults; default rate by year %s; "
+             "%.1f%% of paid invoices late -> %s (oracle: %s)", s["customers"], s["invoices"], s["defaults"],
+             rates, 100 * s["late_share"], out, oracle_file)
+    return out
 
 
 # ------------------------------------------------------------------ validate
@@ -54,14 +84,90 @@ def run_validate(settings: Settings, data_dir: Path | None = None) -> bool:
 
 # ------------------------------------------------------------------ features
 def run_features(settings: Settings, data_dir: Path | None = None, out_file: Path | None = None) -> Path:
-    """Build the modelling table and its data dictionary; return the table's path."""
-    raise NotImplementedError("run_features")
+    """Build the modelling table and its data dictionary; return the table's path.
+
+    Reads the six tables from ``data_dir`` (``paths.raw_dir`` by default),
+    validates them, builds the table for ``settings.snapshots`` and writes it
+    to ``out_file`` (``paths.generated_dir/modelling_table.parquet`` by
+    default; CSV when the suffix is ``.csv``), with ``data_dictionary.csv`` and
+    ``data_dictionary.md`` beside it.  Every file is written atomically.
+    """
+    from riskmodel.data import schemas as S
+    from riskmodel.data.validation import load_and_validate
+    from riskmodel.features.build import build_modelling_table
+    from riskmodel.features.dictionary import data_dictionary, data_dictionary_markdown
+    from riskmodel.io import write_frame, write_text_atomic
+
+    data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
+    out = (Path(out_file) if out_file is not None
+           else settings.resolve(settings.paths.generated_dir) / "modelling_table.parquet")
+    tables = load_and_validate(data_dir)
+    table = build_modelling_table(tables, settings.snapshots, settings.features)
+    write_frame(table, out)
+    write_frame(data_dictionary(settings.features), out.parent / "data_dictionary.csv", fmt="csv")
+    write_text_atomic(out.parent / "data_dictionary.md", data_dictionary_markdown(settings.features))
+    n_snap = table[S.SNAPSHOT_DATE].nunique()
+    rate = float(table[S.LABEL].mean()) if len(table) else float("nan")
+    log.info("features: %d rows, %d snapshots, %d features, default rate %.2f%% -> %s",
+             len(table), n_snap, table.shape[1] - 3, 100 * rate, out)
+    return out
 
 
 # --------------------------------------------------------------------- train
 def run_train(settings: Settings, data_dir: Path | None = None, out_dir: Path | None = None) -> Path:
-    """Features -> models -> out-of-time evaluation -> MLflow -> champion bundle."""
-    raise NotImplementedError("run_train")
+    """Features -> models -> out-of-time evaluation -> MLflow -> champion bundle.
+
+    Reads the six tables from ``data_dir`` (default ``paths.raw_dir``), builds the
+    modelling table, splits it out of time by ``settings.split`` and compares the
+    5C baseline with the learned models.  When the simulator's oracle sits beside
+    the data (``oracle_path_for(data_dir)``), the true PDs of the test rows are
+    evaluated too and the data source is "simulated".  Writes ``metrics.json``,
+    ``report.html``, ``plots/`` and ``params.yaml`` into ``out_dir`` (default
+    ``reports/train``), exports the champion bundle to ``models/champion`` and
+    logs the run to MLflow (models registered, alias ``champion``).  Returns ``out_dir``.
+    """
+    from riskmodel.data import schemas as S
+    from riskmodel.data.simulator import oracle_path_for
+    from riskmodel.data.validation import load_and_validate
+    from riskmodel.features.build import build_modelling_table
+    from riskmodel.io import read_frame
+    from riskmodel.training import train_and_compare
+
+    data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
+    out_dir = Path(out_dir) if out_dir is not None else settings.resolve(settings.paths.reports_dir) / "train"
+    tables = load_and_validate(data_dir)
+    table = build_modelling_table(tables, settings.snapshots, settings.features)
+    train, test = _split_out_of_time(table, settings)
+    keys = [S.CUSTOMER_ID, S.SNAPSHOT_DATE]
+    features = [c for c in table.columns if c not in (*keys, S.LABEL)]
+
+    oracle_test = None
+    oracle_file = oracle_path_for(data_dir)
+    if oracle_file.is_file():
+        oracle = read_frame(oracle_file)
+        joined = test[keys].merge(oracle[[*keys, S.TRUE_PD]], on=keys, how="left", validate="one_to_one")
+        if joined[S.TRUE_PD].isna().any():
+            log.warning("the oracle in %s misses %d of %d test rows; it is left out of the evaluation",
+                        oracle_file, int(joined[S.TRUE_PD].isna().sum()), len(joined))
+        else:
+            oracle_test = joined[S.TRUE_PD].to_numpy(dtype=float)
+    split = settings.split
+    data_info = {
+        "source": "simulated" if oracle_test is not None else "table",
+        "split": "out_of_time",
+        "train_period": [split.train_start.isoformat(), split.train_end.isoformat()],
+        "test_period": [split.test_start.isoformat(), split.test_end.isoformat()],
+    }
+    log.info("training on %d rows (%s..%s), testing on %d rows (%s..%s)", len(train), split.train_start,
+             split.train_end, len(test), split.test_start, split.test_end)
+    result = train_and_compare(
+        train[features], train[S.LABEL].to_numpy(dtype=int), test[features], test[S.LABEL].to_numpy(dtype=int),
+        settings, settings.baseline, data_info, test_keys=test[keys].reset_index(drop=True),
+        oracle_test=oracle_test,
+    )
+    result.extra.setdefault("train_period", data_info["train_period"])
+    result.extra.setdefault("test_period", data_info["test_period"])
+    return _publish_training(result, settings, out_dir, run_name="train")
 
 
 def run_train_table(
@@ -73,8 +179,129 @@ def run_train_table(
     baseline_file: Path | None = None,
     out_dir: Path | None = None,
 ) -> Path:
-    """The flat-table path: train and compare on a ready-made modelling table."""
-    raise NotImplementedError("run_train_table")
+    """The flat-table path: train and compare on a ready-made modelling table.
+
+    With ``time_col`` the latest ``split.flat_test_share`` of time is the test set
+    (out of time); without it, stratified ``split.cv_folds``-fold cross-validation
+    with metrics on all out-of-fold rows.  The 5C baseline row exists only with a
+    ``baseline_file``.  Same outputs as :func:`run_train` (data source "table").
+    """
+    from riskmodel.flat import load_baseline_file, load_flat_table, train_flat
+
+    table = Path(table)
+    out_dir = Path(out_dir) if out_dir is not None else settings.resolve(settings.paths.reports_dir) / "train"
+    X, y, ids, times = load_flat_table(table, target=target, id_col=id_col, time_col=time_col)
+    baseline = load_baseline_file(baseline_file) if baseline_file is not None else None
+    log.info("flat table %s: %d rows, %d features, default rate %.3f; %s; %s", table, len(y), X.shape[1],
+             float(y.mean()), f"out of time by {time_col!r}" if time_col else
+             f"{settings.split.cv_folds}-fold cross-validation", "with the 5C baseline" if baseline else "no baseline")
+    result = train_flat(X, y, settings, baseline=baseline, ids=ids, times=times,
+                        data_info={"table": table.name, "target": target})
+    result.extra.setdefault("target", target)
+    return _publish_training(result, settings, out_dir, run_name=f"train-{table.stem}")
+
+
+def _split_out_of_time(table: "pd.DataFrame", settings: Settings) -> "tuple[pd.DataFrame, pd.DataFrame]":
+    """Training and test rows of the modelling table by the snapshot periods of ``settings.split``.
+
+    Raises ConfigError when a side is empty or has a single class, naming the
+    period and the snapshot dates the table has.
+    """
+    import pandas as pd
+
+    from riskmodel.data import schemas as S
+    from riskmodel.exceptions import ConfigError
+
+    sp = settings.split
+    dates = pd.to_datetime(table[S.SNAPSHOT_DATE])
+    sides = {
+        "training": (sp.train_start, sp.train_end, "split.train_start/train_end"),
+        "test": (sp.test_start, sp.test_end, "split.test_start/test_end"),
+    }
+    out = []
+    for side, (start, end, keys) in sides.items():
+        part = table[(dates >= pd.Timestamp(start)) & (dates <= pd.Timestamp(end))]
+        have = sorted({d.date().isoformat() for d in dates.unique()})
+        span = f"{have[0]}..{have[-1]}" if have else "none"
+        if part.empty:
+            raise ConfigError(
+                f"the {side} period {start}..{end} ({keys}) holds no rows of the modelling table; its "
+                f"snapshots run {span} ({len(have)} dates). Adjust split or snapshots in params.yaml."
+            )
+        classes = sorted(pd.unique(part[S.LABEL]).tolist())
+        if len(classes) < 2:
+            raise ConfigError(
+                f"the {side} period {start}..{end} ({keys}) has {len(part):,} rows but only label "
+                f"{S.LABEL}={classes[0]}: a model cannot be {'fitted' if side == 'training' else 'evaluated'}. "
+                "Widen the period or use more customers."
+            )
+        out.append(part.reset_index(drop=True))
+    return out[0], out[1]
+
+
+def _publish_training(result: "TrainResult", settings: Settings, out_dir: Path, run_name: str) -> Path:
+    """Write metrics.json, report.html, plots and params.yaml; export the champion; log to MLflow."""
+    import json
+
+    import yaml
+
+    from riskmodel import tracking
+    from riskmodel.evaluation.report import build_plots, render_report
+    from riskmodel.export import build_bundle, to_jsonable
+    from riskmodel.features.dictionary import data_dictionary
+    from riskmodel.io import write_atomic, write_frame, write_text_atomic
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    params_file = write_text_atomic(
+        out_dir / "params.yaml",
+        yaml.safe_dump(settings.model_dump(mode="json", exclude={"root"}), sort_keys=False, allow_unicode=True),
+    )
+    with tracking.training_run(settings, run_name=run_name,
+                               tags={"data.source": str(result.data.get("source"))}) as run_id:
+        bundle = build_bundle(result, settings, run_id)
+        champion_dir = settings.resolve(settings.paths.models_dir) / "champion"
+        _replace_dir(champion_dir, bundle.save)
+        figures = build_plots(result, settings)
+        for stale in (out_dir / "plots").glob("*.png"):  # a previous run's figures must not be logged
+            if stale.stem not in figures:
+                stale.unlink()
+        for name, png in figures.items():
+            write_atomic(out_dir / "plots" / f"{name}.png", lambda p, b=png: p.write_bytes(b))
+        write_text_atomic(out_dir / "report.html", render_report(result, settings, figures=figures))
+        metrics = to_jsonable(result.metrics_json(), nan_as_none=True)
+        write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2, allow_nan=False))
+        dictionary = data_dictionary(settings.features)
+        dictionary = dictionary[dictionary["feature"].isin(result.features)]
+        if len(dictionary):  # the six-table features; a flat table's own columns have no entry
+            write_frame(dictionary, out_dir / "data_dictionary.csv")
+        else:
+            (out_dir / "data_dictionary.csv").unlink(missing_ok=True)
+        tracking.log_training_run(result, settings, params_file, out_dir, champion_dir, run_id=run_id)
+    verdict = ", ".join(f"{k}: AUC {m.metrics['auc']:.3f}" for k, m in result.models.items())
+    log.info("champion %s (%s); report %s; bundle %s; MLflow run %s", result.champion, verdict,
+             out_dir / "report.html", champion_dir, run_id)
+    return out_dir
+
+
+def _replace_dir(target: Path, write: "Callable[[Path], object]") -> Path:
+    """Build a folder beside ``target`` with ``write(tmp_dir)``, then swap it in (old one removed)."""
+    import shutil
+    import tempfile
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    old = target.parent / f".{target.name}.old-{tmp.name.rsplit('.', 1)[-1]}"
+    try:
+        write(tmp)
+        if target.exists():
+            target.rename(old)
+        tmp.rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return target
 
 
 # --------------------------------------------------------------------- score
@@ -86,8 +313,100 @@ def run_score(
     fmt: str = "parquet",
     previous: Path | None = None,
 ) -> Path:
-    """Score every customer as of a date with the champion bundle."""
-    raise NotImplementedError("run_score")
+    """Score every customer as of a date with the champion bundle.
+
+    Every customer of the input appears exactly once: scored (PD, grade, 5C levels,
+    reasons, limit and terms) or with a status saying why not (in_default,
+    not_yet_onboarded, no_activity).  Work is chunked over customers
+    (``scoring.chunk_size``) with a progress bar on a terminal.  Writes, atomically:
+    the scores (``out_file``, default ``generated_dir/scores_<as_of>.parquet``), the
+    drift report ``<out>.drift.json`` (PSI of score and features vs training, flagged
+    at ``scoring.psi_warning`` / ``psi_alert``) and, with ``previous``, the rating
+    migration matrix ``<out>.migration.csv``.  Returns the scores' path.
+    """
+    import json
+    import sys
+
+    import pandas as pd
+    from tqdm import tqdm
+
+    from riskmodel.data import schemas as S
+    from riskmodel.data.validation import load_and_validate
+    from riskmodel.drift import STATUS_ALERT, STATUS_WARNING, DriftAccumulator
+    from riskmodel.exceptions import RiskModelError
+    from riskmodel.features.build import build_features
+    from riskmodel.io import read_frame, write_frame, write_text_atomic
+    from riskmodel.migration import migration_matrix, migration_summary
+    from riskmodel.scoring import (
+        SCORED,
+        STATUS,
+        Scorer,
+        check_as_of,
+        data_span,
+        iter_chunks,
+        load_champion_bundle,
+        parse_as_of,
+        subset_tables,
+    )
+
+    if fmt not in ("parquet", "csv"):
+        raise RiskModelError(f"score: --format must be 'parquet' or 'csv', got {fmt!r}")
+    date = parse_as_of(as_of)
+    data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
+    out = (Path(out_file) if out_file is not None
+           else settings.resolve(settings.paths.generated_dir) / f"scores_{date.date()}.{fmt}")
+    tables = load_and_validate(data_dir)
+    check_as_of(date, *data_span(tables))
+    bundle = load_champion_bundle(settings)
+    scorer = Scorer(bundle, settings.scoring)
+    drift = DriftAccumulator(bundle.reference, settings.scoring.psi_warning, settings.scoring.psi_alert)
+
+    ids = tables.customers[S.CUSTOMER_ID].astype("str").sort_values(kind="stable").to_numpy()
+    size = settings.scoring.chunk_size
+    parts = []
+    chunks = list(iter_chunks(len(ids), size))
+    bar = tqdm(chunks, desc=f"scoring {len(ids):,} customers", unit="chunk", disable=not sys.stderr.isatty())
+    for sl in bar:
+        part_tables = tables if len(chunks) == 1 else subset_tables(tables, ids[sl])
+        feats = build_features(part_tables, [date], settings.features, population="all")
+        scored = scorer.score_features(feats)
+        mask = (scored[STATUS] == SCORED).to_numpy()
+        drift.update(feats.loc[mask], scored.loc[mask, "pd"].to_numpy())
+        parts.append(scored)
+    result = pd.concat(parts, ignore_index=True) if parts else scorer.score_features(pd.DataFrame())
+    got = result[S.CUSTOMER_ID].astype(str)
+    if len(result) != len(ids) or got.duplicated().any() or set(got) != set(ids):
+        raise RiskModelError(f"scoring lost or repeated customers: {len(ids)} in, {len(result)} out "
+                             f"({int(got.duplicated().sum())} repeated)")
+    write_frame(result, out, fmt)
+
+    report = drift.report()
+    flagged = report[report["status"] != "ok"]
+    for row in flagged.itertuples():
+        log.warning("drift %s on %s: PSI %.3f", row.status, row.variable, row.psi)
+    drift_doc = {
+        "as_of": str(date.date()),
+        "model_version": bundle.version,
+        "thresholds": {"warning": settings.scoring.psi_warning, "alert": settings.scoring.psi_alert},
+        "n_scored": int((result[STATUS] == SCORED).sum()),
+        "score_psi": (None if (report["variable"] == "score").sum() == 0
+                      else float(report.loc[report["variable"] == "score", "psi"].iloc[0])),
+        "alerts": report.loc[report["status"] == STATUS_ALERT, "variable"].tolist(),
+        "warnings": report.loc[report["status"] == STATUS_WARNING, "variable"].tolist(),
+        "variables": json.loads(report.to_json(orient="records")),
+    }
+    write_text_atomic(Path(f"{out}.drift.json"), json.dumps(drift_doc, indent=2))
+
+    if previous is not None:
+        prev = read_frame(Path(previous))
+        matrix = migration_matrix(prev, result, scorer.grade_names())
+        write_text_atomic(Path(f"{out}.migration.csv"), matrix.to_csv())
+        log.info("rating migration against %s: %s", previous, migration_summary(matrix, scorer.grade_names()))
+    counts = result[STATUS].value_counts().to_dict()
+    grades = result["grade"].value_counts().sort_index().to_dict()
+    log.info("scored %d customers as of %s with %s %s: %s; grades %s -> %s", len(result), date.date(),
+             bundle.model_name, bundle.version, counts, {k: v for k, v in grades.items() if v}, out)
+    return out
 
 
 def run_explain(
@@ -98,16 +417,107 @@ def run_explain(
     data_dir: Path | None = None,
     out_file: Path | None = None,
 ) -> Path:
-    """Write the committee memo for one customer."""
-    raise NotImplementedError("run_explain")
+    """Write the committee memo for one customer (HTML, PDF or JSON); return its path.
+
+    ``as_of`` defaults to the latest quarter end covered by the data.  An unknown
+    customer raises UnknownCustomerError; a date with no data (before the first
+    record, long after the last, or before the customer was onboarded) raises
+    NoDataError.  Default output: ``reports_dir/memos/memo_<customer>_<as_of>.<fmt>``.
+    """
+    import json
+
+    from riskmodel.data import schemas as S
+    from riskmodel.data.validation import load_and_validate
+    from riskmodel.exceptions import NoDataError, RiskModelError, UnknownCustomerError
+    from riskmodel.explain.memo import build_memo
+    from riskmodel.features.build import build_features
+    from riskmodel.io import write_atomic, write_text_atomic
+    from riskmodel.scoring import (
+        NOT_YET_ONBOARDED,
+        Scorer,
+        check_as_of,
+        data_span,
+        default_as_of,
+        load_champion_bundle,
+        parse_as_of,
+        subset_tables,
+    )
+
+    if fmt not in ("html", "pdf", "json"):
+        raise RiskModelError(f"explain: --format must be html, pdf or json, got {fmt!r}")
+    data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
+    tables = load_and_validate(data_dir)
+    ids = tables.customers[S.CUSTOMER_ID].astype(str)
+    if customer_id not in set(ids):
+        examples = ", ".join(ids.sort_values().head(3))
+        raise UnknownCustomerError(f"customer {customer_id!r} is not in {data_dir} ({len(ids):,} customers, "
+                                   f"e.g. {examples})")
+    first, last = data_span(tables)
+    date = parse_as_of(as_of) if as_of is not None else default_as_of(last)
+    check_as_of(date, first, last)
+    bundle = load_champion_bundle(settings)
+    scorer = Scorer(bundle, settings.scoring)
+    mine = subset_tables(tables, [customer_id])
+    feats = build_features(mine, [date], settings.features, population="all")
+    explanation = scorer.explain_frame(feats)[0]
+    if explanation.status == NOT_YET_ONBOARDED:
+        onboarded = mine.customers[S.ONBOARDED_DATE].iloc[0]
+        raise NoDataError(f"customer {customer_id} was onboarded on {onboarded.date()}, not before the as-of date "
+                          f"{date.date()}: nothing to explain")
+    memo = build_memo(explanation, mine, date, settings.features.publication_lag_months, bundle.manifest,
+                      scorer.master_scale)
+    out = (Path(out_file) if out_file is not None else
+           settings.resolve(settings.paths.reports_dir) / "memos" / f"memo_{customer_id}_{date.date()}.{fmt}")
+    if fmt == "html":
+        write_text_atomic(out, memo.html())
+    elif fmt == "pdf":
+        pdf = memo.pdf()
+        write_atomic(out, lambda p: p.write_bytes(pdf))
+    else:
+        write_text_atomic(out, json.dumps(memo.to_dict(), indent=2))
+    log.info("memo for %s as of %s: PD %s, grade %s -> %s", customer_id, date.date(),
+             "n/a" if explanation.pd is None else f"{explanation.pd:.2%}", explanation.grade, out)
+    return out
 
 
 def run_serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
-    """Run the REST service with uvicorn."""
-    raise NotImplementedError("run_serve")
+    """Run the REST service with uvicorn (the champion is loaded once at start-up)."""
+    import uvicorn
+
+    from riskmodel.service.app import create_app
+
+    host = host or settings.service.host
+    port = port or settings.service.port
+    log.info("serving on http://%s:%d (OpenAPI at /docs)", host, port)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
 
 
 # ---------------------------------------------------------------------- demo
 def run_demo(settings: Settings) -> None:
-    """The main job end to end on the simulated base."""
-    raise NotImplementedError("run_demo")
+    """The main job end to end on the simulated base.
+
+    simulate (into ``paths.raw_dir``) -> validate -> features -> train (report,
+    MLflow, champion bundle) -> score the base and write one memo (issue 4).
+    """
+    from riskmodel.exceptions import SchemaError
+
+    raw_dir = settings.resolve(settings.paths.raw_dir)
+    run_simulate(settings, out_dir=raw_dir)
+    if not run_validate(settings, data_dir=raw_dir):
+        raise SchemaError(f"the simulated tables in {raw_dir} break the data contract (see the report above)")
+    run_features(settings, data_dir=raw_dir)
+    report_dir = run_train(settings, data_dir=raw_dir)
+    log.info("demo: comparison report in %s", Path(report_dir) / "report.html")
+    # --- demo continues here: score the base and write one committee memo (issue 4, scoring helper) ---
+    from riskmodel.data.validation import load_and_validate
+    from riskmodel.io import read_frame
+    from riskmodel.scoring import SCORED, data_span, default_as_of
+
+    as_of = default_as_of(data_span(load_and_validate(raw_dir))[1])
+    scores_file = run_score(settings, as_of=str(as_of.date()), data_dir=raw_dir)
+    scores = read_frame(scores_file)
+    scored = scores[scores["status"] == SCORED]
+    if len(scored):  # the memo goes to the riskiest customer still rated (a committee case)
+        customer = str(scored.sort_values(["pd", "customer_id"], ascending=[False, True])["customer_id"].iloc[0])
+        memo = run_explain(settings, customer, as_of=str(as_of.date()), data_dir=raw_dir)
+        log.info("demo: scores in %s; committee memo for %s in %s", scores_file, customer, memo)

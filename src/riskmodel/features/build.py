@@ -1,0 +1,245 @@
+"""Assemble the point-in-time modelling table: population, the four feature families, the label.
+
+One row per (customer_id, snapshot_date), sorted by snapshot_date then
+customer_id.  Every family is computed for all snapshots at once on a dense
+(snapshot x customer) grid (see :mod:`riskmodel.features.snapshots`), then read
+off at the requested rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from riskmodel.config import FeatureSettings, SnapshotSettings
+from riskmodel.data import schemas as S
+from riskmodel.data.tables import Tables
+from riskmodel.exceptions import ConfigError, SchemaError
+from riskmodel.features._util import date_days, float_column
+from riskmodel.features.dictionary import feature_catalog
+from riskmodel.features.financials import build_financial_features
+from riskmodel.features.labels import first_default_days, horizon_end_days, label_from_days
+from riskmodel.features.payments import build_payment_features
+from riskmodel.features.registration import build_event_features, build_registration_features
+from riskmodel.features.snapshots import (
+    NAT_DAYS,
+    Grid,
+    normalise_snapshots,
+    snapshot_dates,
+    to_days,
+)
+from riskmodel.features.visits import build_visit_features
+
+log = logging.getLogger(__name__)
+
+POPULATION_STATUS = "population_status"
+STATUSES: tuple[str, ...] = ("eligible", "not_yet_onboarded", "in_default")
+FIXED_WINDOWS: tuple[int, ...] = (6, 12, 24)  # dpd trend halves, 12/24-month features
+# record dates that show how far the data reaches (the label needs the whole horizon observed)
+DATA_DATES: tuple[tuple[str, str], ...] = (
+    (S.INVOICES, S.INVOICE_DATE),
+    (S.INVOICES, S.PAID_DATE),
+    (S.FINANCIALS, S.PERIOD_END),
+    (S.VISITS, S.VISIT_DATE),
+    (S.EVENTS, S.EVENT_DATE),
+    (S.DEFAULTS, S.DEFAULT_DATE),
+)
+
+
+def _check_settings(settings: FeatureSettings) -> None:
+    wins, thr = list(settings.windows_months), list(settings.late_thresholds_days)
+    if not wins or min(wins) < 1 or len(set(wins)) != len(wins):
+        raise ConfigError(
+            f"features.windows_months: expected distinct whole months >= 1, got {wins}"
+        )
+    if min(thr, default=0) < 0 or len(set(thr)) != len(thr):
+        raise ConfigError(f"features.late_thresholds_days: expected distinct days >= 0, got {thr}")
+
+
+def _check_columns(tables: Tables) -> None:
+    for name, frame in tables.as_dict().items():
+        missing = [c for c in S.SPECS[name].column_names if c not in frame.columns and c != S.NOTES]
+        if missing:
+            raise SchemaError(f"{name}: rule 'required columns' broken: missing {missing}")
+
+
+def _sorted_customers(customers: pd.DataFrame) -> pd.DataFrame:
+    ids = customers[S.CUSTOMER_ID]
+    if ids.isna().any():
+        raise SchemaError(
+            f"{S.CUSTOMERS}.{S.CUSTOMER_ID}: rule 'not null' broken by {int(ids.isna().sum())} rows"
+        )
+    dup = ids.duplicated()
+    if dup.any():
+        raise SchemaError(
+            f"{S.CUSTOMERS}.{S.CUSTOMER_ID}: rule 'unique key' broken by {int(dup.sum())} rows; "
+            f"first: {list(ids[dup].head(5))}"
+        )
+    order = np.argsort(np.asarray(ids, dtype=object), kind="stable")
+    return customers.iloc[order]
+
+
+def _status_grid(
+    customers: pd.DataFrame, first_default: np.ndarray, days: np.ndarray
+) -> np.ndarray:
+    onboarded = date_days(customers, S.ONBOARDED_DATE, S.CUSTOMERS)
+    not_yet = onboarded[None, :] >= days[:, None]
+    in_default = (first_default[None, :] != NAT_DAYS) & (first_default[None, :] <= days[:, None])
+    return np.where(not_yet, 1, np.where(in_default, 2, 0)).astype(np.int8)
+
+
+def _build(
+    tables: Tables, snapshots: pd.DatetimeIndex, settings: FeatureSettings, population: str
+) -> tuple[pd.DataFrame, Grid, np.ndarray]:
+    """Features at the rows of ``population``, the grid, and each customer's first default day."""
+    _check_settings(settings)
+    _check_columns(tables)
+    if population not in ("eligible", "all"):
+        raise ValueError(f"population must be 'eligible' or 'all', got {population!r}")
+    customers = _sorted_customers(tables.customers)
+    ids = pd.Index(customers[S.CUSTOMER_ID].astype("str"), name=S.CUSTOMER_ID)
+    grid = Grid.build(snapshots, ids, set(settings.windows_months) | set(FIXED_WINDOWS))
+    first_default = first_default_days(tables.defaults, ids)
+    status = _status_grid(customers, first_default, grid.days).reshape(-1)
+    rows = np.flatnonzero(status == 0) if population == "eligible" else np.arange(status.size)
+    grid = grid.with_rows(rows)
+    credit_limit = float_column(customers, S.CREDIT_LIMIT)
+
+    features: dict[str, object] = {}
+    t0 = time.perf_counter()
+    features.update(build_payment_features(tables.invoices, grid, settings, credit_limit))
+    t1 = time.perf_counter()
+    features.update(
+        build_financial_features(tables.financials, grid, settings.publication_lag_months)
+    )
+    t2 = time.perf_counter()
+    features.update(build_visit_features(tables.visits, grid))
+    t3 = time.perf_counter()
+    features.update(build_registration_features(customers, grid))
+    features.update(build_event_features(tables.events, grid, credit_limit))
+    log.debug(
+        "features in %.2fs: payments %.2fs, financials %.2fs, visits %.2fs, registration+events %.2fs",
+        time.perf_counter() - t0,
+        t1 - t0,
+        t2 - t1,
+        t3 - t2,
+        time.perf_counter() - t3,
+    )
+
+    expected = list(feature_catalog(settings))
+    if list(features) != expected:  # a programming error, caught by the tests
+        raise AssertionError(
+            f"built features differ from the dictionary: {set(features) ^ set(expected)}"
+        )
+    cols: dict[str, object] = {
+        S.CUSTOMER_ID: pd.array(np.asarray(ids, dtype=object), dtype="str").take(rows % grid.n),
+        S.SNAPSHOT_DATE: grid.snapshots.to_numpy()[rows // grid.n],
+    }
+    if population == "all":
+        cols[POPULATION_STATUS] = pd.Categorical.from_codes(status[rows], categories=list(STATUSES))
+    cols.update(features)
+    frame = pd.DataFrame(cols, copy=False)
+    return frame, grid, first_default
+
+
+def build_features(
+    tables: Tables,
+    snapshots: Sequence[dt.date | pd.Timestamp] | pd.DatetimeIndex,
+    settings: FeatureSettings,
+    population: Literal["eligible", "all"] = "eligible",
+) -> pd.DataFrame:
+    """Point-in-time features of every customer at every snapshot.
+
+    Parameters
+    ----------
+    tables : Tables
+        The six input tables.
+    snapshots : sequence of dates
+        Snapshot dates (sorted and de-duplicated here).
+    settings : FeatureSettings
+        Windows, late thresholds and the statement publication lag.
+    population : {"eligible", "all"}
+        ``"eligible"``: customers onboarded strictly before the snapshot and not
+        in default at it (first default_date <= snapshot).  ``"all"``: every
+        customer of ``tables.customers`` at every snapshot, with a
+        ``population_status`` column (eligible / not_yet_onboarded / in_default).
+
+    Returns
+    -------
+    pd.DataFrame
+        ``customer_id``, ``snapshot_date`` (+ ``population_status``), then the
+        features of :data:`riskmodel.features.dictionary.FEATURES` (for the
+        default settings), sorted by snapshot_date then customer_id.
+        ``reg_industry``, ``reg_region`` and ``reg_legal_form`` are categories
+        fixed to the contract's enumerations; every other feature is float64.
+    """
+    frame, _, _ = _build(tables, normalise_snapshots(snapshots), settings, population)
+    return frame
+
+
+def latest_data_date(tables: Tables) -> pd.Timestamp:
+    """The latest record date (invoice, payment, period end, visit, event, default)."""
+    latest = NAT_DAYS
+    frames = tables.as_dict()
+    for table, column in DATA_DATES:
+        days = to_days(frames[table][column]) if len(frames[table]) else np.array([NAT_DAYS])
+        latest = max(latest, int(days.max()))
+    if latest == NAT_DAYS:
+        raise ConfigError("the tables hold no dated record: cannot tell where the data ends")
+    return pd.Timestamp(np.datetime64(latest, "D"))
+
+
+def build_modelling_table(
+    tables: Tables,
+    snapshot_settings: SnapshotSettings,
+    feature_settings: FeatureSettings,
+    allow_partial_labels: bool = False,
+) -> pd.DataFrame:
+    """The modelling table: eligible rows, the label ``default_12m``, then every feature.
+
+    Parameters
+    ----------
+    tables : Tables
+        The six input tables.
+    snapshot_settings : SnapshotSettings
+        Snapshot grid and label horizon.
+    feature_settings : FeatureSettings
+        Feature windows, thresholds and publication lag.
+    allow_partial_labels : bool
+        Accept snapshots whose horizon runs past the latest date in the tables
+        (their labels are incompletely observed).  Refused by default.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``customer_id``, ``snapshot_date``, ``default_12m`` (int 0/1), features;
+        sorted by snapshot_date then customer_id.
+    """
+    snapshots = snapshot_dates(snapshot_settings)
+    horizon = snapshot_settings.horizon_months
+    if not allow_partial_labels:
+        end = latest_data_date(tables)
+        ends = horizon_end_days(to_days(snapshots), horizon)
+        late = snapshots[ends > to_days(pd.DatetimeIndex([end]))[0]]
+        if len(late):
+            raise ConfigError(
+                f"snapshots {[d.date().isoformat() for d in late[:4]]}{' ...' if len(late) > 4 else ''} have a "
+                f"{horizon}-month label horizon reaching past the end of the data ({end.date()}): their labels "
+                "are not fully observed. Move snapshots.end earlier or pass allow_partial_labels=True."
+            )
+    frame, grid, first_default = _build(tables, snapshots, feature_settings, "eligible")
+    label = label_from_days(first_default[grid.rows % grid.n], grid.row_snapshot_days(), horizon)
+    frame.insert(2, S.LABEL, label)
+    log.info(
+        "modelling table: %d rows, %d snapshots, default rate %.4f",
+        len(frame),
+        len(snapshots),
+        float(label.mean()) if len(label) else float("nan"),
+    )
+    return frame

@@ -1,0 +1,166 @@
+"""Payment-history features from the receivables ledger, point in time.
+
+At a snapshot S an invoice exists when ``invoice_date < S`` and is settled
+only when ``paid_date < S``; a payment on or after S is unknown, so the invoice
+is still open at S.  Days past due (dpd) of a settled invoice are
+``max(0, paid_date - due_date)``.  Counts and amounts of invoices use the
+invoices *issued* in ``[S - w months, S)``; dpd statistics and late counts use
+the invoices *settled* in the window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from riskmodel.config import FeatureSettings
+from riskmodel.data import schemas as S
+from riskmodel.features._util import date_days, float_column, mean_or_nan, safe_ratio
+from riskmodel.features.snapshots import NAT_DAYS, DayIndex, Grid, customer_codes, months_between
+
+# (name suffix, first day past due, last day past due) of the aging buckets at S
+AGING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
+    ("1_30", 1, 30),
+    ("31_60", 31, 60),
+    ("61_90", 61, 90),
+    ("90p", 91, None),
+)
+UTILISATION_CAP = 100.0
+
+
+def payment_feature_names(settings: FeatureSettings) -> list[str]:
+    """Names of the payment features for these settings, in output order."""
+    names = [f"pay_n_invoices_{w}m" for w in settings.windows_months]
+    names += [f"pay_amount_{w}m" for w in settings.windows_months]
+    names += [
+        "pay_mean_dpd_12m",
+        "pay_max_dpd_12m",
+        "pay_max_dpd_24m",
+        "pay_dpd_trend",
+        "pay_share_late_12m",
+    ]
+    names += [f"pay_n_late_{t}_12m" for t in settings.late_thresholds_days]
+    names += ["pay_open_amount", "pay_overdue_amount"]
+    names += [f"pay_overdue_{b}" for b, _, _ in AGING_BUCKETS]
+    names += [
+        "pay_overdue_share",
+        "pay_utilisation",
+        "pay_months_since_late",
+        "pay_months_since_last_invoice",
+        "pay_tenure_months",
+    ]
+    return names
+
+
+def build_payment_features(
+    invoices: pd.DataFrame, grid: Grid, settings: FeatureSettings, credit_limit: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Payment features at the grid's rows.
+
+    Parameters
+    ----------
+    invoices : pd.DataFrame
+        The invoices table.
+    grid : Grid
+        Snapshots, customers and output rows; its windows include 6, 12, 24 and
+        ``settings.windows_months``.
+    settings : FeatureSettings
+        Windows and late thresholds.
+    credit_limit : np.ndarray
+        Credit limit per customer, in the grid's customer order.
+
+    Returns
+    -------
+    dict[str, np.ndarray]
+        Feature name -> float64 values, one per output row.
+    """
+    t = S.INVOICES
+    codes = customer_codes(invoices[S.CUSTOMER_ID], grid.customers, t)
+    issued = DayIndex.of(date_days(invoices, S.INVOICE_DATE, t))
+    due = DayIndex.of(date_days(invoices, S.DUE_DATE, t))
+    paid = DayIndex.of(date_days(invoices, S.PAID_DATE, t, nullable=True))
+    amount = float_column(invoices, S.AMOUNT)
+    out: dict[str, np.ndarray] = {}
+    snap = np.broadcast_to(grid.days[:, None], (grid.K, grid.n))
+
+    # ---- invoices issued in [S - w, S)
+    key_issued = grid.bin_key(grid.bin_of(issued), codes)
+    n_issued = grid.totals(key_issued)
+    amt_issued = grid.totals(key_issued, amount)
+    for w in settings.windows_months:
+        out[f"pay_n_invoices_{w}m"] = grid.take(grid.window(n_issued, w))
+    for w in settings.windows_months:
+        out[f"pay_amount_{w}m"] = grid.take(grid.window(amt_issued, w))
+    del key_issued, n_issued, amt_issued
+
+    # ---- invoices settled in [S - w, S): days past due (open ones sit in the last bin, never read)
+    settled = paid.days != NAT_DAYS
+    dpd = np.maximum(paid.days - due.days, 0).astype(np.float64)
+    dpd[~settled] = 0.0
+    key_paid = grid.bin_key(grid.bin_of(paid), codes)
+    n_settled = grid.totals(key_paid)
+    dpd_sum = grid.totals(key_paid, dpd)
+    late = np.flatnonzero(dpd > 0)
+    key_late, dpd_late = key_paid[late], dpd[late]
+    del key_paid
+    n_late = grid.totals(key_late)
+    dpd_max = grid.bin_max(key_late, dpd_late, fill=0.0)
+
+    n12 = grid.window(n_settled, 12)
+    out["pay_mean_dpd_12m"] = grid.take(mean_or_nan(grid.window(dpd_sum, 12), n12))
+    for w in (12, 24):
+        mx = grid.window_max(dpd_max, w, fill=0.0)
+        mx[grid.window(n_settled, w) == 0] = np.nan
+        out[f"pay_max_dpd_{w}m"] = grid.take(mx)
+    recent = mean_or_nan(grid.window(dpd_sum, 6), grid.window(n_settled, 6))
+    before = mean_or_nan(
+        grid.window(dpd_sum, 12, end_months=6), grid.window(n_settled, 12, end_months=6)
+    )
+    out["pay_dpd_trend"] = grid.take(recent - before)
+    out["pay_share_late_12m"] = grid.take(mean_or_nan(grid.window(n_late, 12), n12))
+    for thr in settings.late_thresholds_days:
+        out[f"pay_n_late_{thr}_12m"] = grid.take(
+            grid.window(grid.totals(key_late[dpd_late > thr]), 12)
+        )
+    del n_settled, dpd_sum, n_late, dpd_max, n12, key_late, dpd_late
+
+    # ---- state at S: open while invoice_date < S <= paid_date (or never paid)
+    k_issued = grid.snap_count(issued)  # visible from this snapshot index on
+    k_paid = grid.snap_count(paid)  # open until (excluding) this snapshot index
+    k_due = grid.snap_count(due)  # overdue from this snapshot index on
+    open_amount = grid.interval_sums(k_issued, k_paid, codes, amount)
+    over = np.flatnonzero(k_due < k_paid)  # overdue at one snapshot at least
+    o_codes, o_due, o_amount = codes[over], due.days[over], amount[over]
+    o_kpaid, o_kdue = k_paid[over], k_due[over]
+    overdue = grid.interval_sums(o_kdue, o_kpaid, o_codes, o_amount)
+    for name, lo, hi in AGING_BUCKETS:
+        start = grid.snap_count(o_due + lo, "left")
+        stop = o_kpaid if hi is None else np.minimum(o_kpaid, grid.snap_count(o_due + hi, "right"))
+        out[f"pay_overdue_{name}"] = grid.take(grid.interval_sums(start, stop, o_codes, o_amount))
+    out["pay_open_amount"] = grid.take(open_amount)
+    out["pay_overdue_amount"] = grid.take(overdue)
+    share = np.zeros_like(overdue)
+    np.divide(overdue, open_amount, out=share, where=open_amount > 0)
+    out["pay_overdue_share"] = grid.take(np.clip(share, 0.0, 1.0))
+    out["pay_utilisation"] = safe_ratio(
+        out["pay_open_amount"],
+        grid.take_customer(credit_limit),
+        cap=UTILISATION_CAP,
+        zero_to_cap=True,
+    )
+    del open_amount, overdue, share
+
+    # ---- recency: latest late settlement or oldest invoice still overdue, whichever is more recent
+    last_late = grid.latest_day(k_paid[late], codes[late], paid.days[late])
+    oldest_overdue = grid.interval_min_day(o_kdue, o_kpaid, o_codes, o_due)
+    since = np.maximum(last_late, oldest_overdue)  # NAT_DAYS is the smallest day: "never"
+    out["pay_months_since_late"] = grid.take(months_between(since, snap))
+    last_issued = grid.latest_day(k_issued, codes, issued.days)
+    out["pay_months_since_last_invoice"] = grid.take(months_between(last_issued, snap))
+    first = np.full(grid.n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, codes, issued.days)
+    first_row = grid.take_customer(first)
+    snap_row = grid.row_snapshot_days()
+    first_row = np.where(first_row < snap_row, first_row, NAT_DAYS)
+    out["pay_tenure_months"] = months_between(first_row, snap_row)
+    return {name: out[name] for name in payment_feature_names(settings)}
