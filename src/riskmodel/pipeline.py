@@ -9,7 +9,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from riskmodel.config import Settings
+
+if TYPE_CHECKING:
+    from riskmodel.training import TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -117,14 +122,22 @@ def run_features(settings: Settings, data_dir: Path | None = None, out_file: Pat
 def run_train(settings: Settings, data_dir: Path | None = None, out_dir: Path | None = None) -> Path:
     """Features -> models -> out-of-time evaluation -> MLflow -> champion bundle.
 
-    Reads the six tables from ``data_dir`` (default ``paths.raw_dir``), builds the
-    modelling table, splits it out of time by ``settings.split`` and compares the
-    5C baseline with the learned models.  When the simulator's oracle sits beside
-    the data (``oracle_path_for(data_dir)``), the true PDs of the test rows are
-    evaluated too and the data source is "simulated".  Writes ``metrics.json``,
-    ``report.html``, ``plots/`` and ``params.yaml`` into ``out_dir`` (default
-    ``reports/train``), exports the champion bundle to ``models/champion`` and
-    logs the run to MLflow (models registered, alias ``champion``).  Returns ``out_dir``.
+    Writes ``metrics.json``, ``report.html``, ``plots/`` and ``params.yaml`` into
+    ``out_dir`` (default ``reports/train``), exports the champion bundle to
+    ``models/champion`` and logs the run to MLflow (models registered, alias
+    ``champion``).  Returns ``out_dir``.
+    """
+    out_dir = Path(out_dir) if out_dir is not None else settings.resolve(settings.paths.reports_dir) / "train"
+    return publish_training(train_from_tables(settings, data_dir), settings, out_dir, run_name="train")
+
+
+def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "TrainResult":
+    """Read the six tables, build the modelling table, split out of time and compare the models.
+
+    Reads from ``data_dir`` (default ``paths.raw_dir``) and splits by
+    ``settings.split``.  When the simulator's oracle sits beside the data
+    (``oracle_path_for(data_dir)``), the true PDs of the test rows are evaluated
+    too and the data source is "simulated".  Nothing is written.
     """
     from riskmodel.data import schemas as S
     from riskmodel.data.simulator import oracle_path_for
@@ -134,7 +147,6 @@ def run_train(settings: Settings, data_dir: Path | None = None, out_dir: Path | 
     from riskmodel.training import train_and_compare
 
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
-    out_dir = Path(out_dir) if out_dir is not None else settings.resolve(settings.paths.reports_dir) / "train"
     tables = load_and_validate(data_dir)
     table = build_modelling_table(tables, settings.snapshots, settings.features)
     train, test = _split_out_of_time(table, settings)
@@ -167,7 +179,7 @@ def run_train(settings: Settings, data_dir: Path | None = None, out_dir: Path | 
     )
     result.extra.setdefault("train_period", data_info["train_period"])
     result.extra.setdefault("test_period", data_info["test_period"])
-    return _publish_training(result, settings, out_dir, run_name="train")
+    return result
 
 
 def run_train_table(
@@ -198,7 +210,7 @@ def run_train_table(
     result = train_flat(X, y, settings, baseline=baseline, ids=ids, times=times,
                         data_info={"table": table.name, "target": target})
     result.extra.setdefault("target", target)
-    return _publish_training(result, settings, out_dir, run_name=f"train-{table.stem}")
+    return publish_training(result, settings, out_dir, run_name=f"train-{table.stem}")
 
 
 def _split_out_of_time(table: "pd.DataFrame", settings: Settings) -> "tuple[pd.DataFrame, pd.DataFrame]":
@@ -239,8 +251,11 @@ def _split_out_of_time(table: "pd.DataFrame", settings: Settings) -> "tuple[pd.D
     return out[0], out[1]
 
 
-def _publish_training(result: "TrainResult", settings: Settings, out_dir: Path, run_name: str) -> Path:
-    """Write metrics.json, report.html, plots and params.yaml; export the champion; log to MLflow."""
+def publish_training(result: "TrainResult", settings: Settings, out_dir: Path, run_name: str) -> Path:
+    """Write metrics.json, report.html, plots and params.yaml; export the champion; log to MLflow.
+
+    The MLflow run id is kept in ``result.extra["mlflow_run_id"]``.  Returns ``out_dir``.
+    """
     import json
 
     import yaml
@@ -278,6 +293,7 @@ def _publish_training(result: "TrainResult", settings: Settings, out_dir: Path, 
         else:
             (out_dir / "data_dictionary.csv").unlink(missing_ok=True)
         tracking.log_training_run(result, settings, params_file, out_dir, champion_dir, run_id=run_id)
+        result.extra["mlflow_run_id"] = run_id
     verdict = ", ".join(f"{k}: AUC {m.metrics['auc']:.3f}" for k, m in result.models.items())
     log.info("champion %s (%s); report %s; bundle %s; MLflow run %s", result.champion, verdict,
              out_dir / "report.html", champion_dir, run_id)

@@ -1,0 +1,60 @@
+"""The analyst notebooks run end to end on a small simulated base and are stored without outputs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from nbclient import NotebookClient
+
+from riskmodel.config import DEFAULT_PARAMS
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+pytestmark = pytest.mark.notebooks
+
+
+def test_notebooks_exist() -> None:
+    names = [p.name for p in NOTEBOOKS]
+    assert names == [
+        "01-explore-customer-base.ipynb",
+        "02-train-and-compare.ipynb",
+        "03-explain-a-customer.ipynb",
+        "04-real-data.ipynb",
+    ]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_stored_without_outputs(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    dirty = [i for i, c in enumerate(nb.cells)
+             if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count"))]
+    assert not dirty, f"{path.name}: cells {dirty} have outputs; clear them before committing"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A params file whose every path points into a temporary folder (a small simulated base)."""
+    root = tmp_path_factory.mktemp("nbproject")
+    params = yaml.safe_load(DEFAULT_PARAMS.read_text())
+    params["simulation"]["n_customers"] = 1500
+    params["tracking"]["uri"] = "sqlite:///mlruns.db"
+    params["evaluation"]["bootstrap_samples"] = 200
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return root / "params.yaml"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_executes(path: Path, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RISKMODEL_PARAMS", str(project))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(project.parent)}})
+    client.execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
+    assert os.environ["RISKMODEL_PARAMS"] == str(project)
