@@ -16,7 +16,7 @@ from riskmodel.bundle import Bundle
 from riskmodel.exceptions import ModelNotFoundError
 from riskmodel.export import build_bundle
 from riskmodel.grades import assign_grades
-from riskmodel.pipeline import _publish_training
+from riskmodel.pipeline import publish_training
 from test_tracking_helpers import project_settings, train_result
 
 
@@ -30,11 +30,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict:
         client = MlflowClient(tracking.resolve_tracking_uri(settings))
         name = settings.tracking.registered_model
         result_a = train_result(settings, learned_signal=True)
-        _publish_training(result_a, settings, root / "out_a", run_name="a")
+        publish_training(result_a, settings, root / "out_a", run_name="a")
         after_a = client.get_model_version_by_alias(name, "champion")
         bundle_a = Bundle.load(root / "models" / "champion")
         result_b = train_result(settings, learned_signal=False)
-        _publish_training(result_b, settings, root / "out_b", run_name="b")
+        publish_training(result_b, settings, root / "out_b", run_name="b")
         yield {"root": root, "settings": settings, "client": client, "name": name, "a": result_a,
                "b": result_b, "after_a": after_a, "bundle_a": bundle_a}
 
