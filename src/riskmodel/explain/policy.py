@@ -1,0 +1,142 @@
+"""Credit policy of a grade: recommended limit, payment terms, prepayment and review, with the calculation.
+
+The rule is :func:`riskmodel.grades.recommended_limit` (limit = min(share of
+equity, share of revenue) of the latest statement; the receivable implied by
+the last 12 months' invoices without a statement).  :func:`policy_for` gives
+one customer's policy with the calculation in words; :func:`policy_frame`
+applies the same rule to many customers at once (no calculation text, but a
+``limit_basis`` column saying which rule applied).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from riskmodel.config import MasterScaleSettings
+from riskmodel.grades import DAYS_PER_YEAR, grade_policy, recommended_limit
+
+LIMIT_BASES: tuple[str, ...] = (
+    "no_credit_grade",  # the grade's policy allows no unsecured credit
+    "negative_equity",  # equity zero or negative
+    "equity_and_revenue",  # min of the two shares
+    "equity",  # equity only (no revenue figure)
+    "revenue",  # revenue only (no equity figure)
+    "invoices",  # no statement: last 12 months' invoices x terms / 365
+    "committee",  # nothing to compute from: the committee sets it
+)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One customer's credit policy."""
+
+    grade: str
+    description: str
+    limit: float
+    limit_basis: str
+    calculation: str
+    terms_days: int
+    prepayment_share: float
+    review_months: int
+
+    def as_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["limit"] = None if np.isnan(self.limit) else float(self.limit)
+        return d
+
+    @property
+    def terms_text(self) -> str:
+        """Payment terms in words, e.g. "30 days net, 10% prepayment, review every 3 months"."""
+        terms = "cash in advance" if self.prepayment_share >= 1 else (
+            "payment on delivery" if self.terms_days == 0 else f"{self.terms_days} days net")
+        parts = [terms]
+        if 0 < self.prepayment_share < 1:
+            parts.append(f"{self.prepayment_share:.0%} prepayment")
+        parts.append("review every month" if self.review_months == 1 else f"review every {self.review_months} months")
+        return ", ".join(parts)
+
+
+def _basis(limit_pct_equity: float, limit_pct_revenue: float, equity: float, revenue: float,
+           invoiced: float) -> str:
+    if limit_pct_equity == 0 and limit_pct_revenue == 0:
+        return "no_credit_grade"
+    if not np.isnan(equity) and equity <= 0:
+        return "negative_equity"
+    if not np.isnan(equity) and not np.isnan(revenue):
+        return "equity_and_revenue"
+    if not np.isnan(equity):
+        return "equity"
+    if not np.isnan(revenue):
+        return "revenue"
+    return "committee" if np.isnan(invoiced) else "invoices"
+
+
+def _float(x: float | None) -> float:
+    return float("nan") if x is None or pd.isna(x) else float(x)
+
+
+def policy_for(grade: str, equity: float | None, revenue: float | None, master_scale: MasterScaleSettings,
+               invoiced_12m: float | None = None) -> Policy:
+    """The policy of one customer, with the limit calculation in words."""
+    g = grade_policy(grade, master_scale)
+    limit, text = recommended_limit(grade, equity, revenue, master_scale, invoiced_12m)
+    basis = _basis(g.limit_pct_equity, g.limit_pct_revenue, _float(equity), _float(revenue), _float(invoiced_12m))
+    return Policy(grade=g.grade, description=g.description, limit=float(limit), limit_basis=basis,
+                  calculation=text, terms_days=g.terms_days, prepayment_share=g.prepayment_share,
+                  review_months=g.review_months)
+
+
+def policy_frame(grades: np.ndarray, equity: np.ndarray, revenue: np.ndarray, invoiced_12m: np.ndarray,
+                 master_scale: MasterScaleSettings) -> pd.DataFrame:
+    """Vectorised :func:`policy_for` without the text: limit, limit_basis, terms, prepayment, review.
+
+    ``grades`` may hold None / "" for rows without a grade; their policy columns are missing.
+    """
+    grades = np.asarray(grades, dtype=object)
+    n = len(grades)
+    table = {g.grade: g for g in master_scale.grades}
+    table[master_scale.default_grade] = grade_policy(master_scale.default_grade, master_scale)
+    names = list(table)
+    code = pd.Categorical(grades, categories=names).codes
+    unknown = (code < 0) & pd.notna(pd.Series(grades, dtype=object)).to_numpy() & (grades != "")
+    if unknown.any():
+        raise KeyError(f"unknown grades {sorted(set(grades[unknown]))[:5]}; the master scale has {names}")
+    has = code >= 0
+    safe = np.where(has, code, 0)
+
+    def col(attr: str) -> np.ndarray:
+        return np.array([getattr(table[g], attr) for g in names], dtype=float)[safe]
+
+    pe, pr, terms = col("limit_pct_equity"), col("limit_pct_revenue"), col("terms_days")
+    pre, review = col("prepayment_share"), col("review_months")
+    eq = np.asarray(equity, dtype=float)
+    rev = np.asarray(revenue, dtype=float)
+    inv = np.asarray(invoiced_12m, dtype=float)
+    with np.errstate(invalid="ignore"):
+        by_eq = np.where(np.isnan(eq), np.inf, pe * eq)
+        by_rev = np.where(np.isnan(rev), np.inf, pr * np.maximum(rev, 0.0))
+        limit = np.minimum(by_eq, by_rev)
+        no_stmt = np.isnan(eq) & np.isnan(rev)
+        limit = np.where(no_stmt, np.maximum(inv, 0.0) * terms / DAYS_PER_YEAR, limit)
+        limit = np.where(~np.isnan(eq) & (eq <= 0), 0.0, limit)
+    no_credit = (pe == 0) & (pr == 0)
+    limit = np.where(no_credit, 0.0, limit)
+    basis = np.select(
+        [no_credit, ~np.isnan(eq) & (eq <= 0), ~np.isnan(eq) & ~np.isnan(rev), ~np.isnan(eq), ~np.isnan(rev),
+         np.isnan(inv)],
+        ["no_credit_grade", "negative_equity", "equity_and_revenue", "equity", "revenue", "committee"],
+        default="invoices",
+    )
+    limit = np.where(basis == "committee", np.nan, limit)
+    out = pd.DataFrame({
+        "limit": np.where(has, limit, np.nan),
+        "limit_basis": pd.Categorical(np.where(has, basis, None), categories=list(LIMIT_BASES)),
+        "terms_days": pd.array(np.where(has, terms, np.nan), dtype="Float64").astype("Int64"),
+        "prepayment_share": np.where(has, pre, np.nan),
+        "review_months": pd.array(np.where(has, review, np.nan), dtype="Float64").astype("Int64"),
+    })
+    assert len(out) == n
+    return out

@@ -1,0 +1,239 @@
+"""Contributions -> ranked reason sentences, vectorised over many customers.
+
+One ranking rule for every model kind: a reason *up* is a feature whose
+contribution is strictly positive (it raises the PD), ranked from the largest;
+a reason *down* is strictly negative, ranked from the most negative.  Ties
+(equal in float32) go to the feature that comes first in the model's feature
+order, so the ranking is deterministic.  The top k of every row are selected in
+one compiled pass over the contribution matrix (k insertions per row, no sort;
+measured several times faster than ``numpy.argpartition`` with a tie-breaking
+key); only the selected cells are formatted, and each distinct shown value of
+a feature is rendered once (see :func:`riskmodel.explain.templates.display_key`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+import pandas as pd
+
+from riskmodel.explain.templates import (
+    ReasonTemplate,
+    display_key,
+    format_value,
+    render_body,
+    render_comparison,
+    sentence,
+    template_for,
+)
+from riskmodel.explain.treeshap import PARALLEL_LOCK, PARALLEL_MIN_ROWS
+
+NONE = -1  # index of "no reason" in the rank arrays
+
+
+@nb.njit(cache=True)
+def _select_row(c: np.ndarray, i: int, k_up: int, k_down: int, up: np.ndarray,
+                down: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Row i: the k largest positive and k most negative entries (float32 order; ties: first index)."""
+    f = c.shape[1]
+    up_v = np.empty(max(k_up, 1), dtype=np.float32)
+    dn_v = np.empty(max(k_down, 1), dtype=np.float32)
+    n_up = 0
+    n_dn = 0
+    for j in range(f):
+        v = np.float32(c[i, j])
+        if v > 0 and k_up > 0:
+            if n_up < k_up or v > up_v[n_up - 1]:
+                p = min(n_up, k_up - 1)
+                while p > 0 and v > up_v[p - 1]:  # strictly greater: an earlier feature keeps a tie
+                    up_v[p] = up_v[p - 1]
+                    up[i, p] = up[i, p - 1]
+                    p -= 1
+                up_v[p] = v
+                up[i, p] = j
+                n_up = min(n_up + 1, k_up)
+        elif v < 0 and k_down > 0:
+            if n_dn < k_down or v < dn_v[n_dn - 1]:
+                p = min(n_dn, k_down - 1)
+                while p > 0 and v < dn_v[p - 1]:
+                    dn_v[p] = dn_v[p - 1]
+                    down[i, p] = down[i, p - 1]
+                    p -= 1
+                dn_v[p] = v
+                down[i, p] = j
+                n_dn = min(n_dn + 1, k_down)
+
+
+@nb.njit(cache=True, parallel=True)
+def _select_parallel(c, k_up, k_down, up, down):  # noqa: ANN001, ANN202 # pragma: no cover
+    for i in nb.prange(c.shape[0]):
+        _select_row(c, i, k_up, k_down, up, down)
+
+
+@nb.njit(cache=True)
+def _select_serial(c, k_up, k_down, up, down):  # noqa: ANN001, ANN202 # pragma: no cover
+    for i in range(c.shape[0]):
+        _select_row(c, i, k_up, k_down, up, down)
+
+
+def rank_reasons(contrib: np.ndarray, n_up: int, n_down: int) -> tuple[np.ndarray, np.ndarray]:
+    """Feature indices of the reasons up (raise the PD) and down (lower it) per row.
+
+    Parameters
+    ----------
+    contrib : (n, F) array
+        Contributions; positive raises the risk.
+    n_up, n_down : int
+        How many reasons of each kind at most.
+
+    Returns
+    -------
+    (up, down) : int arrays of shape (n, n_up) and (n, n_down), ranked, ``-1`` where a row
+    has fewer strictly positive (negative) contributions.
+
+    Examples
+    --------
+    >>> up, down = rank_reasons(np.array([[0.5, -0.2, 0.5, 0.0, 1.0]]), 4, 2)
+    >>> up.tolist(), down.tolist()
+    ([[4, 0, 2, -1]], [[1, -1]])
+    """
+    c = np.ascontiguousarray(contrib, dtype=np.float64)
+    if c.ndim != 2:
+        raise ValueError(f"contributions must be a 2-d array (rows x features), got shape {c.shape}")
+    if np.isnan(c).any():
+        raise ValueError(f"contributions contain {int(np.isnan(c).sum())} NaN values")
+    up = np.full((c.shape[0], max(n_up, 0)), NONE, dtype=np.int64)
+    down = np.full((c.shape[0], max(n_down, 0)), NONE, dtype=np.int64)
+    if c.size and c.shape[0] >= PARALLEL_MIN_ROWS:
+        with PARALLEL_LOCK:
+            _select_parallel(c, max(n_up, 0), max(n_down, 0), up, down)
+    elif c.size:
+        _select_serial(c, max(n_up, 0), max(n_down, 0), up, down)
+    return up, down
+
+
+@dataclass(frozen=True)
+class _FeatureText:
+    template: ReasonTemplate
+    c_label: str
+    comparison: str
+
+
+class ReasonFormatter:
+    """Turns selected (row, feature) cells into sentences with the customer's values.
+
+    Parameters
+    ----------
+    features : the model's features, in the column order of the contribution matrix.
+    c_of : feature -> C name (character, capacity, ...); features without one read "Other".
+    comparison : feature -> comparison point (see :func:`riskmodel.explain.comparison.comparison_points`).
+    levels : categorical feature -> its levels; needed to read category codes when values come as
+        a float matrix (see :meth:`format`).
+    """
+
+    def __init__(self, features: Sequence[str], c_of: Mapping[str, str],
+                 comparison: Mapping[str, object], levels: Mapping[str, Sequence[str]] | None = None) -> None:
+        self.features = list(features)
+        self._levels = {j: np.array(list(levels[f]) + [None], dtype=object)
+                        for j, f in enumerate(self.features) if levels and f in levels}
+        self._text = [
+            _FeatureText(template_for(f), str(c_of.get(f) or "other").capitalize(),
+                         render_comparison(template_for(f), comparison.get(f)))
+            for f in self.features
+        ]
+
+    def c_label(self, j: int) -> str:
+        return self._text[j].c_label
+
+    def _column(self, X: pd.DataFrame | np.ndarray, j: int, rows: np.ndarray) -> np.ndarray:
+        if isinstance(X, np.ndarray):
+            v = X[rows, j]
+            if j in self._levels:  # category codes; NaN -> the trailing None
+                lv = self._levels[j]
+                return lv[np.where(np.isnan(v), len(lv) - 1, v).astype(np.int64)]
+            return v.astype(float)
+        col = X[self.features[j]]
+        if self._text[j].template.kind == "category" or isinstance(col.dtype, pd.CategoricalDtype):
+            vals = col.astype(object).to_numpy()[rows]
+            return np.array([None if pd.isna(v) else str(v) for v in vals], dtype=object)
+        return pd.to_numeric(col).to_numpy(dtype=float, na_value=np.nan)[rows]
+
+    def shown_values(self, X: pd.DataFrame | np.ndarray, j: int, rows: np.ndarray) -> np.ndarray:
+        """Display keys of feature ``j`` at ``rows`` (categories as strings, NaN when missing)."""
+        vals = self._column(X, j, rows)
+        kind = self._text[j].template.kind
+        return vals if vals.dtype == object else display_key(kind, vals)
+
+    def format(self, idx: np.ndarray, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Sentences for the cells of ``idx`` (rows of X x ranks); None where ``idx`` is -1.
+
+        ``X`` is a frame of the features, or their float matrix (categories as level codes).
+        """
+        n, k = idx.shape
+        out = np.full(n * k, None, dtype=object)
+        flat = idx.ravel()
+        cells = np.flatnonzero(flat >= 0)
+        if cells.size == 0:
+            return out.reshape(n, k)
+        order = cells[np.argsort(flat[cells], kind="stable")]
+        feats, starts = np.unique(flat[order], return_index=True)
+        bounds = list(starts[1:]) + [order.size]
+        for j, lo, hi in zip(feats.tolist(), starts.tolist(), bounds):
+            where = order[lo:hi]
+            keys = self.shown_values(X, j, where // k)
+            ft = self._text[j]
+            if keys.dtype == object:
+                codes, uniq = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=False)
+                uniq_list = list(uniq)
+            else:
+                uniq_arr, codes = np.unique(keys, return_inverse=True)
+                uniq_list = uniq_arr.tolist()
+            texts = np.array([sentence(ft.c_label, render_body(ft.template, u), ft.comparison)
+                              for u in uniq_list], dtype=object)
+            out[where] = texts[np.asarray(codes).ravel()]
+        return out.reshape(n, k)
+
+    def records(self, idx_row: np.ndarray, contrib_row: np.ndarray, texts_row: Sequence[object],
+                values_row: Sequence[object]) -> list[dict[str, object]]:
+        """One customer's reasons as dicts: feature, c, contribution, value, shown_value, comparison, text.
+
+        ``texts_row`` are the sentences :meth:`format` gave for ``idx_row``; ``values_row``
+        the customer's value of every feature (categories as strings, NaN/None when missing).
+        """
+        out: list[dict[str, object]] = []
+        for j, text in zip(idx_row.tolist(), texts_row):
+            if j < 0:
+                continue
+            raw = values_row[j]
+            missing = raw is None or (isinstance(raw, float) and np.isnan(raw))
+            tmpl = self._text[j].template
+            if missing:
+                shown = None
+            elif isinstance(raw, str):
+                shown = format_value("category", raw)
+            else:
+                key = float(display_key(tmpl.kind, np.array([float(raw)]))[0])
+                shown = format_value(tmpl.kind, key, tmpl.unit) if tmpl.kind != "category" else str(raw)
+            out.append({
+                "feature": self.features[j],
+                "c": self._text[j].c_label.lower(),
+                "contribution": float(contrib_row[j]),
+                "value": None if missing else (raw if isinstance(raw, str) else float(raw)),
+                "shown_value": shown,
+                "comparison": self._text[j].comparison,
+                "text": text,
+            })
+        return out
+
+
+def feature_phrase(feature: str, value: object) -> str:
+    """A feature and the customer's value as a short phrase (the reason body), e.g. for chart labels."""
+    tmpl = template_for(feature)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return render_body(tmpl, None)
+    if tmpl.kind == "category" or isinstance(value, str):
+        return render_body(tmpl, str(value)) if tmpl.kind == "category" else f"{feature} = {value}"
+    return render_body(tmpl, float(display_key(tmpl.kind, np.array([float(value)]))[0]))

@@ -1,0 +1,168 @@
+"""The REST service: score and explain customers, batch scores, model metadata, health (FastAPI).
+
+``create_app(settings, bundle=None)`` builds the app; the champion is loaded
+once at start-up in ``lifespan`` (from ``models/champion``, else the registry
+alias) unless a bundle is passed in.  Routes are thin: validation in
+:mod:`riskmodel.service.deps`, scoring in :class:`riskmodel.scoring.Scorer`,
+shapes in :mod:`riskmodel.service.schemas`.  Domain errors become 4xx/5xx
+answers in one handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from riskmodel import __version__
+from riskmodel.bundle import Bundle
+from riskmodel.config import C_NAMES, Settings
+from riskmodel.data import schemas as S
+from riskmodel.exceptions import ModelNotFoundError, RiskModelError, UnknownCustomerError
+from riskmodel.scoring import Scorer, load_champion_bundle, reason_columns
+from riskmodel.service.deps import (
+    ServiceState,
+    check_body_size,
+    get_scorer,
+    get_state,
+    require_api_key,
+    validate_records,
+)
+from riskmodel.service.schemas import (
+    CustomerScore,
+    ErrorOut,
+    Health,
+    ModelInfo,
+    ScoreRequest,
+    ScoreResponse,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _none(v: Any) -> Any:
+    """NaN / NA / NaT -> None; numpy scalars -> Python."""
+    if v is None:
+        return None
+    try:
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def create_app(settings: Settings, bundle: Bundle | None = None) -> FastAPI:
+    """The FastAPI application.
+
+    Parameters
+    ----------
+    settings : Settings
+        ``service`` (max batch, API key variable), ``scoring`` and ``paths`` are used.
+    bundle : Bundle, optional
+        Serve this bundle instead of loading the champion at start-up (tests, notebooks).
+    """
+    api_key = os.environ.get(settings.service.api_key_env) or None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state: ServiceState = app.state.service
+        loaded = bundle if bundle is not None else load_champion_bundle(settings)
+        state.scorer = Scorer(loaded, settings.scoring)
+        log.info("serving %s %s (%d features)%s", loaded.model_name, loaded.version, len(loaded.features),
+                 "; API key required" if api_key else "")
+        yield
+        state.scorer = None
+
+    app = FastAPI(
+        title="riskmodel",
+        version=__version__,
+        description="Explainable 12-month probability of default for business customers: PD, rating grade, "
+                    "5C credit level, reasons in plain words, recommended limit and terms.",
+        lifespan=lifespan,
+    )
+    app.state.service = ServiceState(settings=settings, api_key=api_key)
+    secured = [Depends(require_api_key)]
+
+    @app.exception_handler(RiskModelError)
+    async def _domain_error(request: Request, err: RiskModelError) -> JSONResponse:
+        status = 404 if isinstance(err, UnknownCustomerError) else 503 if isinstance(err, ModelNotFoundError) \
+            else 422 if isinstance(err, ValueError) else 400
+        return JSONResponse(status_code=status, content={"detail": str(err)})
+
+    @app.get("/health", response_model=Health, tags=["service"])
+    def health(request: Request) -> Health:
+        """Liveness and readiness: is the model loaded, which version."""
+        scorer = get_state(request).scorer
+        return Health(status="ok" if scorer is not None else "starting", model_loaded=scorer is not None,
+                      model_version=None if scorer is None else scorer.version)
+
+    @app.get("/v1/model", response_model=ModelInfo, dependencies=secured, tags=["model"],
+             responses={401: {"model": ErrorOut}})
+    def model_info(scorer: Scorer = Depends(get_scorer)) -> ModelInfo:
+        """The served model: name, version, training metrics, features (with their C and levels), master scale."""
+        from riskmodel.features.dictionary import FEATURES
+
+        m = scorer.bundle.manifest
+        feats = []
+        for f in scorer.features:
+            info = FEATURES.get(f)
+            feats.append({"name": f, "c": scorer.c_of.get(f), "description": info.description if info else None,
+                          "unit": info.unit if info else None, "levels": scorer.levels.get(f)})
+        return ModelInfo(model_name=scorer.model_name, version=scorer.version, created_at=m.get("created_at"),
+                         features=feats, metrics=m.get("metrics") or {},
+                         master_scale=scorer.master_scale.model_dump(mode="json"))
+
+    @app.post("/v1/score", response_model=ScoreResponse, dependencies=[*secured, Depends(check_body_size)],
+              tags=["scoring"], responses={401: {"model": ErrorOut}, 413: {"model": ErrorOut}})
+    def score(body: ScoreRequest, request: Request, scorer: Scorer = Depends(get_scorer)) -> ScoreResponse:
+        """Score one or many customers given as feature records: PD, grade, 5C level, reasons and policy."""
+        limit = get_state(request).settings.service.max_batch
+        if len(body.customers) > limit:
+            raise HTTPException(status_code=413, detail=f"{len(body.customers)} customers in one request; "
+                                f"the limit is {limit} (service.max_batch)")
+        rows, ids = validate_records(scorer, body.customers)
+        results = [e.as_dict() for e in scorer.explain_records(rows, ids)]
+        return ScoreResponse(model_name=scorer.model_name, model_version=scorer.version, results=results)
+
+    @app.get("/v1/customers/{customer_id}", response_model=CustomerScore, dependencies=secured,
+             tags=["scoring"], responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}})
+    def customer(customer_id: str, request: Request) -> CustomerScore:
+        """The customer's row of the latest batch score file (``riskmodel score``), with its reasons."""
+        state = get_state(request)
+        found = state.batch_scores()
+        if found is None:
+            raise HTTPException(status_code=404, detail="no batch score file yet; run `riskmodel score`")
+        path, table = found
+        if customer_id not in table.index:
+            raise UnknownCustomerError(f"customer {customer_id!r} is not in the latest batch scores ({path.name})")
+        row = table.loc[customer_id]
+        sc = state.settings.scoring
+        text_cols, _ = reason_columns(sc.n_reasons_up, sc.n_reasons_down)
+
+        def reasons(cols: list[str]) -> list[dict[str, str]]:
+            return [{"code": str(row[c + "_code"]), "text": str(row[c])} for c in cols
+                    if c in row.index and _none(row[c]) is not None]
+
+        as_of = _none(row.get(S.SNAPSHOT_DATE))
+        return CustomerScore(
+            customer_id=customer_id,
+            as_of=None if as_of is None else str(pd.Timestamp(as_of).date()),
+            status=str(row["status"]), pd=_none(row.get("pd")), grade=_none(row.get("grade")),
+            credit_level=_none(row.get("credit_level")),
+            sub_scores={c: float(row[f"level_{c}"]) for c in C_NAMES if _none(row.get(f"level_{c}")) is not None},
+            reasons_up=reasons(text_cols[: sc.n_reasons_up]), reasons_down=reasons(text_cols[sc.n_reasons_up:]),
+            limit=_none(row.get("limit")), limit_basis=_none(row.get("limit_basis")),
+            terms_days=_none(row.get("terms_days")), prepayment_share=_none(row.get("prepayment_share")),
+            review_months=_none(row.get("review_months")), model_version=_none(row.get("model_version")),
+            source=path.name,
+        )
+
+    return app

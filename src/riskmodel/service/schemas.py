@@ -1,0 +1,122 @@
+"""Request and response models of the REST service (pydantic v2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FeatureValue = float | int | bool | str | None
+
+
+class CustomerFeatures(BaseModel):
+    """One customer as a feature record: the model's features by name (missing ones are treated as NaN)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "customer_id": "C000123",
+        "features": {"pay_max_dpd_12m": 45, "pay_share_late_12m": 0.4, "fin_equity_ratio": 0.18,
+                     "fin_current_ratio": 1.1, "reg_industry": "construction", "evt_lawsuits_24m": 1},
+    }]})
+
+    customer_id: str | None = Field(None, max_length=100, description="Passed through to the answer.")
+    features: dict[str, FeatureValue] = Field(
+        default_factory=dict, description="Feature name -> value; see GET /v1/model for the names and levels.")
+
+
+class ScoreRequest(BaseModel):
+    """One or many customers to score."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customers: list[CustomerFeatures] = Field(min_length=1, description="At most service.max_batch customers.")
+
+
+class ReasonOut(BaseModel):
+    feature: str
+    c: str = Field(description="The C of the 5 Cs: character, capacity, capital, collateral, conditions.")
+    contribution: float = Field(description="Contribution to the score; positive raises the PD.")
+    value: float | str | None = Field(description="The customer's value of the feature.")
+    text: str = Field(description="The reason as a sentence with the customer's value and a comparison.")
+
+
+class PolicyOut(BaseModel):
+    grade: str
+    description: str
+    limit: float | None = Field(description="Recommended credit limit (None: the committee sets it).")
+    limit_basis: str
+    calculation: str = Field(description="How the limit was computed, in words.")
+    terms_days: int
+    prepayment_share: float
+    review_months: int
+    terms: str
+
+
+class ScoreOut(BaseModel):
+    customer_id: str | None
+    status: str = Field(description="scored, or no_activity when nothing can be judged.")
+    pd: float | None = Field(description="Calibrated probability of default within 12 months.")
+    grade: str | None
+    credit_level: float | None = Field(description="5C expert scorecard credit level, 0.1 to 1 (higher is better).")
+    sub_scores: dict[str, float] = Field(description="5C level per C.")
+    reasons_up: list[ReasonOut]
+    reasons_down: list[ReasonOut]
+    policy: PolicyOut | None
+
+
+class ScoreResponse(BaseModel):
+    model_name: str
+    model_version: str
+    results: list[ScoreOut]
+
+
+class FeatureOut(BaseModel):
+    name: str
+    c: str | None
+    description: str | None
+    unit: str | None
+    levels: list[str] | None = Field(None, description="Allowed values of a categorical feature.")
+
+
+class ModelInfo(BaseModel):
+    model_name: str
+    version: str
+    created_at: str | None
+    features: list[FeatureOut]
+    metrics: dict[str, Any]
+    master_scale: dict[str, Any]
+
+
+class Health(BaseModel):
+    status: str
+    model_loaded: bool
+    model_version: str | None
+
+
+class BatchReason(BaseModel):
+    code: str
+    text: str
+
+
+class CustomerScore(BaseModel):
+    """A customer's row of the latest batch score file."""
+
+    customer_id: str
+    as_of: str | None
+    status: str
+    pd: float | None
+    grade: str | None
+    credit_level: float | None
+    sub_scores: dict[str, float]
+    reasons_up: list[BatchReason]
+    reasons_down: list[BatchReason]
+    limit: float | None
+    limit_basis: str | None
+    terms_days: int | None
+    prepayment_share: float | None
+    review_months: int | None
+    model_version: str | None
+    source: str = Field(description="The score file the answer comes from.")
+
+
+class ErrorOut(BaseModel):
+    detail: str
