@@ -177,6 +177,58 @@ print(f"5C baseline AUC {auc_old:.3f} -> {auc_new:.3f} (DeLong p = {p:.3g})")
 weights.groupby("C")[["weight before", "weight after"]].sum()'''),
 ]
 
+EXPLAIN = [
+    ("md", """# 03 · Explain a customer: the biggest downgrade
+
+Credit operations re-rate the whole base every quarter and act on downgrades. This notebook
+scores the base as of the last two quarter ends with the champion, finds the customer whose
+rating fell the most, and shows its explanation exactly as the credit committee memo presents
+it: the probability of default and grade, the 5C breakdown, the reasons in words, the SHAP
+waterfall and the payment history."""),
+    ("code", SETUP),
+    ("code", """from riskmodel.data.validation import load_and_validate
+from riskmodel.io import read_frame
+from riskmodel.scoring import SCORED, data_span, default_as_of, reason_columns
+
+if not (settings.resolve(settings.paths.models_dir) / "champion" / "manifest.json").exists():
+    pipeline.run_train(settings)  # no champion yet: train one (as in notebook 02)
+tables = load_and_validate(raw_dir)
+as_of = default_as_of(data_span(tables)[1])
+previous_as_of = as_of - pd.offsets.QuarterEnd(1)
+previous_file = pipeline.run_score(settings, as_of=str(previous_as_of.date()))
+scores_file = pipeline.run_score(settings, as_of=str(as_of.date()), previous=previous_file)
+scores, previous = read_frame(scores_file), read_frame(previous_file)
+print(f"scored as of {as_of.date()} (previous run {previous_as_of.date()}): {scores_file}")
+scores["status"].value_counts().to_frame()"""),
+    ("md", "## Rating migration since the last run\n\nRows: previous grade; columns: current grade. Below the diagonal are upgrades, above it downgrades."),
+    ("code", """migration = pd.read_csv(f"{scores_file}.migration.csv", index_col=0)
+migration"""),
+    ("md", "## The biggest downgrade"),
+    ("code", """order = [g.grade for g in settings.master_scale.grades] + [settings.master_scale.default_grade]
+rank = {g: i for i, g in enumerate(order)}
+both = previous[["customer_id", "grade", "pd"]].merge(
+    scores.loc[scores["status"] == SCORED], on="customer_id", suffixes=("_before", ""))
+both["notches_down"] = (both["grade"].astype(str).map(rank) - both["grade_before"].astype(str).map(rank))
+worst = both.sort_values(["notches_down", "pd"], ascending=False).iloc[0]
+customer = worst["customer_id"]
+text_columns, _ = reason_columns(settings.scoring.n_reasons_up, settings.scoring.n_reasons_down)
+reasons = [worst[c] for c in text_columns if isinstance(worst[c], str)]
+print(f"{customer}: {worst['grade_before']} -> {worst['grade']} ({worst['notches_down']} notches), "
+      f"PD {worst['pd_before']:.2%} -> {worst['pd']:.2%}")
+print("\\n".join(f"  - {r}" for r in reasons))"""),
+    ("md", "## The committee memo\n\nThe same memo `riskmodel explain` writes: PD and grade, the 5C credit level and sub-scores, the reasons with the customer's own values, the SHAP waterfall, monthly days past due and overdue amounts, financial trends, visits, data freshness and the recommended limit and terms."),
+    ("code", """from IPython.display import HTML
+
+memo_file = pipeline.run_explain(settings, customer, as_of=str(as_of.date()), fmt="html")
+print(memo_file)
+HTML(memo_file.read_text())"""),
+    ("md", "The same explanation as structured data, for the ERP or a review workflow:"),
+    ("code", """import json
+
+memo_json = json.loads(pipeline.run_explain(settings, customer, as_of=str(as_of.date()), fmt="json").read_text())
+{k: memo_json[k] for k in list(memo_json)[:8]}"""),
+]
+
 
 REAL = [
     ("md", """# 04 · Real credit data: German credit and Taiwan
@@ -262,6 +314,7 @@ re-run changes them, trust the numbers."""),
 NOTEBOOKS = {
     "01-explore-customer-base.ipynb": EXPLORE,
     "02-train-and-compare.ipynb": TRAIN,
+    "03-explain-a-customer.ipynb": EXPLAIN,
     "04-real-data.ipynb": REAL,
 }
 

@@ -1,0 +1,187 @@
+"""Scoring benchmark: batch scoring with reasons over a million customer rows, and one-customer explain latency.
+
+Run from the project root::
+
+    python benchmarks/scoring.py                      # 1,000,000 rows, 2 threads, the shipped default model
+    python benchmarks/scoring.py --rows 200000 --compare-deep
+
+What it measures, on the same rows and the same model:
+
+* rows/s of ``Scorer.score_features`` (PD, grade, 5C level and sub-scores, 4 + 2
+  reason sentences, limit and terms), in chunks of ``scoring.chunk_size`` rows
+  replicated from the simulated modelling table;
+* rows/s of bare LightGBM ``Booster.predict`` (raw scores, the same float
+  matrix) and the ratio of the two;
+* rows/s of LightGBM's own ``pred_contrib`` (what the reasons would cost without
+  the tabulated TreeSHAP), on a sample;
+* the latency of one customer's explanation (``Scorer.explain_frame`` on one
+  row, and the REST path ``explain_records``), p50 / p99, and of the whole memo
+  (history, charts, HTML) for a few customers.
+
+With ``--compare-deep`` it also trains the issue's reference shape (500 trees,
+31 leaves, no depth limit) and reports its test AUC against the shipped shallow
+model, and its pred_contrib speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def _threads_from_argv() -> int:
+    for i, a in enumerate(sys.argv):
+        if a == "--threads" and i + 1 < len(sys.argv):
+            return int(sys.argv[i + 1])
+        if a.startswith("--threads="):
+            return int(a.split("=", 1)[1])
+    return 2
+
+
+# thread pools read these once, at import: set them before numpy / numba / lightgbm load
+_THREADS = _threads_from_argv()
+for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS"):
+    os.environ.setdefault(_var, str(_THREADS))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _champion import train_champion  # noqa: E402
+
+from riskmodel.data import schemas as S  # noqa: E402
+from riskmodel.scoring import Scorer  # noqa: E402
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values) * 1000.0, q))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=1_000_000, help="customer rows to score")
+    ap.add_argument("--customers", type=int, default=5000, help="simulated customers to train on")
+    ap.add_argument("--threads", type=int, default=2, help="threads for LightGBM and numba")
+    ap.add_argument("--compare-deep", action="store_true", help="also train 500 trees x 31 leaves for comparison")
+    args = ap.parse_args()
+
+    print(f"# scoring benchmark: {args.rows:,} rows, {args.threads} threads, {os.cpu_count()} CPUs visible, "
+          f"affinity {len(os.sched_getaffinity(0))} CPUs", flush=True)
+    champ = train_champion(args.customers, {"models": {"n_jobs": args.threads}})
+    bundle = champ.bundle
+    params = champ.settings.models.lightgbm.params
+    print(f"champion: {bundle.model_name}, {params.get('n_estimators')} trees, {params.get('num_leaves')} leaves, "
+          f"max depth {params.get('max_depth')}, {len(bundle.features)} features; test AUC "
+          f"{champ.metrics['lightgbm']['auc']:.4f} (5C baseline {champ.metrics['baseline_5c']['auc']:.4f}); "
+          f"trained in {champ.seconds:.0f} s", flush=True)
+
+    scorer = Scorer(bundle, champ.settings.scoring)
+    base = champ.table.drop(columns=[S.LABEL]).reset_index(drop=True)
+    booster = bundle.model.booster_
+    chunk = champ.settings.scoring.chunk_size
+    n_base = len(base)
+    print(f"fast TreeSHAP: {'on' if scorer._explainer is not None else 'off'}; "
+          f"PD from the contributions: {'on' if scorer._calibrate is not None else 'off'}; "
+          f"{n_base:,} distinct rows replicated to {args.rows:,}, chunks of {chunk:,}", flush=True)
+
+    scorer.score_features(base.iloc[:1000])  # warm-up (numba compile or cache load)
+    t_score = t_predict = 0.0
+    n_reasons = 0
+    for lo in range(0, args.rows, chunk):
+        idx = np.arange(lo, min(args.rows, lo + chunk)) % n_base
+        frame = base.iloc[idx]
+        t = time.perf_counter()
+        out = scorer.score_features(frame)
+        t_score += time.perf_counter() - t
+        n_reasons += int(out["reason_up_1"].notna().sum())
+        M = scorer._lgb_matrix(scorer.encode(frame))
+        t = time.perf_counter()
+        booster.predict(M, raw_score=True, num_threads=args.threads)
+        t_predict += time.perf_counter() - t
+    score_rate = args.rows / t_score
+    predict_rate = args.rows / t_predict
+    print(f"batch scoring with reasons: {score_rate:,.0f} rows/s ({t_score:.1f} s for {args.rows:,} rows; "
+          f"{n_reasons:,} rows with a first reason)")
+    print(f"bare LightGBM predict:      {predict_rate:,.0f} rows/s ({t_predict:.1f} s)")
+    print(f"ratio predict / scoring:    {predict_rate / score_rate:.1f}x")
+
+    sample = base.iloc[np.arange(20_000) % n_base]
+    Ms = scorer._lgb_matrix(scorer.encode(sample))
+    t = time.perf_counter()
+    booster.predict(Ms, pred_contrib=True, num_threads=args.threads)
+    contrib_rate = len(sample) / (time.perf_counter() - t)
+    t = time.perf_counter()
+    scorer._contrib_matrix(scorer.encode(sample))
+    fast_rate = len(sample) / (time.perf_counter() - t)
+    print(f"contributions only: LightGBM pred_contrib {contrib_rate:,.0f} rows/s; tabulated TreeSHAP "
+          f"{fast_rate:,.0f} rows/s ({fast_rate / contrib_rate:.1f}x)")
+
+    eligible = base[base[S.SNAPSHOT_DATE] == base[S.SNAPSHOT_DATE].max()]
+    rows = [eligible.iloc[[i % len(eligible)]] for i in range(300)]
+    for r in rows[:5]:
+        scorer.explain_frame(r)
+    lat = []
+    for r in rows:
+        t = time.perf_counter()
+        scorer.explain_frame(r)
+        lat.append(time.perf_counter() - t)
+    print(f"one-customer explanation (explain_frame): p50 {_pct(lat, 50):.2f} ms, p99 {_pct(lat, 99):.2f} ms")
+    feats = [f for f in scorer.features]
+    recs = [{f: (None if pd.isna(v) else (str(v) if f in scorer.levels else float(v)))
+             for f, v in zip(feats, r[feats].iloc[0].tolist())} for r in rows]
+    lat_r = []
+    for rec in recs:
+        t = time.perf_counter()
+        scorer.explain_records([rec], ["x"])
+        lat_r.append(time.perf_counter() - t)
+    print(f"one-customer explanation (REST path):     p50 {_pct(lat_r, 50):.2f} ms, p99 {_pct(lat_r, 99):.2f} ms")
+
+    from riskmodel.explain.memo import build_memo
+    from riskmodel.scoring import subset_tables
+
+    as_of = pd.Timestamp(eligible[S.SNAPSHOT_DATE].iloc[0])
+    lat_m = []
+    for i in range(5):
+        r = rows[i]
+        cid = str(r[S.CUSTOMER_ID].iloc[0])
+        t = time.perf_counter()
+        exp = scorer.explain_frame(r)[0]
+        memo = build_memo(exp, subset_tables(champ.tables, [cid]), as_of,
+                          champ.settings.features.publication_lag_months, bundle.manifest, scorer.master_scale)
+        memo.html()
+        lat_m.append(time.perf_counter() - t)
+    print(f"one-customer committee memo (HTML with 4 charts): p50 {_pct(lat_m, 50):.0f} ms")
+
+    result = {"rows": args.rows, "threads": args.threads, "score_rows_per_s": round(score_rate),
+              "predict_rows_per_s": round(predict_rate), "ratio": round(predict_rate / score_rate, 2),
+              "pred_contrib_rows_per_s": round(contrib_rate), "fast_shap_rows_per_s": round(fast_rate),
+              "explain_p50_ms": round(_pct(lat, 50), 3), "explain_p99_ms": round(_pct(lat, 99), 3),
+              "rest_explain_p50_ms": round(_pct(lat_r, 50), 3), "memo_p50_ms": round(_pct(lat_m, 50)),
+              "auc_shipped": round(champ.metrics["lightgbm"]["auc"], 4)}
+
+    if args.compare_deep:
+        deep = train_champion(args.customers, {"models": {"n_jobs": args.threads, "lightgbm": {"params": {
+            "n_estimators": 500, "num_leaves": 31, "max_depth": -1, "learning_rate": 0.03}}}})
+        db = deep.bundle.model.booster_
+        t = time.perf_counter()
+        db.predict(Ms, pred_contrib=True, num_threads=args.threads)
+        deep_contrib = len(sample) / (time.perf_counter() - t)
+        from riskmodel.explain.treeshap import can_explain
+
+        print(f"deep reference (500 trees, 31 leaves, no depth limit): test AUC "
+              f"{deep.metrics['lightgbm']['auc']:.4f} vs shipped {champ.metrics['lightgbm']['auc']:.4f}; "
+              f"pred_contrib {deep_contrib:,.0f} rows/s; tabulated TreeSHAP possible: {can_explain(db)}")
+        result.update(auc_deep=round(deep.metrics["lightgbm"]["auc"], 4),
+                      deep_pred_contrib_rows_per_s=round(deep_contrib))
+    print("RESULT " + json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
