@@ -499,16 +499,9 @@ class Scorer:
             table = np.array([ind.categories.get(lv, ind.missing_points) for lv in levels] + [ind.missing_points],
                              dtype=float)
             return table[np.where(np.isnan(x), len(levels), x).astype(np.int64)]
-        cuts = np.asarray(ind.cuts, dtype=float)
-        k = len(cuts)
-        if ind.points is not None:
-            table = np.asarray(ind.points, dtype=float)
-        elif ind.direction == "higher_is_better":
-            table = 1.0 + 9.0 * np.arange(k + 1) / k
-        else:
-            table = 10.0 - 9.0 * np.arange(k + 1) / k
-        idx = np.searchsorted(cuts, x, side="left")
-        return np.where(np.isnan(x), ind.missing_points, table[np.minimum(idx, k)])
+        from riskmodel.models.baseline import numeric_points
+
+        return numeric_points(ind, x)
 
     def score_features(self, frame: pd.DataFrame, as_of: Any = None) -> pd.DataFrame:
         """One output row per input row: status, PD, grade, 5C levels, reasons, limit and terms.

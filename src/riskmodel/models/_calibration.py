@@ -9,6 +9,9 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import StratifiedKFold
+from sklearn.utils.validation import check_is_fitted
+
+from riskmodel.models._validation import predict_frame, proba_to_label
 
 log = logging.getLogger(__name__)
 
@@ -44,3 +47,23 @@ def fit_calibrated(base: Any, X: Any, y01: np.ndarray, method: str, folds: int, 
     cv = StratifiedKFold(n_splits=int(folds), shuffle=True, random_state=seed)
     cal = CalibratedClassifierCV(clone(base), method=method, cv=cv, ensemble=False).fit(X, y01)
     return cal.calibrated_classifiers_[0].estimator, cal
+
+
+class CalibratedPredictMixin:
+    """Prediction shared by the calibrated learned models: ``predictor_`` gives the PD."""
+
+    @property
+    def features_(self) -> list[str]:
+        """The model's feature columns, in order (``x0, x1, ...`` when fitted on an array)."""
+        check_is_fitted(self)
+        return [str(c) for c in getattr(self, "feature_names_in_", [f"x{i}" for i in range(self.n_features_in_)])]
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Calibrated probabilities; column 1 is the PD."""
+        check_is_fitted(self)
+        p1 = self.predictor_.predict_proba(predict_frame(self, X))[:, 1]
+        return np.column_stack([1 - p1, p1])
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class labels with a 0.5 threshold on the PD."""
+        return proba_to_label(self, self.predict_proba(X)[:, 1])

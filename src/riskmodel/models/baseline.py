@@ -89,7 +89,11 @@ def indicator_points(ind: Indicator, values: pd.Series) -> np.ndarray:
             f"baseline indicator '{ind.feature}' has cut points but the column is categorical; "
             "give it 'categories' instead"
         )
-    x = pd.to_numeric(values, errors="raise").to_numpy(dtype=float, na_value=np.nan)
+    return numeric_points(ind, pd.to_numeric(values, errors="raise").to_numpy(dtype=float, na_value=np.nan))
+
+
+def numeric_points(ind: Indicator, x: np.ndarray) -> np.ndarray:
+    """Points 1..10 of a numeric indicator for float values (right-closed bins; NaN -> missing_points)."""
     cuts = np.asarray(ind.cuts, dtype=float)
     k = len(cuts)
     if ind.points is not None:

@@ -18,8 +18,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from riskmodel.exceptions import RiskModelError
-from riskmodel.models._calibration import fit_calibrated
-from riskmodel.models._validation import binary_target, fit_frame, predict_frame, proba_to_label
+from riskmodel.models._calibration import CalibratedPredictMixin, fit_calibrated
+from riskmodel.models._validation import binary_target, fit_frame, predict_frame
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class MonotoneViolationError(RiskModelError, RuntimeError):
     """A fitted LightGBM model breaks one of its monotone constraints."""
 
 
-class LightGBMModel(ClassifierMixin, BaseEstimator):
+class LightGBMModel(CalibratedPredictMixin, ClassifierMixin, BaseEstimator):
     """LightGBM classifier with monotone constraints by feature name and calibrated PDs.
 
     Parameters
@@ -134,23 +134,7 @@ class LightGBMModel(ClassifierMixin, BaseEstimator):
             log.warning(msg)
         return self
 
-    @property
-    def features_(self) -> list[str]:
-        """The model's feature columns, in order (``x0, x1, ...`` when fitted on an array)."""
-        check_is_fitted(self)
-        return [str(c) for c in getattr(self, "feature_names_in_", [f"x{i}" for i in range(self.n_features_in_)])]
-
     # --------------------------------------------------------- prediction
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Calibrated probabilities; column 1 is the PD."""
-        check_is_fitted(self)
-        p1 = self.predictor_.predict_proba(predict_frame(self, X))[:, 1]
-        return np.column_stack([1 - p1, p1])
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Class labels with a 0.5 threshold on the PD."""
-        return proba_to_label(self, self.predict_proba(X)[:, 1])
-
     def decision_function(self, X: Any) -> np.ndarray:
         """The booster's raw score (log-odds of default, before calibration)."""
         check_is_fitted(self)

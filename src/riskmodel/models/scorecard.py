@@ -19,8 +19,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from riskmodel.models._calibration import fit_calibrated
-from riskmodel.models._validation import binary_target, fit_frame, predict_frame, proba_to_label
+from riskmodel.models._calibration import CalibratedPredictMixin, fit_calibrated
+from riskmodel.models._validation import binary_target, fit_frame, predict_frame
 from riskmodel.models.binning import FeatureBins, fit_bins
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class WoELogisticRegression(ClassifierMixin, BaseEstimator):
         return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(int)]
 
 
-class LogisticScorecard(ClassifierMixin, BaseEstimator):
+class LogisticScorecard(CalibratedPredictMixin, ClassifierMixin, BaseEstimator):
     """Points scorecard on binned features, with calibrated probabilities.
 
     Parameters
@@ -174,23 +174,7 @@ class LogisticScorecard(ClassifierMixin, BaseEstimator):
             log.debug("logistic scorecard: %d features carry no points: %s", len(dropped), dropped[:20])
         return self
 
-    @property
-    def features_(self) -> list[str]:
-        """The model's feature columns, in order (``x0, x1, ...`` when fitted on an array)."""
-        check_is_fitted(self)
-        return [str(c) for c in getattr(self, "feature_names_in_", [f"x{i}" for i in range(self.n_features_in_)])]
-
     # ------------------------------------------------------------ outputs
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Calibrated probabilities; column 1 is the PD."""
-        check_is_fitted(self)
-        p1 = self.predictor_.predict_proba(predict_frame(self, X))[:, 1]
-        return np.column_stack([1 - p1, p1])
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Class labels with a 0.5 threshold on the PD."""
-        return proba_to_label(self, self.predict_proba(X)[:, 1])
-
     def decision_function(self, X: Any) -> np.ndarray:
         """Uncalibrated log-odds of default."""
         check_is_fitted(self)
