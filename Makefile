@@ -29,5 +29,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/quality.py
 
+## README images from the demo's outputs (needs Debian's chromium).
+images: $(STAMP)
+	$(BIN)/python tools/make_images.py
+
 clean:
 	rm -rf $(VENV) data/generated mlruns.db mlartifacts

@@ -58,3 +58,15 @@ def test_notebook_executes(path: Path, project: Path, monkeypatch: pytest.Monkey
               if o.get("output_type") == "error"]
     assert not errors
     assert os.environ["RISKMODEL_PARAMS"] == str(project)
+
+
+def test_notebooks_match_their_generator() -> None:
+    """tools/make_notebooks.py is the reviewed source; the stored notebooks must equal its output."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "tools" / "make_notebooks.py"
+    spec = importlib.util.spec_from_file_location("make_notebooks", path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    assert module.main(check=True) == 0, "notebooks differ from tools/make_notebooks.py; run it"
