@@ -37,6 +37,8 @@ def nb(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     book.metadata["language_info"] = {"name": "python"}
     book.cells = [new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in cells]
+    for i, cell in enumerate(book.cells):  # stable ids, so regenerating changes nothing
+        cell["id"] = f"cell-{i:02d}"
     return book
 
 
