@@ -49,6 +49,12 @@ def test_split_must_be_out_of_time(tmp_path: Path, base: dict) -> None:
         load_settings(_write(tmp_path, base))
 
 
+def test_training_labels_must_end_before_the_test_period(tmp_path: Path, base: dict) -> None:
+    base["split"]["train_end"] = "2022-06-30"  # + 12 months = 2023-06-30 > test_start 2023-03-31
+    with pytest.raises(ConfigError, match=r"runs past split.test_start 2023-03-31.*train_end <= 2022-03-31"):
+        load_settings(_write(tmp_path, base))
+
+
 def test_indicator_points_must_match_cuts(tmp_path: Path, base: dict) -> None:
     base["baseline"]["indicators"][3]["points"] = [10, 5]
     with pytest.raises(ConfigError, match="evt_lawsuits_24m.*expected 5 points"):

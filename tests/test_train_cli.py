@@ -26,10 +26,10 @@ MODELS = {"baseline_5c", "lightgbm", "logistic_scorecard"}
 
 #: a small simulated base: 400 customers over 2019-2022, eight quarterly snapshots
 SMALL_BASE = {
-    "simulation": {"n_customers": 400, "years": 4},
-    "snapshots": {"start": "2020-03-31", "end": "2021-12-31"},
-    "split": {"train_start": "2020-03-31", "train_end": "2020-12-31",
-              "test_start": "2021-03-31", "test_end": "2021-12-31"},
+    "simulation": {"n_customers": 400, "years": 5},
+    "snapshots": {"start": "2020-03-31", "end": "2022-12-31"},
+    "split": {"train_start": "2020-03-31", "train_end": "2021-06-30",
+              "test_start": "2022-06-30", "test_end": "2022-12-31"},
 }
 
 
@@ -80,10 +80,10 @@ def check_metrics_schema(doc: dict, source: str, split: str, baseline: bool, ora
         assert "oracle" not in doc
 
 
-def _champion_version(project: dict):  # noqa: ANN202 - mlflow ModelVersion
+def _champion_version(project: dict, suffix: str = ""):  # noqa: ANN202 - mlflow ModelVersion
     settings = load_settings(project["params"])
     client = MlflowClient(tracking.resolve_tracking_uri(settings))
-    return client.get_model_version_by_alias(settings.tracking.registered_model, "champion")
+    return client.get_model_version_by_alias(settings.tracking.registered_model + suffix, "champion")
 
 
 @pytest.mark.slow
@@ -100,7 +100,7 @@ def test_train_on_the_six_tables(project: dict, tmp_path: Path) -> None:
     assert (out / "params.yaml").is_file() and (out / "data_dictionary.csv").is_file()
     bundle = Bundle.load(project["root"] / "models" / "champion")
     assert bundle.model_name == doc["champion"]
-    assert bundle.manifest["training_period"] == ["2020-03-31", "2020-12-31"]
+    assert bundle.manifest["training_period"] == ["2020-03-31", "2021-06-30"]
     mv = _champion_version(project)
     assert mv.tags[tracking.MODEL_TAG] == doc["champion"] and mv.run_id == bundle.manifest["mlflow_run_id"]
 
@@ -108,6 +108,8 @@ def test_train_on_the_six_tables(project: dict, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_train_on_german_credit_with_its_baseline(project: dict, tmp_path: Path) -> None:
     out = tmp_path / "german"
+    production = project["root"] / "models" / "champion" / "manifest.json"
+    before = production.read_text() if production.exists() else None
     code, output = _train(project, "--table", str(GERMAN), "--target", "default",
                           "--baseline", str(GERMAN_BASELINE), "--out", str(out))
     assert code == 0, output
@@ -118,9 +120,11 @@ def test_train_on_german_credit_with_its_baseline(project: dict, tmp_path: Path)
     html = (out / "report.html").read_text()
     assert "out-of-fold rows" in html and "Oracle (true PD)" not in html
     assert not (out / "data_dictionary.csv").exists()  # German's columns are not our features
-    bundle = Bundle.load(project["root"] / "models" / "champion")
+    # a flat table gets its own bundle and registered model: the production champion is untouched
+    bundle = Bundle.load(project["root"] / "models" / "table-german_credit")
     assert bundle.model_name == doc["champion"]
-    assert _champion_version(project).tags[tracking.MODEL_TAG] == doc["champion"]
+    assert _champion_version(project, "-table-german_credit").tags[tracking.MODEL_TAG] == doc["champion"]
+    assert (production.read_text() if production.exists() else None) == before
     raw = pd.read_csv(GERMAN).head(20)  # the bundle scores the raw table's rows
     assert np.isfinite(bundle.model.predict_proba(raw[bundle.features])[:, 1]).all()
 
@@ -150,10 +154,10 @@ def test_flat_table_out_of_time_without_baseline(project: dict, tmp_path: Path) 
 
 def test_empty_test_period_is_refused_clearly(project: dict, tmp_path: Path) -> None:
     params = write_params(tmp_path / "p", {**SMALL_BASE, "split": {**SMALL_BASE["split"],
-                                           "test_start": "2022-03-31", "test_end": "2022-06-30"}})
+                                           "test_start": "2023-03-31", "test_end": "2023-06-30"}})
     code, output = _train({"params": params}, "--data", str(project["raw"]), "--out", str(tmp_path / "o"))
     assert code == 1
-    assert "test period 2022-03-31..2022-06-30" in output and "holds no rows" in output
+    assert "test period 2023-03-31..2023-06-30" in output and "holds no rows" in output
     assert not (tmp_path / "o" / "metrics.json").exists()
 
 
@@ -164,8 +168,8 @@ def test_unknown_target_column_is_refused_clearly(project: dict, tmp_path: Path)
 
 
 def test_out_of_time_split_takes_the_params_periods_and_refuses_one_class() -> None:
-    settings = load_settings()  # train 2020-03-31..2022-06-30, test 2023-03-31..2023-12-31
-    dates = pd.to_datetime(["2020-03-31", "2022-06-30", "2022-09-30", "2023-03-31", "2023-12-31", "2024-03-31"])
+    settings = load_settings()  # train 2020-03-31..2022-03-31, test 2023-03-31..2023-12-31
+    dates = pd.to_datetime(["2020-03-31", "2022-03-31", "2022-06-30", "2023-03-31", "2023-12-31", "2024-03-31"])
     table = pd.DataFrame({"customer_id": list("abcdef"), "snapshot_date": dates, "default_12m": [0, 1, 1, 0, 1, 1]})
     train, test = _split_out_of_time(table, settings)
     assert list(train["customer_id"]) == ["a", "b"] and list(test["customer_id"]) == ["d", "e"]

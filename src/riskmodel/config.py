@@ -74,7 +74,7 @@ class SplitSettings(_Section):
     """Out-of-time split of the modelling table by snapshot date (inclusive bounds)."""
 
     train_start: dt.date = dt.date(2020, 3, 31)
-    train_end: dt.date = dt.date(2022, 6, 30)
+    train_end: dt.date = dt.date(2022, 3, 31)
     test_start: dt.date = dt.date(2023, 3, 31)
     test_end: dt.date = dt.date(2023, 12, 31)
     # flat-table path: share of the latest time that is the test set, and CV folds otherwise
@@ -168,7 +168,7 @@ class ModelSettings(_Section):
     """Which learned models to train and how their probabilities are calibrated."""
 
     enabled: tuple[Literal["lightgbm", "logistic_scorecard"], ...] = ("lightgbm", "logistic_scorecard")
-    calibration: Literal["isotonic", "sigmoid", "none"] = "isotonic"
+    calibration: Literal["isotonic", "sigmoid", "none"] = "sigmoid"
     calibration_folds: int = Field(3, ge=2, le=10)
     exclude_features: tuple[str, ...] = ()
     lightgbm: LightGBMSettings = LightGBMSettings()
@@ -268,6 +268,21 @@ class Settings(_Section):
     service: ServiceSettings = ServiceSettings()
     # folder of the params file; relative paths resolve against it (set by load_settings)
     root: Path = Path(".")
+
+    @model_validator(mode="after")
+    def _labels_do_not_overlap_test(self) -> "Settings":
+        """Out of time means the training labels end before the test period starts."""
+        import pandas as pd
+
+        h = self.snapshots.horizon_months
+        label_end = (pd.Timestamp(self.split.train_end) + pd.DateOffset(months=h)).date()
+        if label_end > self.split.test_start:
+            raise ValueError(
+                f"split.train_end {self.split.train_end} + snapshots.horizon_months {h} = {label_end} runs past "
+                f"split.test_start {self.split.test_start}: training labels would see defaults of the test "
+                f"period. Set train_end <= {(pd.Timestamp(self.split.test_start) - pd.DateOffset(months=h)).date()}"
+            )
+        return self
 
     def resolve(self, path: Path | str) -> Path:
         """Resolve a path from params.yaml against the params file's folder."""

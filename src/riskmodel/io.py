@@ -29,6 +29,8 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
     os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
     try:
         yield tmp_path
+        with open(tmp_path, "rb") as f:  # the data is on disk before the rename makes it visible
+            os.fsync(f.fileno())
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():

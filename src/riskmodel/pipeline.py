@@ -210,7 +210,11 @@ def run_train_table(
     result = train_flat(X, y, settings, baseline=baseline, ids=ids, times=times,
                         data_info={"table": table.name, "target": target})
     result.extra.setdefault("target", target)
-    return publish_training(result, settings, out_dir, run_name=f"train-{table.stem}")
+    # a flat table is another population: its champion must not replace the production one
+    name = f"table-{table.stem}"
+    flat_settings = settings.model_copy(update={"tracking": settings.tracking.model_copy(
+        update={"registered_model": f"{settings.tracking.registered_model}-{name}"})})
+    return publish_training(result, flat_settings, out_dir, run_name=f"train-{table.stem}", bundle_name=name)
 
 
 def _split_out_of_time(table: "pd.DataFrame", settings: Settings) -> "tuple[pd.DataFrame, pd.DataFrame]":
@@ -251,10 +255,13 @@ def _split_out_of_time(table: "pd.DataFrame", settings: Settings) -> "tuple[pd.D
     return out[0], out[1]
 
 
-def publish_training(result: "TrainResult", settings: Settings, out_dir: Path, run_name: str) -> Path:
+def publish_training(result: "TrainResult", settings: Settings, out_dir: Path, run_name: str,
+                     bundle_name: str = "champion") -> Path:
     """Write metrics.json, report.html, plots and params.yaml; export the champion; log to MLflow.
 
-    The MLflow run id is kept in ``result.extra["mlflow_run_id"]``.  Returns ``out_dir``.
+    The bundle goes to ``models_dir/<bundle_name>`` (``champion`` is the one
+    scoring and the service load).  The MLflow run id is kept in
+    ``result.extra["mlflow_run_id"]``.  Returns ``out_dir``.
     """
     import json
 
@@ -275,7 +282,7 @@ def publish_training(result: "TrainResult", settings: Settings, out_dir: Path, r
     with tracking.training_run(settings, run_name=run_name,
                                tags={"data.source": str(result.data.get("source"))}) as run_id:
         bundle = build_bundle(result, settings, run_id)
-        champion_dir = settings.resolve(settings.paths.models_dir) / "champion"
+        champion_dir = settings.resolve(settings.paths.models_dir) / bundle_name
         _replace_dir(champion_dir, bundle.save)
         figures = build_plots(result, settings)
         for stale in (out_dir / "plots").glob("*.png"):  # a previous run's figures must not be logged
@@ -313,7 +320,12 @@ def _replace_dir(target: Path, write: "Callable[[Path], object]") -> Path:
         write(tmp)
         if target.exists():
             target.rename(old)
-        tmp.rename(target)
+        try:
+            tmp.rename(target)
+        except OSError:
+            if old.exists():  # put the previous folder back rather than leave none
+                old.rename(target)
+            raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)

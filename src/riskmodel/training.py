@@ -186,10 +186,23 @@ def evaluate_predictions(y: np.ndarray, p_test: np.ndarray, p_train: np.ndarray,
 
 def choose_champion(models: dict[str, ModelResult], vs_baseline: dict[str, dict[str, float]],
                     alpha: float) -> str:
-    """Best learned model by test AUC; with a baseline it must beat it (AUC higher, DeLong p < alpha)."""
+    """Best learned model by test AUC among those that beat the baseline (AUC higher, DeLong p < alpha).
+
+    Without a baseline, the best learned model; when no learned model beats the
+    baseline, the baseline.
+    """
     learned = [n for n in models if n != BASELINE_NAME]
     if not learned:
         return BASELINE_NAME
+    if BASELINE_NAME not in models:
+        return max(learned, key=lambda n: models[n].metrics["auc"])
+    winners = [n for n in learned if vs_baseline[n]["auc_diff"] > 0 and vs_baseline[n]["p_value"] < alpha]
+    if winners:
+        return max(winners, key=lambda n: models[n].metrics["auc"])
+    log.info("champion: no learned model beats the 5C baseline at p < %.3g (%s)", alpha,
+             ", ".join(f"{n}: AUC diff {vs_baseline[n]['auc_diff']:+.4f}, p = {vs_baseline[n]['p_value']:.3g}"
+                       for n in learned))
+    return BASELINE_NAME
     best = max(learned, key=lambda n: models[n].metrics["auc"])
     if BASELINE_NAME not in models:
         return best
