@@ -4,7 +4,7 @@ The reference (``Bundle.reference``, layout in :mod:`riskmodel.export`) holds th
 training share of each bin; new values are put in the same bins (intervals
 ``lower < x <= upper``, category levels, a missing bin that also takes unseen
 levels) and PSI = sum((a - e) ln(a / e)) over the bins, with empty shares
-floored at ``eps`` as in :func:`riskmodel.evaluation.metrics.psi`.  Counts can
+floored at ``eps`` by :func:`riskmodel.evaluation.metrics.psi_from_shares`.  Counts can
 be accumulated chunk by chunk (:class:`DriftAccumulator`) so batch scoring
 never holds the whole base in memory.
 """
@@ -13,23 +13,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from collections.abc import Collection
+
 import numpy as np
 import pandas as pd
 
+from riskmodel.evaluation.metrics import psi_from_shares
+
 SCORE = "score"
-EPS = 1e-4
-STATUS_OK, STATUS_WARNING, STATUS_ALERT = "ok", "warning", "alert"
+STATUS_OK, STATUS_WARNING, STATUS_ALERT, STATUS_EXPECTED = "ok", "warning", "alert", "expected"
 
 
-def psi_from_shares(expected: np.ndarray, actual: np.ndarray, eps: float = EPS) -> float:
-    """PSI of two share vectors over the same bins (bins empty on both sides are skipped)."""
-    e = np.asarray(expected, dtype=float)
-    a = np.asarray(actual, dtype=float)
-    if e.shape != a.shape:
-        raise ValueError(f"expected and actual shares differ in shape: {e.shape} vs {a.shape}")
-    used = (e > 0) | (a > 0)
-    e_sh, a_sh = np.maximum(e[used], eps), np.maximum(a[used], eps)
-    return float(np.sum((a_sh - e_sh) * np.log(a_sh / e_sh)))
 
 
 def drift_status(psi: float, warning: float, alert: float) -> str:
@@ -103,10 +97,12 @@ class DriftAccumulator:
     warning, alert : PSI thresholds (params.yaml ``scoring.psi_warning`` / ``psi_alert``).
     """
 
-    def __init__(self, reference: pd.DataFrame, warning: float = 0.10, alert: float = 0.25) -> None:
+    def __init__(self, reference: pd.DataFrame, warning: float = 0.10, alert: float = 0.25,
+                 expected_drift: Collection[str] = ()) -> None:
         self.bins = _parse(reference)
         self.warning = warning
         self.alert = alert
+        self.expected_drift = frozenset(expected_drift)
         self._counts = {v: np.zeros(len(b.expected), dtype=np.int64) for v, b in self.bins.items()}
         self._n = {v: 0 for v in self.bins}
 
@@ -125,13 +121,16 @@ class DriftAccumulator:
             self._n[var] += len(values)
 
     def report(self) -> pd.DataFrame:
-        """One row per variable: variable, kind, n, psi, status (ok / warning / alert); worst first."""
+        """One row per variable: variable, kind, n, psi, status (ok / warning / alert, or expected
+        for a shifted variable listed in ``expected_drift``); worst first."""
         rows = []
         for var, b in self.bins.items():
             n = self._n[var]
             psi = psi_from_shares(b.expected, self._counts[var] / n) if n else float("nan")
-            rows.append({"variable": var, "kind": b.kind, "n": n, "psi": psi,
-                         "status": drift_status(psi, self.warning, self.alert)})
+            status = drift_status(psi, self.warning, self.alert)
+            if status != STATUS_OK and var in self.expected_drift:
+                status = STATUS_EXPECTED
+            rows.append({"variable": var, "kind": b.kind, "n": n, "psi": psi, "status": status})
         out = pd.DataFrame(rows, columns=["variable", "kind", "n", "psi", "status"])
         return out.sort_values("psi", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
 

@@ -360,9 +360,10 @@ def run_score(
 
     from riskmodel.data import schemas as S
     from riskmodel.data.validation import load_and_validate
-    from riskmodel.drift import STATUS_ALERT, STATUS_WARNING, DriftAccumulator
+    from riskmodel.drift import STATUS_ALERT, STATUS_EXPECTED, STATUS_WARNING, DriftAccumulator
     from riskmodel.exceptions import RiskModelError
     from riskmodel.features.build import build_features
+    from riskmodel.features.dictionary import CALENDAR_DRIVEN
     from riskmodel.io import read_frame, write_frame, write_text_atomic
     from riskmodel.migration import migration_matrix, migration_summary
     from riskmodel.scoring import (
@@ -387,7 +388,8 @@ def run_score(
     check_as_of(date, *data_span(tables))
     bundle = load_champion_bundle(settings)
     scorer = Scorer(bundle, settings.scoring)
-    drift = DriftAccumulator(bundle.reference, settings.scoring.psi_warning, settings.scoring.psi_alert)
+    drift = DriftAccumulator(bundle.reference, settings.scoring.psi_warning, settings.scoring.psi_alert,
+                             expected_drift=CALENDAR_DRIVEN)
 
     ids = tables.customers[S.CUSTOMER_ID].astype("str").sort_values(kind="stable").to_numpy()
     size = settings.scoring.chunk_size
@@ -409,7 +411,7 @@ def run_score(
     write_frame(result, out, fmt)
 
     report = drift.report()
-    flagged = report[report["status"] != "ok"]
+    flagged = report[report["status"].isin([STATUS_WARNING, STATUS_ALERT])]
     for row in flagged.itertuples():
         log.warning("drift %s on %s: PSI %.3f", row.status, row.variable, row.psi)
     drift_doc = {
@@ -421,6 +423,7 @@ def run_score(
                       else float(report.loc[report["variable"] == "score", "psi"].iloc[0])),
         "alerts": report.loc[report["status"] == STATUS_ALERT, "variable"].tolist(),
         "warnings": report.loc[report["status"] == STATUS_WARNING, "variable"].tolist(),
+        "expected": report.loc[report["status"] == STATUS_EXPECTED, "variable"].tolist(),
         "variables": json.loads(report.to_json(orient="records")),
     }
     write_text_atomic(Path(f"{out}.drift.json"), json.dumps(drift_doc, indent=2))

@@ -113,10 +113,18 @@ def psi(expected_scores: np.ndarray, actual_scores: np.ndarray, bins: int = 10, 
     a_cnt = np.bincount(np.searchsorted(edges, a_ok, side="right"), minlength=len(edges) + 1)
     e_cnt = np.append(e_cnt, e.size - e_ok.size)
     a_cnt = np.append(a_cnt, a.size - a_ok.size)
-    e_sh = np.maximum(e_cnt / e.size, eps)
-    a_sh = np.maximum(a_cnt / a.size, eps)
-    used = (e_cnt + a_cnt) > 0
-    return float(np.sum((a_sh[used] - e_sh[used]) * np.log(a_sh[used] / e_sh[used])))
+    return psi_from_shares(e_cnt / e.size, a_cnt / a.size, eps)
+
+
+def psi_from_shares(expected: np.ndarray, actual: np.ndarray, eps: float = 1e-4) -> float:
+    """PSI of two share vectors over the same bins; bins empty on both sides are skipped, others floored at eps."""
+    e = np.asarray(expected, dtype=float)
+    a = np.asarray(actual, dtype=float)
+    if e.shape != a.shape:
+        raise ValueError(f"expected and actual shares differ in shape: {e.shape} vs {a.shape}")
+    used = (e > 0) | (a > 0)
+    e_sh, a_sh = np.maximum(e[used], eps), np.maximum(a[used], eps)
+    return float(np.sum((a_sh - e_sh) * np.log(a_sh / e_sh)))
 
 
 def lift_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:

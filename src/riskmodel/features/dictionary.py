@@ -19,6 +19,12 @@ from riskmodel.features.registration import CATEGORICAL_FEATURES, COLLATERAL_CAP
 
 FAMILIES: tuple[str, ...] = ("payments", "financials", "visits", "registration")
 
+# Features that move with the calendar by construction: statement age cycles through the fiscal
+# year, and tenure and firm age grow as the base ages.  Scoring one date against a multi-quarter
+# training set always shifts them, so drift reports them as expected rather than as an alert.
+CALENDAR_DRIVEN: frozenset[str] = frozenset({"fin_statement_age_months", "pay_tenure_months",
+                                              "reg_firm_age_years"})
+
 
 class FeatureInfo(NamedTuple):
     """What a feature is: its evidence family, its C, what it measures and its unit."""
