@@ -91,3 +91,20 @@ def test_lift_table_by_hand() -> None:
     assert t["cum_share_defaults"].iloc[1] == pytest.approx(1.0)
     assert t["cum_lift"].iloc[-1] == pytest.approx(1.0)
     assert isinstance(t, pd.DataFrame)
+
+
+def test_cluster_bootstrap_interval_is_wider_for_repeated_customers() -> None:
+    from riskmodel.evaluation.metrics import bootstrap_auc_ci
+
+    rng = np.random.default_rng(7)
+    k = 400
+    y_c = rng.binomial(1, 0.25, k)
+    s_c = y_c + rng.normal(size=k)
+    y, p = np.repeat(y_c, 4), np.repeat(s_c, 4) + rng.normal(scale=0.01, size=4 * k)
+    groups = np.repeat(np.arange(k), 4)
+    lo_r, hi_r = bootstrap_auc_ci(y, p, n=400, seed=1)
+    lo_c, hi_c = bootstrap_auc_ci(y, p, n=400, seed=1, groups=groups)
+    lo_1, hi_1 = bootstrap_auc_ci(y_c, s_c, n=400, seed=1)
+    assert (hi_c - lo_c) > 1.6 * (hi_r - lo_r)
+    assert (hi_c - lo_c) == pytest.approx(hi_1 - lo_1, rel=0.3)
+    assert lo_c < skm.roc_auc_score(y, p) < hi_c

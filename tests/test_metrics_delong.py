@@ -76,3 +76,33 @@ def test_delong_refuses_degenerate_input() -> None:
         delong_roc_test(np.array([0, 0, 0, 1]), np.arange(4.0), np.arange(4.0))
     with pytest.raises(ValueError, match="0/1"):
         delong_roc_test(np.array([0, 2, 1, 1, 0]), np.arange(5.0), np.arange(5.0))
+
+
+def test_clustered_delong_with_singleton_groups_matches_plain_delong() -> None:
+    rng = np.random.default_rng(5)
+    y = rng.binomial(1, 0.2, 600)
+    p1 = y + rng.normal(size=600)
+    p2 = 0.5 * y + rng.normal(size=600)
+    plain = delong_covariance(y, p1, p2)[1]
+    singles = delong_covariance(y, p1, p2, groups=np.arange(600))[1]
+    # the clustered estimator divides by K - 1 over all rows instead of m - 1 / n - 1 per class
+    np.testing.assert_allclose(singles, plain, rtol=0.01)
+
+
+def test_clustered_delong_widens_the_variance_of_repeated_customers() -> None:
+    """Each customer seen at 4 snapshots with almost the same score: 4 copies are not 4 times the evidence."""
+    rng = np.random.default_rng(6)
+    k = 300
+    y_c = rng.binomial(1, 0.2, k)
+    s_c = y_c + rng.normal(size=k)
+    y = np.repeat(y_c, 4)
+    p = np.repeat(s_c, 4) + rng.normal(scale=0.01, size=4 * k)
+    groups = np.repeat(np.arange(k), 4)
+    _, var_rows = delong_auc_variance(y, p)
+    _, var_clustered = delong_auc_variance(y, p, groups=groups)
+    _, var_one_each = delong_auc_variance(y_c, s_c)
+    assert var_clustered > 3 * var_rows  # naive rows understate the uncertainty about 4-fold
+    assert var_clustered == pytest.approx(var_one_each, rel=0.15)  # about one row per customer
+    a1, a2, z, p_rows = delong_roc_test(y, p, p[::-1].copy())
+    _, _, _, p_clustered = delong_roc_test(y, p, p[::-1].copy(), groups=groups)
+    assert p_clustered > p_rows

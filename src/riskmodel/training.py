@@ -168,11 +168,17 @@ def _predict(name: str, est: Any, X: pd.DataFrame, features: list[str]) -> np.nd
     return est.predict_proba(X if name == BASELINE_NAME else X[features])[:, 1]
 
 
-def evaluate_predictions(y: np.ndarray, p_test: np.ndarray, p_train: np.ndarray, settings: Settings) -> dict[str, Any]:
-    """The metrics block of one model: auc, auc_ci95, gini, ks, brier, log_loss, psi."""
+def evaluate_predictions(y: np.ndarray, p_test: np.ndarray, p_train: np.ndarray, settings: Settings,
+                         groups: np.ndarray | None = None) -> dict[str, Any]:
+    """The metrics block of one model: auc, auc_ci95, gini, ks, brier, log_loss, psi.
+
+    ``groups`` (the customer of each test row) makes the AUC interval a cluster
+    bootstrap over customers.
+    """
     ev = settings.evaluation
     auc = mx.auc(y, p_test)
-    lo, hi = mx.bootstrap_auc_ci(y, p_test, n=ev.bootstrap_samples, level=ev.ci_level, seed=ev.seed)
+    lo, hi = mx.bootstrap_auc_ci(y, p_test, n=ev.bootstrap_samples, level=ev.ci_level, seed=ev.seed,
+                                 groups=groups)
     return {
         "auc": auc,
         "auc_ci95": [lo, hi],
@@ -214,6 +220,18 @@ def choose_champion(models: dict[str, ModelResult], vs_baseline: dict[str, dict[
     return BASELINE_NAME
 
 
+def repeated_customers(test_keys: pd.DataFrame | None) -> np.ndarray | None:
+    """The customer of each test row when customers repeat (several snapshots each), else None.
+
+    Intervals and tests are then clustered by customer: rows of one customer are
+    correlated and must not count as independent evidence.
+    """
+    if test_keys is None or schemas.CUSTOMER_ID not in test_keys.columns:
+        return None
+    ids = test_keys[schemas.CUSTOMER_ID].astype(str).to_numpy()
+    return ids if pd.Series(ids).duplicated().any() else None
+
+
 def _assemble(
     fitted: dict[str, Any],
     p_train: dict[str, np.ndarray],
@@ -232,9 +250,12 @@ def _assemble(
     extra: dict[str, Any],
     psi_override: dict[str, float] | None = None,
 ) -> TrainResult:
+    groups = repeated_customers(test_keys)
+    if groups is not None:
+        data_info = {**data_info, "clustered_by": schemas.CUSTOMER_ID}
     results: dict[str, ModelResult] = {}
     for name, est in fitted.items():
-        metrics = evaluate_predictions(y_test, p_test[name], p_train[name], settings)
+        metrics = evaluate_predictions(y_test, p_test[name], p_train[name], settings, groups=groups)
         if psi_override is not None:
             metrics["psi"] = psi_override[name]
         results[name] = ModelResult(
@@ -257,7 +278,7 @@ def _assemble(
         for name in results:
             if name == BASELINE_NAME:
                 continue
-            a1, a0, z, p = delong_roc_test(y_test, p_test[name], p_test[BASELINE_NAME])
+            a1, a0, z, p = delong_roc_test(y_test, p_test[name], p_test[BASELINE_NAME], groups=groups)
             vs[name] = {"auc_diff": a1 - a0, "p_value": p, "z": z}
             if oracle is not None and oracle["auc"] != a0:
                 vs[name]["oracle_gap_closed"] = (a1 - a0) / (oracle["auc"] - a0)

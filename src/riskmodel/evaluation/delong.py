@@ -41,30 +41,56 @@ def _placements(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return aucs, v10, v01
 
 
-def delong_covariance(y: np.ndarray, *scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """AUCs of several scores on the same rows and DeLong's covariance matrix of those AUCs."""
+def delong_covariance(y: np.ndarray, *scores: np.ndarray,
+                      groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """AUCs of several scores on the same rows and DeLong's covariance matrix of those AUCs.
+
+    With ``groups`` (e.g. the customer of each row when customers repeat across
+    snapshots) the structural components are summed within each group and the
+    covariance is taken across groups (Obuchowski 1997, clustered ROC data), so
+    correlated rows of one customer do not count as independent evidence.
+    """
+    y = np.asarray(y)
     s = np.vstack([np.asarray(x, dtype=float) for x in scores])
-    aucs, v10, v01 = _placements(np.asarray(y), s)
+    aucs, v10, v01 = _placements(y, s)
     m, n = v10.shape[1], v01.shape[1]
-    cov = np.atleast_2d(np.cov(v10)) / m + np.atleast_2d(np.cov(v01)) / n
+    if groups is None:
+        cov = np.atleast_2d(np.cov(v10)) / m + np.atleast_2d(np.cov(v01)) / n
+        return aucs, cov
+    g = np.asarray(groups)
+    if len(g) != len(y):
+        raise ValueError(f"groups has {len(g)} values for {len(y)} rows")
+    codes = np.unique(g, return_inverse=True)[1].ravel()
+    k = int(codes.max()) + 1
+    if k < 2:
+        raise ValueError("clustered DeLong needs at least 2 groups")
+    gp, gn = codes[y == 1], codes[y == 0]
+    mk = np.bincount(gp, minlength=k)
+    nk = np.bincount(gn, minlength=k)
+    a = np.vstack([np.bincount(gp, weights=row, minlength=k) for row in v10]) - np.outer(aucs, mk)
+    b = np.vstack([np.bincount(gn, weights=row, minlength=k) for row in v01]) - np.outer(aucs, nk)
+    f = k / (k - 1)
+    s10, s01, s11 = f * a @ a.T / m, f * b @ b.T / n, f * a @ b.T
+    cov = s10 / m + s01 / n + (s11 + s11.T) / (m * n)
     return aucs, cov
 
 
-def delong_auc_variance(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
-    """AUC of one score and its DeLong variance."""
-    aucs, cov = delong_covariance(y, p)
+def delong_auc_variance(y: np.ndarray, p: np.ndarray, groups: np.ndarray | None = None) -> tuple[float, float]:
+    """AUC of one score and its DeLong variance (clustered by ``groups`` when given)."""
+    aucs, cov = delong_covariance(y, p, groups=groups)
     return float(aucs[0]), float(cov[0, 0])
 
 
-def delong_roc_test(y: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> tuple[float, float, float, float]:
-    """Two-sided DeLong test of AUC(p1) = AUC(p2) on the same rows.
+def delong_roc_test(y: np.ndarray, p1: np.ndarray, p2: np.ndarray,
+                    groups: np.ndarray | None = None) -> tuple[float, float, float, float]:
+    """Two-sided DeLong test of AUC(p1) = AUC(p2) on the same rows (clustered by ``groups`` when given).
 
     Returns
     -------
     (auc1, auc2, z, p_value) with ``z = (auc1 - auc2) / sd(auc1 - auc2)``.
     Identical scores give z = 0 and p = 1.
     """
-    aucs, cov = delong_covariance(y, p1, p2)
+    aucs, cov = delong_covariance(y, p1, p2, groups=groups)
     var = cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
     diff = aucs[0] - aucs[1]
     if var <= 1e-300:

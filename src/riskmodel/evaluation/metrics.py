@@ -55,25 +55,34 @@ def log_loss(y: np.ndarray, p: np.ndarray, eps: float = 1e-15) -> float:
 
 
 def bootstrap_auc_ci(
-    y: np.ndarray, p: np.ndarray, n: int = 1000, level: float = 0.95, seed: int = 0
+    y: np.ndarray, p: np.ndarray, n: int = 1000, level: float = 0.95, seed: int = 0,
+    groups: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of the AUC with stratified resampling.
+    """Percentile bootstrap interval of the AUC.
 
-    Defaults and non-defaults are resampled separately (their counts fixed).
-    Vectorised: the scores are sorted once, and each replicate's AUC is
-    computed from multinomial resampling counts and cumulative sums, so the
-    cost is O(n x rows) with no per-replicate sort.
+    Without ``groups``, defaults and non-defaults are resampled separately
+    (stratified, their counts fixed).  With ``groups`` (e.g. the customer of
+    each row, when a customer appears at several snapshots) whole groups are
+    resampled, so rows of one customer are never treated as independent
+    (cluster bootstrap).  Vectorised: the scores are sorted once, and each
+    replicate's AUC comes from resampling weights and cumulative sums.
     """
     y, p = _yp(y, p)
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    s0 = np.sort(p[y == 0])
+    order0 = np.argsort(p[y == 0], kind="stable")
+    s0 = p[y == 0][order0]
     s1 = p[y == 1]
     n0, n1 = len(s0), len(s1)
     if n0 == 0 or n1 == 0:
         raise ValueError("bootstrap_auc_ci needs both defaults and non-defaults")
+    if groups is not None:
+        codes, uniques = pd.factorize(pd.Series(np.asarray(groups)), sort=False)
+        if len(codes) != len(y):
+            raise ValueError(f"groups has {len(codes)} values for {len(y)} rows")
+        g0, g1, k = codes[y == 0][order0], codes[y == 1], len(uniques)
     lo = np.searchsorted(s0, s1, side="left")
     hi = np.searchsorted(s0, s1, side="right")
     rng = np.random.default_rng(seed)
@@ -81,13 +90,20 @@ def bootstrap_auc_ci(
     out = np.empty(n)
     for start in range(0, n, chunk):
         b = min(chunk, n - start)
-        w0 = rng.multinomial(n0, np.full(n0, 1.0 / n0), size=b)
-        w1 = rng.multinomial(n1, np.full(n1, 1.0 / n1), size=b)
+        if groups is None:
+            w0 = rng.multinomial(n0, np.full(n0, 1.0 / n0), size=b)
+            w1 = rng.multinomial(n1, np.full(n1, 1.0 / n1), size=b)
+        else:
+            draws = rng.multinomial(k, np.full(k, 1.0 / k), size=b)
+            w0, w1 = draws[:, g0], draws[:, g1]
         c0 = np.zeros((b, n0 + 1))
         np.cumsum(w0, axis=1, out=c0[:, 1:])
         below = c0[:, lo]
         equal = c0[:, hi] - below
-        out[start : start + b] = (w1 * (below + 0.5 * equal)).sum(axis=1) / (n0 * n1)
+        total = c0[:, -1] * w1.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[start : start + b] = (w1 * (below + 0.5 * equal)).sum(axis=1) / total
+    out = out[np.isfinite(out)]  # a cluster replicate may draw no default (or no non-default)
     alpha = (1 - level) / 2
     q = np.quantile(out, [alpha, 1 - alpha])
     return float(q[0]), float(q[1])
