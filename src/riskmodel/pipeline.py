@@ -371,11 +371,11 @@ def run_score(
         STATUS,
         Scorer,
         check_as_of,
+        chunk_tables,
         data_span,
         iter_chunks,
         load_champion_bundle,
         parse_as_of,
-        subset_tables,
     )
 
     if fmt not in ("parquet", "csv"):
@@ -394,10 +394,11 @@ def run_score(
     ids = tables.customers[S.CUSTOMER_ID].astype("str").sort_values(kind="stable").to_numpy()
     size = settings.scoring.chunk_size
     parts = []
-    chunks = list(iter_chunks(len(ids), size))
-    bar = tqdm(chunks, desc=f"scoring {len(ids):,} customers", unit="chunk", disable=not sys.stderr.isatty())
-    for sl in bar:
-        part_tables = tables if len(chunks) == 1 else subset_tables(tables, ids[sl])
+    n_chunks = len(list(iter_chunks(len(ids), size)))
+    parts_iter = ([(slice(0, len(ids)), tables)] if n_chunks == 1 else chunk_tables(tables, ids, size))
+    bar = tqdm(parts_iter, total=n_chunks, desc=f"scoring {len(ids):,} customers", unit="chunk",
+               disable=not sys.stderr.isatty())
+    for _, part_tables in bar:
         feats = build_features(part_tables, [date], settings.features, population="all")
         scored = scorer.score_features(feats)
         mask = (scored[STATUS] == SCORED).to_numpy()

@@ -722,6 +722,28 @@ def subset_tables(tables: Tables, customer_ids: Sequence[str]) -> Tables:
                      for name, frame in tables.as_dict().items()})
 
 
+def chunk_tables(tables: Tables, sorted_ids: np.ndarray, size: int) -> Iterator[tuple[slice, Tables]]:
+    """Split the six tables into chunks of ``size`` customers (``sorted_ids`` ascending).
+
+    Each table is sorted by customer once; a chunk is then a contiguous slice of
+    every table found by binary search, so the cost does not grow with the number
+    of chunks times the number of rows.
+    """
+    frames = {}
+    for name, frame in tables.as_dict().items():
+        key = frame[S.CUSTOMER_ID].astype("str")
+        order = np.argsort(key.to_numpy(), kind="stable")
+        frames[name] = (frame.iloc[order], key.to_numpy()[order])
+    for sl in iter_chunks(len(sorted_ids), size):
+        first, last = sorted_ids[sl][0], sorted_ids[sl][-1]
+        part = {}
+        for name, (frame, keys) in frames.items():
+            lo = np.searchsorted(keys, first, side="left")
+            hi = np.searchsorted(keys, last, side="right")
+            part[name] = frame.iloc[lo:hi]
+        yield sl, Tables(**part)
+
+
 def iter_chunks(n: int, size: int) -> Iterator[slice]:
     """Consecutive row slices of at most ``size`` rows."""
     if size < 1:
