@@ -263,7 +263,10 @@ def publish_training(result: "TrainResult", settings: Settings, out_dir: Path, r
     scoring and the service load).  The MLflow run id is kept in
     ``result.extra["mlflow_run_id"]``.  Returns ``out_dir``.
     """
+    import contextlib
     import json
+    import shutil
+    import tempfile
 
     import yaml
 
@@ -279,11 +282,17 @@ def publish_training(result: "TrainResult", settings: Settings, out_dir: Path, r
         out_dir / "params.yaml",
         yaml.safe_dump(settings.model_dump(mode="json", exclude={"root"}), sort_keys=False, allow_unicode=True),
     )
-    with tracking.training_run(settings, run_name=run_name,
-                               tags={"data.source": str(result.data.get("source"))}) as run_id:
+    with contextlib.ExitStack() as stack:
+        run_id = stack.enter_context(tracking.training_run(
+            settings, run_name=run_name, tags={"data.source": str(result.data.get("source"))}))
         bundle = build_bundle(result, settings, run_id)
         champion_dir = settings.resolve(settings.paths.models_dir) / bundle_name
-        _replace_dir(champion_dir, bundle.save)
+        champion_dir.parent.mkdir(parents=True, exist_ok=True)
+        # staged beside its target: logged to MLflow first, swapped in last, so models/ never
+        # holds a champion the registry does not know
+        staging = Path(tempfile.mkdtemp(prefix=f".{bundle_name}.staging.", dir=champion_dir.parent))
+        stack.callback(shutil.rmtree, staging, ignore_errors=True)
+        bundle.save(staging)
         figures = build_plots(result, settings)
         for stale in (out_dir / "plots").glob("*.png"):  # a previous run's figures must not be logged
             if stale.stem not in figures:
@@ -299,7 +308,8 @@ def publish_training(result: "TrainResult", settings: Settings, out_dir: Path, r
             write_frame(dictionary, out_dir / "data_dictionary.csv")
         else:
             (out_dir / "data_dictionary.csv").unlink(missing_ok=True)
-        tracking.log_training_run(result, settings, params_file, out_dir, champion_dir, run_id=run_id)
+        tracking.log_training_run(result, settings, params_file, out_dir, staging, run_id=run_id)
+        _replace_dir(champion_dir, lambda tmp: shutil.copytree(staging, tmp, dirs_exist_ok=True))
         result.extra["mlflow_run_id"] = run_id
     verdict = ", ".join(f"{k}: AUC {m.metrics['auc']:.3f}" for k, m in result.models.items())
     log.info("champion %s (%s); report %s; bundle %s; MLflow run %s", result.champion, verdict,
