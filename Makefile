@@ -28,6 +28,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/quality.py
+	$(BIN)/python benchmarks/scoring.py
+	$(BIN)/python benchmarks/service.py
 
 ## README images from the demo's outputs (needs Debian's chromium).
 images: $(STAMP)
