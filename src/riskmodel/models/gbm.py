@@ -65,7 +65,7 @@ class LightGBMModel(CalibratedPredictMixin, ClassifierMixin, BaseEstimator):
         params: dict[str, Any] | None = None,
         monotone: dict[str, int] | None = None,
         monotone_method: Literal["basic", "intermediate", "advanced"] = "basic",
-        calibration: Literal["isotonic", "sigmoid", "none"] = "isotonic",
+        calibration: Literal["isotonic", "sigmoid", "none"] = "sigmoid",
         calibration_folds: int = 3,
         random_state: int | None = 0,
         n_jobs: int = 2,

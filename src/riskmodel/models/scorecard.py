@@ -120,7 +120,7 @@ class LogisticScorecard(CalibratedPredictMixin, ClassifierMixin, BaseEstimator):
         base_score: float = 600.0,
         base_odds: float = 50.0,
         max_features: int | None = None,
-        calibration: Literal["isotonic", "sigmoid", "none"] = "isotonic",
+        calibration: Literal["isotonic", "sigmoid", "none"] = "sigmoid",
         calibration_folds: int = 3,
         random_state: int | None = 0,
     ) -> None:
