@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from sklearn.linear_model import LogisticRegression
 
 from riskmodel.models.binning import fit_bins, merge_bins
 from riskmodel.models.gbm import LightGBMModel
@@ -157,3 +158,32 @@ def test_learned_models_refuse_bad_parameters(credit_frame) -> None:
         LogisticScorecard(calibration="platt").fit(X, y)
     with pytest.raises(ValueError, match="on_violation"):
         LightGBMModel(on_violation="ignore").fit(X, y)
+
+
+class _RecordingLogit(LogisticRegression):
+    """A real logistic regression that remembers which rows each fit saw (column 'row')."""
+
+    seen: list = []
+
+    def fit(self, X, y, sample_weight=None):  # noqa: ANN001, ANN201
+        type(self).seen.append(set(X["row"].astype(int)))
+        return super().fit(X, y, sample_weight)
+
+
+def test_calibration_folds_keep_each_customer_together() -> None:
+    from riskmodel.models._calibration import fit_calibrated
+
+    rng = np.random.default_rng(0)
+    n_customers, per = 120, 4
+    groups = np.repeat(np.arange(n_customers), per)
+    y = np.repeat(rng.binomial(1, 0.3, n_customers), per)
+    X = pd.DataFrame({"row": np.arange(len(y)), "x": y + rng.normal(size=len(y))})
+    _RecordingLogit.seen = []
+    fit_calibrated(_RecordingLogit(), X, y, "sigmoid", 3, 0, groups=groups)
+    folds = _RecordingLogit.seen[:3]  # the 3 cross-fitting fits (the 4th is the refit on all rows)
+    assert len(_RecordingLogit.seen) == 4 and _RecordingLogit.seen[3] == set(range(len(y)))
+    for train_rows in folds:
+        held_out = set(range(len(y))) - train_rows
+        assert not {g for g in groups[list(train_rows)]} & {g for g in groups[list(held_out)]}
+    with pytest.raises(ValueError, match="groups has 3 values"):
+        fit_calibrated(_RecordingLogit(), X, y, "sigmoid", 3, 0, groups=groups[:3])

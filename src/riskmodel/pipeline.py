@@ -175,7 +175,7 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
     result = train_and_compare(
         train[features], train[S.LABEL].to_numpy(dtype=int), test[features], test[S.LABEL].to_numpy(dtype=int),
         settings, settings.baseline, data_info, test_keys=test[keys].reset_index(drop=True),
-        oracle_test=oracle_test,
+        oracle_test=oracle_test, train_groups=train[S.CUSTOMER_ID].astype(str).to_numpy(),
     )
     result.extra.setdefault("train_period", data_info["train_period"])
     result.extra.setdefault("test_period", data_info["test_period"])

@@ -157,9 +157,15 @@ def _estimators(settings: Settings, baseline: BaselineSettings | None, features:
     return out
 
 
-def _fit(name: str, est: Any, X: pd.DataFrame, y: np.ndarray, features: list[str]) -> Any:
+def _fit(name: str, est: Any, X: pd.DataFrame, y: np.ndarray, features: list[str],
+         groups: np.ndarray | None = None) -> Any:
     t0 = time.perf_counter()
-    est.fit(X if name == BASELINE_NAME else X[features], y)
+    if name == BASELINE_NAME:
+        est.fit(X, y)
+    elif groups is not None:
+        est.fit(X[features], y, groups=groups)
+    else:
+        est.fit(X[features], y)
     log.info("fitted %s on %d rows in %.1f s", name, len(y), time.perf_counter() - t0)
     return est
 
@@ -319,6 +325,7 @@ def train_and_compare(
     data_info: dict[str, Any],
     test_keys: pd.DataFrame | None = None,
     oracle_test: np.ndarray | None = None,
+    train_groups: np.ndarray | None = None,
 ) -> TrainResult:
     """Fit the 5C baseline (if given) and every enabled model on the training rows; compare on the test rows.
 
@@ -333,6 +340,7 @@ def train_and_compare(
         the test default rate are added.
     test_keys : optional keys of the test rows (e.g. customer_id, snapshot_date) for ``test_frame``.
     oracle_test : optional true PDs of the test rows (simulated data).
+    train_groups : optional customer of each training row; calibration folds keep a customer together.
 
     Returns
     -------
@@ -354,7 +362,7 @@ def train_and_compare(
     p_train: dict[str, np.ndarray] = {}
     p_test: dict[str, np.ndarray] = {}
     for name, est in _estimators(settings, baseline, features, categorical).items():
-        fitted[name] = _fit(name, est, X_tr, y_tr, features)
+        fitted[name] = _fit(name, est, X_tr, y_tr, features, train_groups)
         p_train[name] = _predict(name, est, X_tr, features)
         p_test[name] = _predict(name, est, X_te, features)
     return _assemble(

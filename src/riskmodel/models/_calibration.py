@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
 
 from riskmodel.models._validation import predict_frame, proba_to_label
@@ -18,12 +18,16 @@ log = logging.getLogger(__name__)
 CALIBRATION_METHODS = ("isotonic", "sigmoid", "none")
 
 
-def fit_calibrated(base: Any, X: Any, y01: np.ndarray, method: str, folds: int, seed: int | None) -> tuple[Any, Any]:
+def fit_calibrated(base: Any, X: Any, y01: np.ndarray, method: str, folds: int, seed: int | None,
+                   groups: np.ndarray | None = None) -> tuple[Any, Any]:
     """Fit ``base`` on all rows and, unless ``method == "none"``, a cross-fitted calibrator.
 
     The calibrator is fitted on out-of-fold scores of ``folds`` copies of
     ``base`` (``CalibratedClassifierCV(ensemble=False)``); the estimator kept
-    for prediction and explanation is ``base`` refitted on all rows.
+    for prediction and explanation is ``base`` refitted on all rows.  With
+    ``groups`` (the customer of each row) the folds keep each customer's rows
+    together, so out-of-fold scores are not flattered by the same customer's
+    other snapshots.
 
     Returns
     -------
@@ -44,7 +48,13 @@ def fit_calibrated(base: Any, X: Any, y01: np.ndarray, method: str, folds: int, 
         )
         fitted = clone(base).fit(X, y01)
         return fitted, fitted
-    cv = StratifiedKFold(n_splits=int(folds), shuffle=True, random_state=seed)
+    if groups is not None:
+        if len(groups) != len(y01):
+            raise ValueError(f"groups has {len(groups)} values for {len(y01)} rows")
+        splitter = StratifiedGroupKFold(n_splits=int(folds), shuffle=True, random_state=seed)
+        cv: Any = list(splitter.split(X, y01, groups))
+    else:
+        cv = StratifiedKFold(n_splits=int(folds), shuffle=True, random_state=seed)
     cal = CalibratedClassifierCV(clone(base), method=method, cv=cv, ensemble=False).fit(X, y01)
     return cal.calibrated_classifiers_[0].estimator, cal
 

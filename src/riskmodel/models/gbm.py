@@ -104,8 +104,11 @@ class LightGBMModel(CalibratedPredictMixin, ClassifierMixin, BaseEstimator):
             log.debug("monotone constraints for features not in the data: %s", unknown)
         return cons
 
-    def fit(self, X: Any, y: Any) -> "LightGBMModel":
-        """Fit the booster on all rows and the cross-fitted calibration; then check monotonicity."""
+    def fit(self, X: Any, y: Any, groups: Any = None) -> "LightGBMModel":
+        """Fit the booster on all rows and the cross-fitted calibration; then check monotonicity.
+
+        ``groups`` (e.g. the customer of each row) keeps a customer's rows in one calibration fold.
+        """
         if self.on_violation not in ("warn", "raise"):
             raise ValueError(f"LightGBMModel: on_violation must be 'warn' or 'raise', got {self.on_violation!r}")
         frame = fit_frame(self, X)
@@ -121,7 +124,8 @@ class LightGBMModel(CalibratedPredictMixin, ClassifierMixin, BaseEstimator):
                           monotone_constraints_method=self.monotone_method)
         base = lgb.LGBMClassifier(**kwargs)
         self.lgbm_, self.predictor_ = fit_calibrated(
-            base, frame, y01, self.calibration, self.calibration_folds, self.random_state
+            base, frame, y01, self.calibration, self.calibration_folds, self.random_state,
+            groups=None if groups is None else np.asarray(groups),
         )
         self.booster_ = self.lgbm_.booster_
         self.expected_value_ = float(self.lgbm_.predict(frame.iloc[:1], pred_contrib=True)[0, -1])

@@ -151,14 +151,18 @@ class LogisticScorecard(CalibratedPredictMixin, ClassifierMixin, BaseEstimator):
             if not getattr(self, name) > 0:
                 raise ValueError(f"LogisticScorecard: {name} must be > 0, got {getattr(self, name)!r}")
 
-    def fit(self, X: Any, y: Any) -> "LogisticScorecard":
-        """Bin, fit the regression on all rows, and cross-fit the calibration."""
+    def fit(self, X: Any, y: Any, groups: Any = None) -> "LogisticScorecard":
+        """Bin, fit the regression on all rows, and cross-fit the calibration.
+
+        ``groups`` (e.g. the customer of each row) keeps a customer's rows in one calibration fold.
+        """
         self._validate_params()
         frame = fit_frame(self, X)
         y01 = binary_target(self, y, len(frame))
         base = WoELogisticRegression(self.max_n_bins, self.min_bin_size, self.C, self.max_features)
         self.model_, self.predictor_ = fit_calibrated(
-            base, frame, y01, self.calibration, self.calibration_folds, self.random_state
+            base, frame, y01, self.calibration, self.calibration_folds, self.random_state,
+            groups=None if groups is None else np.asarray(groups),
         )
         self.factor_ = self.pdo / np.log(2.0)
         self.offset_ = self.base_score - self.factor_ * np.log(self.base_odds)
