@@ -115,6 +115,15 @@ def test_size_limit_gives_413(served) -> None:
     huge = b'{"customers": [' + b" " * (5 * 16_384 + 10) + b"]}"
     assert client.post("/v1/score", content=huge, headers={"content-type": "application/json"}).status_code == 413
 
+    def streamed():  # no Content-Length: chunked transfer encoding, counted as it arrives
+        yield b'{"customers": ['
+        for _ in range(200):
+            yield b" " * 1024
+        yield b"]}"
+
+    r = client.post("/v1/score", content=streamed(), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "over the limit" in r.json()["detail"]
+
 
 def test_batch_scores_by_customer(served) -> None:
     client, _, _, scores = served

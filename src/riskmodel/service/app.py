@@ -28,8 +28,9 @@ from riskmodel.data import schemas as S
 from riskmodel.exceptions import ModelNotFoundError, RiskModelError, UnknownCustomerError
 from riskmodel.scoring import Scorer, load_champion_bundle, reason_columns
 from riskmodel.service.deps import (
+    BYTES_PER_CUSTOMER,
+    BodySizeLimit,
     ServiceState,
-    check_body_size,
     get_scorer,
     get_state,
     require_api_key,
@@ -89,6 +90,7 @@ def create_app(settings: Settings, bundle: Bundle | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = ServiceState(settings=settings, api_key=api_key)
+    app.add_middleware(BodySizeLimit, limit=settings.service.max_batch * BYTES_PER_CUSTOMER)
     secured = [Depends(require_api_key)]
 
     @app.exception_handler(RiskModelError)
@@ -120,7 +122,7 @@ def create_app(settings: Settings, bundle: Bundle | None = None) -> FastAPI:
                          features=feats, metrics=m.get("metrics") or {},
                          master_scale=scorer.master_scale.model_dump(mode="json"))
 
-    @app.post("/v1/score", response_model=ScoreResponse, dependencies=[*secured, Depends(check_body_size)],
+    @app.post("/v1/score", response_model=ScoreResponse, dependencies=secured,
               tags=["scoring"], responses={401: {"model": ErrorOut}, 413: {"model": ErrorOut}})
     def score(body: ScoreRequest, request: Request, scorer: Scorer = Depends(get_scorer)) -> ScoreResponse:
         """Score one or many customers given as feature records: PD, grade, 5C level, reasons and policy."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import logging
 import math
 import re
@@ -84,13 +86,54 @@ def require_api_key(request: Request) -> None:
                             headers={"WWW-Authenticate": "ApiKey"})
 
 
-def check_body_size(request: Request) -> None:
-    """413 before parsing when the declared body is larger than max_batch customers can need."""
-    limit = get_state(request).settings.service.max_batch * BYTES_PER_CUSTOMER
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise HTTPException(status_code=413, detail=f"request body of {int(length):,} bytes is over the "
-                            f"limit of {limit:,} bytes")
+class BodySizeLimit:
+    """ASGI middleware: 413 before any parsing when a request body is over ``limit`` bytes.
+
+    The declared ``Content-Length`` is checked first; a body sent without one
+    (chunked) is read as it streams in and refused as soon as it passes the
+    limit.  A body within the limit is handed on unchanged.
+    """
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def _reject(self, send: Any, size: int) -> None:
+        body = json.dumps({"detail": f"request body of {size:,} bytes is over the limit of {self.limit:,} bytes"})
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body.encode()})
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._reject(send, int(declared))
+            return
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await self._reject(send, size)
+                return
+            more = message.get("more_body", False)
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 def validate_records(scorer: Scorer, records: list[Any]) -> tuple[list[dict[str, Any]], list[str | None]]:
