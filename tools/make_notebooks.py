@@ -266,8 +266,8 @@ pd.DataFrame([{"feature": i.feature, "C": i.c, "weight": i.weight, "description"
                "mapping": i.categories or dict(zip(["<=" + str(c) for c in i.cuts], i.points or []))
                           if i.categories or i.points else f"cuts {list(i.cuts)}, {i.direction}"}
               for i in german_baseline.indicators])'''),
-    ("code", '''X, y, ids, times = load_flat_table(DATASETS / "german_credit" / "german_credit.csv", target="default")
-german = train_flat(X, y, settings, german_baseline, data_info={"dataset": "german_credit"})
+    ("code", '''X_german, y, ids, times = load_flat_table(DATASETS / "german_credit" / "german_credit.csv", target="default")
+german = train_flat(X_german, y, settings, german_baseline, data_info={"dataset": "german_credit"})
 def comparison(result):
     rows = []
     for name, m in result.models.items():
@@ -303,13 +303,40 @@ plt.show()'''),
                    else "does not significantly beat")
         print(f"{title}: {name} {verdict} the 5C scorecard "
               f"(AUC {v['auc_diff']:+.3f}, DeLong p = {v['p_value']:.3g})")'''),
-    ("md", """**Reading the result honestly.** On German credit (1,000 rows) the confidence intervals are
-wide: an experienced officer's weighted scorecard is hard to beat significantly with so little
-data, and the learned models' edge, if any, is within noise. On Taiwan the payment-status
-history dominates, and the learned models find non-linear structure (recency and severity of
-arrears, bill-to-limit ratios) that a weighted linear scorecard cannot express, so there they do
-beat it clearly. The printed p-values above are what the verdict rests on, not this text: if a
-re-run changes them, trust the numbers."""),
+    ("md", "Is the gain from non-linear structure, or from learning the weights of the same evidence? LightGBM against the logistic scorecard, on the same rows:"),
+    ("code", '''from riskmodel.evaluation.delong import delong_roc_test
+
+for title, result in (("German credit", german), ("Taiwan", taiwan)):
+    frame = result.test_frame
+    a1, a2, z, p = delong_roc_test(frame[S.LABEL], frame["pd_lightgbm"], frame["pd_logistic_scorecard"])
+    print(f"{title}: LightGBM {a1:.3f} vs logistic scorecard {a2:.3f} (DeLong p = {p:.3g})")'''),
+    ("md", "Where the expert scorecard holds its own: AUC of each model within German credit segments (purpose of the loan, segments of at least 80 credits)."),
+    ("code", '''from riskmodel.evaluation.metrics import auc
+
+frame = german.test_frame.assign(purpose=X_german["purpose"].astype(str).to_numpy())
+rows = []
+for purpose, seg in frame.groupby("purpose"):
+    if len(seg) >= 80 and seg[S.LABEL].nunique() == 2:
+        rows.append({"purpose": purpose, "credits": len(seg), "default_rate": seg[S.LABEL].mean(),
+                     **{name: auc(seg[S.LABEL], seg[f"pd_{name}"]) for name in german.models}})
+segments = pd.DataFrame(rows).set_index("purpose").round(3)
+segments["lightgbm - 5C"] = segments["lightgbm"] - segments["baseline_5c"]
+segments["scorecard - 5C"] = segments["logistic_scorecard"] - segments["baseline_5c"]
+segments'''),
+    ("md", """**Reading the result honestly.** Trust the printed numbers above, not this text, if a re-run
+changes them. In the runs so far, both learned models beat our expert 5C mappings on both
+datasets, significantly: the experts' weights and cut points leave ranking power unused.
+Where they do not beat it:
+
+* **German credit.** LightGBM is no better than the logistic scorecard. The gain comes from
+  learning the weights of the same evidence, not from non-linear structure. A credit department
+  could get most of it by re-weighting its own scorecard, and keep a model it can read line by line.
+  The gain is not uniform. In the runs so far, LightGBM does no better than the 5C on
+  furniture/equipment loans, while the logistic scorecard still does. With 1,000 credits, segment
+  AUCs rest on a few dozen defaults each.
+* **Taiwan.** The gain over the expert mapping is small in absolute AUC. The repayment-status
+  history, which the expert scores first, carries most of the signal. What LightGBM adds is the
+  recency and severity of arrears, interacting with bill-to-limit use."""),
 ]
 
 
