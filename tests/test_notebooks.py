@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat
@@ -57,7 +56,7 @@ def test_notebook_executes(path: Path, project: Path, monkeypatch: pytest.Monkey
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
-    assert os.environ["RISKMODEL_PARAMS"] == str(project)
+    assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{path.name} showed nothing"
 
 
 def test_notebooks_match_their_generator() -> None:

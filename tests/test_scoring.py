@@ -261,7 +261,7 @@ def test_drift_report_and_migration_are_written_beside_the_scores(scored_run) ->
     assert matrix.loc["D", "D"] >= 1
 
 
-def test_a_failed_run_leaves_the_previous_output_untouched(scored_run) -> None:
+def test_a_refused_date_is_checked_before_anything_is_written(scored_run) -> None:
     from riskmodel.pipeline import run_score
 
     settings, _, first, _ = scored_run

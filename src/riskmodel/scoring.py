@@ -33,11 +33,11 @@ from riskmodel.explain.comparison import comparison_points
 from riskmodel.explain.policy import Policy, policy_for, policy_frame
 from riskmodel.explain.reasons import ReasonFormatter, rank_reasons
 from riskmodel.explain.templates import TEMPLATES
+from riskmodel.features.build import POPULATION_STATUS
 from riskmodel.grades import assign_grades
 
 log = logging.getLogger(__name__)
 
-POPULATION_STATUS = "population_status"
 STATUS = "status"
 SCORED = "scored"
 IN_DEFAULT = "in_default"
@@ -70,22 +70,6 @@ def output_columns(n_up: int, n_down: int) -> list[str]:
     return [S.CUSTOMER_ID, S.SNAPSHOT_DATE, STATUS, PD, GRADE, CREDIT_LEVEL,
             *[LEVEL_PREFIX + c for c in C_NAMES], *text, *codes,
             "limit", "limit_basis", "terms_days", "prepayment_share", "review_months", MODEL_VERSION]
-
-
-def statement_figures(X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Equity and revenue of the latest statement, recovered from the features (NaN without one).
-
-    revenue = exp(fin_log_revenue) - 1; equity = fin_equity_ratio x (exp(fin_log_total_assets) - 1).
-    """
-    n = len(X)
-    nan = np.full(n, np.nan)
-
-    def col(name: str) -> np.ndarray:
-        return pd.to_numeric(X[name]).to_numpy(dtype=float, na_value=np.nan) if name in X.columns else nan
-
-    revenue = np.expm1(col("fin_log_revenue"))
-    equity = col("fin_equity_ratio") * np.expm1(col("fin_log_total_assets"))
-    return equity, revenue
 
 
 @dataclass
@@ -575,7 +559,10 @@ class Scorer:
         return result[output_columns(n_up, n_down)]
 
     def _statement_figures(self, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Equity and revenue recovered from the features (see :func:`statement_figures`)."""
+        """Equity and revenue of the latest statement, recovered from the features (NaN without one).
+
+        revenue = exp(fin_log_revenue) - 1; equity = fin_equity_ratio x (exp(fin_log_total_assets) - 1).
+        """
         def col(name: str) -> np.ndarray:
             return M[:, self._pos[name]] if name in self._pos else np.full(len(M), np.nan)
 

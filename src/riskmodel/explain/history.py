@@ -69,12 +69,16 @@ def payment_history(invoices: pd.DataFrame, as_of: pd.Timestamp, months: int = 2
     return pd.DataFrame(rows)
 
 
+def published_statements(financials: pd.DataFrame, as_of: pd.Timestamp, publication_lag_months: int) -> pd.DataFrame:
+    """Statements known at ``as_of``: period end + publication lag strictly before it (oldest first)."""
+    published = financials[S.PERIOD_END] + pd.DateOffset(months=publication_lag_months)
+    return financials[published < pd.Timestamp(as_of)].sort_values(S.PERIOD_END)
+
+
 def financial_trend(financials: pd.DataFrame, as_of: pd.Timestamp, publication_lag_months: int,
                     last_n: int = 5) -> pd.DataFrame:
     """The customer's statements published before ``as_of`` (oldest first), with the key ratios."""
-    fin = financials.sort_values(S.PERIOD_END)
-    published = fin[S.PERIOD_END] + pd.DateOffset(months=publication_lag_months)
-    fin = fin[published < pd.Timestamp(as_of)].tail(last_n)
+    fin = published_statements(financials, as_of, publication_lag_months).tail(last_n)
     if fin.empty:
         return pd.DataFrame(columns=[S.PERIOD_END, S.REVENUE, S.EQUITY, S.TOTAL_ASSETS, S.AUDITED,
                                      *KEY_RATIOS])
@@ -105,7 +109,7 @@ def freshness(invoices: pd.DataFrame, financials: pd.DataFrame, visits: pd.DataF
     """How old the evidence is at ``as_of``: latest statement, visit, invoice and external event."""
     as_of = pd.Timestamp(as_of)
     out: dict[str, object] = {}
-    fin = financials[financials[S.PERIOD_END] + pd.DateOffset(months=publication_lag_months) < as_of]
+    fin = published_statements(financials, as_of, publication_lag_months)
     if len(fin):
         pe = fin[S.PERIOD_END].max()
         out["statement_period_end"] = pe
