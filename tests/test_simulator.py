@@ -304,9 +304,11 @@ def test_run_simulate_writes_tables_and_a_separate_oracle(tmp_path: Path, fmt: s
     settings = load_settings(overrides={"simulation": {"n_customers": 150, "years": 2, "seed": 9}})
     out = run_simulate(settings, out_dir=tmp_path / "raw", fmt=fmt)
     assert out == (tmp_path / "raw").resolve()
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{n}.{fmt}" for n in S.TABLE_NAMES)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*(f"{n}.{fmt}" for n in S.TABLE_NAMES), "oracle"])
     oracle = oracle_path_for(out)
-    assert oracle == (tmp_path / "oracle" / "true_pd_12m.parquet").resolve() and oracle.is_file()
+    # the oracle lands inside the folder the user chose, nothing is written beside it
+    assert oracle == (tmp_path / "raw" / "oracle" / "true_pd_12m.parquet").resolve() and oracle.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]
     expected = simulate(150, settings.simulation.start_date, 2, seed=9)
     pd.testing.assert_frame_equal(read_frame(oracle), expected.oracle, check_dtype=False)
     raw = {n: read_frame(out / f"{n}.{fmt}") for n in S.TABLE_NAMES}

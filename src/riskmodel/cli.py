@@ -102,6 +102,10 @@ def validate(data: DataOpt = None, params: ParamsOpt = None, verbose: VerboseOpt
 def features(
     data: DataOpt = None,
     out: Annotated[Optional[Path], typer.Option(help="Modelling table file (.parquet or .csv).")] = None,
+    fit_to_data: Annotated[bool, typer.Option(
+        "--fit-to-data", help="End the snapshot grid at the last date whose label horizon the data covers.")] = False,
+    allow_partial_labels: Annotated[bool, typer.Option(
+        "--allow-partial-labels", help="Keep snapshots whose label horizon runs past the data.")] = False,
     params: ParamsOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -109,7 +113,8 @@ def features(
     _setup_logging(verbose)
     from riskmodel import pipeline
 
-    pipeline.run_features(_settings(params), data_dir=data, out_file=out)
+    pipeline.run_features(_settings(params), data_dir=data, out_file=out, fit_to_data=fit_to_data,
+                          allow_partial_labels=allow_partial_labels)
 
 
 @app.command()

@@ -6,6 +6,7 @@ calls (simulator, validation, features, models, evaluation, scoring) is pure.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def run_simulate(
     out_dir: Path | None = None,
     fmt: str | None = None,
 ) -> Path:
-    """Simulate the customer base into ``out_dir`` (tables) and ``out_dir/../oracle`` (true PDs)."""
+    """Simulate the customer base into ``out_dir`` (tables) and ``out_dir/oracle`` (true PDs)."""
     import pandas as pd
 
     from riskmodel.data.simulator import oracle_path_for, simulate, summarise
@@ -59,7 +60,21 @@ def run_simulate(
     log.info("simulated %d customers, %d invoices, %d defaults; default rate by year %s; "
              "%.1f%% of paid invoices late -> %s (oracle: %s)", s["customers"], s["invoices"], s["defaults"],
              rates, 100 * s["late_share"], out, oracle_file)
+    _warn_if_grid_outruns(settings, start=sim.start_date, years=years)
     return out
+
+
+def _warn_if_grid_outruns(settings: Settings, start: dt.date, years: int) -> None:
+    """Tell the user at simulate time when params' snapshot grid needs data past the simulated period."""
+    import pandas as pd
+
+    h = settings.snapshots.horizon_months
+    data_end = (pd.Timestamp(start) + pd.DateOffset(years=years) - pd.DateOffset(days=1)).date()
+    needed = (pd.Timestamp(settings.snapshots.end) + pd.DateOffset(months=h)).date()
+    if needed > data_end:
+        log.warning("this base ends on %s, but snapshots.end %s needs data through %s for its %d-month labels: "
+                    "run `riskmodel features --fit-to-data` or set snapshots.end (and split) in params.yaml",
+                    data_end, settings.snapshots.end, needed, h)
 
 
 # ------------------------------------------------------------------ validate
@@ -88,7 +103,13 @@ def run_validate(settings: Settings, data_dir: Path | None = None) -> bool:
 
 
 # ------------------------------------------------------------------ features
-def run_features(settings: Settings, data_dir: Path | None = None, out_file: Path | None = None) -> Path:
+def run_features(
+    settings: Settings,
+    data_dir: Path | None = None,
+    out_file: Path | None = None,
+    fit_to_data: bool = False,
+    allow_partial_labels: bool = False,
+) -> Path:
     """Build the modelling table and its data dictionary; return the table's path.
 
     Reads the six tables from ``data_dir`` (``paths.raw_dir`` by default),
@@ -96,6 +117,8 @@ def run_features(settings: Settings, data_dir: Path | None = None, out_file: Pat
     to ``out_file`` (``paths.generated_dir/modelling_table.parquet`` by
     default; CSV when the suffix is ``.csv``), with ``data_dictionary.csv`` and
     ``data_dictionary.md`` beside it.  Every file is written atomically.
+    ``fit_to_data`` ends the snapshot grid at the last date whose label horizon
+    the data observes; ``allow_partial_labels`` keeps later snapshots anyway.
     """
     from riskmodel.data import schemas as S
     from riskmodel.data.validation import load_and_validate
@@ -107,7 +130,12 @@ def run_features(settings: Settings, data_dir: Path | None = None, out_file: Pat
     out = (Path(out_file) if out_file is not None
            else settings.resolve(settings.paths.generated_dir) / "modelling_table.parquet")
     tables = load_and_validate(data_dir)
-    table = build_modelling_table(tables, settings.snapshots, settings.features)
+    snapshots = settings.snapshots
+    if fit_to_data:
+        from riskmodel.features.build import fit_snapshots_to_data
+
+        snapshots = fit_snapshots_to_data(snapshots, tables)
+    table = build_modelling_table(tables, snapshots, settings.features, allow_partial_labels=allow_partial_labels)
     write_frame(table, out)
     write_frame(data_dictionary(settings.features), out.parent / "data_dictionary.csv", fmt="csv")
     write_text_atomic(out.parent / "data_dictionary.md", data_dictionary_markdown(settings.features))

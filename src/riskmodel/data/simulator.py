@@ -65,12 +65,14 @@ class SimulationResult:
 
 
 def oracle_path_for(data_dir: Path) -> Path:
-    """Where the oracle of the base in ``data_dir`` lives: ``<data_dir>/../oracle/true_pd_12m.parquet``.
+    """Where the oracle of the base in ``data_dir`` lives: ``<data_dir>/oracle/true_pd_12m.parquet``.
 
-    The oracle sits beside, not inside, the input folder so that no stage ever
-    reads it as input; only evaluation against the truth looks it up here.
+    The oracle sits in a subfolder of the folder the user chose (``simulate
+    --out DIR`` writes nothing outside DIR); no stage reads it as input because
+    the loaders read only the six table files at the top of the folder.  Only
+    evaluation against the truth looks it up here, for the same ``--data DIR``.
     """
-    return Path(data_dir).resolve().parent / ORACLE_DIR / ORACLE_FILE
+    return Path(data_dir).resolve() / ORACLE_DIR / ORACLE_FILE
 
 
 def simulate(n_customers: int, start_date: dt.date, years: int, seed: int) -> SimulationResult:

@@ -183,6 +183,27 @@ def build_features(
     return frame
 
 
+def fit_snapshots_to_data(snapshot_settings: SnapshotSettings, tables: Tables) -> SnapshotSettings:
+    """The snapshot grid cut to the data's span: ``end`` moved back to the last grid date whose
+    label horizon the data fully observes (``riskmodel features --fit-to-data``).
+
+    Raises ``ConfigError`` naming the data's end when no grid date fits.
+    """
+    end = to_days(pd.DatetimeIndex([latest_data_date(tables)]))[0]
+    snapshots = snapshot_dates(snapshot_settings)
+    fit = snapshots[horizon_end_days(to_days(snapshots), snapshot_settings.horizon_months) <= end]
+    if not len(fit):
+        raise ConfigError(
+            f"snapshots: no snapshot from {snapshot_settings.start} has its {snapshot_settings.horizon_months}-"
+            f"month label horizon inside the data (ending {pd.Timestamp(np.datetime64(end, 'D')).date()}); "
+            "set snapshots.start earlier in params.yaml"
+        )
+    new_end = fit[-1].date()
+    if new_end != snapshot_settings.end:
+        log.info("snapshots: end moved from %s to %s to fit the data", snapshot_settings.end, new_end)
+    return snapshot_settings.model_copy(update={"end": new_end})
+
+
 def latest_data_date(tables: Tables) -> pd.Timestamp:
     """The latest record date (invoice, payment, period end, visit, event, default)."""
     latest = NAT_DAYS
@@ -228,10 +249,14 @@ def build_modelling_table(
         ends = horizon_end_days(to_days(snapshots), horizon)
         late = snapshots[ends > to_days(pd.DatetimeIndex([end]))[0]]
         if len(late):
+            fit = snapshots[ends <= to_days(pd.DatetimeIndex([end]))[0]]
+            fit_end = f"{fit[-1].date()} or earlier" if len(fit) else "a date before the data ends"
             raise ConfigError(
                 f"snapshots {[d.date().isoformat() for d in late[:4]]}{' ...' if len(late) > 4 else ''} have a "
                 f"{horizon}-month label horizon reaching past the end of the data ({end.date()}): their labels "
-                "are not fully observed. Move snapshots.end earlier or pass allow_partial_labels=True."
+                f"are not fully observed. Set snapshots.end to {fit_end} in params.yaml (--params FILE), or "
+                "run `riskmodel features --fit-to-data` (drops those snapshots) or "
+                "`riskmodel features --allow-partial-labels` (keeps them with incomplete labels)."
             )
     frame, grid, first_default = _build(tables, snapshots, feature_settings, "eligible")
     label = label_from_days(first_default[grid.rows % grid.n], grid.row_snapshot_days(), horizon)
