@@ -70,6 +70,25 @@ class FeatureSettings(_Section):
     late_thresholds_days: tuple[int, ...] = (30, 60, 90)
 
 
+class DefaultDefinitionSettings(_Section):
+    """When the ledger itself shows a default: a material amount more than ``dpd_days`` past due.
+
+    EU definition of default for non-retail exposures (EBA/GL/2016/07; Commission
+    Delegated Regulation (EU) 2018/171): past due amount above BOTH
+    ``materiality_absolute`` (EUR 500) AND ``materiality_relative`` (1%) of the exposure.
+    """
+
+    dpd_days: int = Field(90, ge=1, le=365)
+    materiality_absolute: float = Field(500.0, ge=0)
+    materiality_relative: float = Field(0.01, ge=0, le=1)
+
+    def materiality(self):  # noqa: ANN201 - riskmodel.data.default_definition.Materiality
+        """As the data layer's :class:`riskmodel.data.default_definition.Materiality`."""
+        from riskmodel.data.default_definition import Materiality
+
+        return Materiality(self.dpd_days, self.materiality_absolute, self.materiality_relative)
+
+
 class SplitSettings(_Section):
     """Out-of-time split of the modelling table by snapshot date (inclusive bounds)."""
 
@@ -259,6 +278,7 @@ class Settings(_Section):
     snapshots: SnapshotSettings = SnapshotSettings()
     features: FeatureSettings = FeatureSettings()
     split: SplitSettings = SplitSettings()
+    default_definition: DefaultDefinitionSettings = DefaultDefinitionSettings()
     baseline: BaselineSettings
     models: ModelSettings = ModelSettings()
     evaluation: EvaluationSettings = EvaluationSettings()

@@ -47,7 +47,7 @@ def run_simulate(
     out = Path(out_dir).resolve() if out_dir is not None else settings.resolve(settings.paths.raw_dir)
     log.info("simulating %d customers over %d years from %s (seed %d)", n_customers, years,
              sim.start_date, seed)
-    result = simulate(n_customers, sim.start_date, years, seed)
+    result = simulate(n_customers, sim.start_date, years, seed, materiality=settings.default_definition.materiality())
     for name, frame in result.tables.as_dict().items():
         if fmt == "csv":  # booleans as true/false; dates are written as YYYY-MM-DD by write_frame
             frame = frame.assign(**{c: frame[c].map({True: "true", False: "false"})

@@ -27,6 +27,7 @@ import pandas as pd
 from scipy.special import expit
 
 from riskmodel.data import schemas as S
+from riskmodel.data.default_definition import Materiality
 from riskmodel.data.sim_frames import id_width, make_ids, take_ids, to_category, to_dates
 from riskmodel.data.sim_world import HEALTHY, STRESSED, Calendar, History, Population, Systematic
 
@@ -72,6 +73,7 @@ class Ledger:
     defaults: pd.DataFrame
     kind: np.ndarray  # (n,) index into S.DEFAULT_KINDS, -1 when no default
     exposure: np.ndarray  # (n,) amount unpaid at the default date
+    default_day: np.ndarray  # (n,) the recorded default day (same month as the chain's), -1 when none
 
 
 def activity_window(pop: Population, cal: Calendar, hist: History) -> tuple[np.ndarray, np.ndarray]:
@@ -96,8 +98,14 @@ def simulate_ledger(
     collateral_at_default: np.ndarray,
     rng: np.random.Generator,
     lp: LedgerParams = LedgerParams(),
+    materiality: Materiality = Materiality(),
 ) -> Ledger:
-    """Draw every invoice, its payment, and each defaulter's default kind and recoveries."""
+    """Draw every invoice, its payment, and each defaulter's default kind and recoveries.
+
+    The ledger agrees with the default definition (:mod:`riskmodel.data.default_definition`):
+    no customer carries a material amount more than ``materiality.dpd_days`` past due
+    while performing (see :func:`agree_with_default_definition`).
+    """
     n, M = pop.n, cal.n_months
     lo, days = activity_window(pop, cal, hist)
     month_len = np.diff(cal.month_start[: M + 1]).astype(float)
@@ -158,18 +166,24 @@ def simulate_ledger(
     paid_amount[short_pay] = np.round(amount[short_pay] * (0.85 + 0.14 * u3[short_pay]), 2)
     del u3, short_pay, delay
 
+    # ---- the ledger agrees with the default definition: dpd90 defaults where it first crosses
+    paid, dday, crossed = agree_with_default_definition(
+        pop, cal, hist, cust, inv_day, due, amount, paid, rng.random(k), materiality)
+    keep = ~((dday[cust] >= 0) & (inv_day >= dday[cust]))  # nothing is invoiced on or after the default
+    if not keep.all():
+        cust, mon, inv_day, due, amount, terms = cust[keep], mon[keep], inv_day[keep], due[keep], amount[keep], terms[keep]
+        paid, paid_amount = paid[keep], paid_amount[keep]
+        k = len(cust)
+
     # ---- defaults: everything not paid by the default date stays unpaid
-    dday = hist.default_day
     has = dday >= 0
     unpaid = has[cust] & (paid >= dday[cust])
     uc = cust[unpaid]
     exposure = np.bincount(uc, weights=amount[unpaid], minlength=n)
-    max_dpd = np.full(n, -np.inf)
-    np.maximum.at(max_dpd, uc, (dday[uc] - due[unpaid]).astype(float))
     u = rng.random(n)
     kind = np.where(
         pop.fraud, np.where(u < 0.6, KIND_LEGAL, KIND_INSOLVENCY),
-        np.where(max_dpd >= 90, np.where(u < 0.7, KIND_DPD90, np.where(u < 0.85, KIND_WRITE_OFF, KIND_LEGAL)),
+        np.where(crossed, KIND_DPD90,
                  np.where(u < 0.55, KIND_INSOLVENCY, np.where(u < 0.85, KIND_LEGAL, KIND_WRITE_OFF))))
     kind = np.where(exposure > 0, kind, KIND_INSOLVENCY)
     kind = np.where(has, kind, -1)
@@ -206,4 +220,68 @@ def simulate_ledger(
         S.DEFAULT_DATE: to_dates(dday[didx]),
         S.KIND: to_category(kind[didx], S.DEFAULT_KINDS),
     })
-    return Ledger(invoices=invoices, defaults=defaults, kind=kind, exposure=exposure)
+    return Ledger(invoices=invoices, defaults=defaults, kind=kind, exposure=exposure, default_day=dday)
+
+
+def agree_with_default_definition(
+    pop: Population,
+    cal: Calendar,
+    hist: History,
+    cust: np.ndarray,
+    inv_day: np.ndarray,
+    due: np.ndarray,
+    amount: np.ndarray,
+    paid: np.ndarray,
+    u: np.ndarray,
+    materiality: Materiality,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Make payments and default days agree with "a material amount 90+ days past due is a default".
+
+    Returns ``(paid, default_day, crossed)``:
+
+    * A customer that goes through the stressed state to default (not sudden,
+      not a fraudster) defaults on the first day of its default month (the
+      chain's) on which the invoices more than ``dpd_days`` past due are material
+      (both thresholds, on the outstanding invoices that day): a ``dpd90`` default
+      recorded when the ledger crosses the definition (``crossed``).  Without a
+      material crossing in that month it keeps the chain's day (an unlikeliness to
+      pay default: insolvency, legal collection or a write-off).  The day stays in
+      the chain's month, so the oracle's monthly default probabilities still hold.
+    * Before its default (or ever, when it never defaults) a customer pays every
+      invoice before it is more than ``dpd_days`` past due: an invoice drawn later
+      than that is paid 60 to 90 days late instead.  Firms in difficulty stretch
+      suppliers up to the point where the supplier would declare them in default
+      and send the account to collection, and a customer past it is in default
+      under the EU definition (EBA/GL/2016/07), not performing.
+    """
+    n, dpd = pop.n, materiality.dpd_days
+    cross = due + dpd + 1  # first day on which the invoice is more than dpd days past due
+    chain = hist.default_day
+    has = chain >= 0
+    dm = np.maximum(hist.default_month, 0)
+    a = np.where(has, np.maximum(cal.month_start[dm], cal.start), -1)
+    b = np.where(has, np.minimum(cal.month_start[dm + 1] - 1, cal.end), -1)
+    path = has & ~hist.sudden & ~pop.fraud  # through the stressed state: may cross in its default month
+    # pay before crossing, up to the start of the default month (stressed path) or the default day
+    limit = np.where(path, a, np.where(has, chain, np.iinfo(np.int64).max))
+    cap = (paid >= cross) & (cross < limit[cust])
+    paid = paid.copy()
+    paid[cap] = due[cap] + 60 + np.floor(u[cap] * (dpd - 59)).astype(np.int64)
+
+    # first material crossing day in the default month
+    sel = path[cust] & (inv_day <= b[cust]) & (paid >= a[cust])
+    c, inv_c, cross_c, amt_c, paid_c = cust[sel], inv_day[sel], cross[sel], amount[sel], paid[sel]
+    a_c = a[c]
+    first = np.full(n, -1, dtype=np.int64)
+    for off in range(31):
+        d = a_c + off
+        live = d <= b[c]
+        out_ = live & (inv_c <= d) & (paid_c >= d)
+        exposure = np.bincount(c[out_], weights=amt_c[out_], minlength=n)
+        late = out_ & (cross_c <= d)
+        past_due = np.bincount(c[late], weights=amt_c[late], minlength=n)
+        hit = materiality.is_material(past_due, exposure) & (first < 0) & path
+        first[hit] = a[hit] + off
+    crossed = first >= 0
+    dday = np.where(crossed, first, chain)
+    return paid, dday, crossed

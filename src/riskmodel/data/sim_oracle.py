@@ -82,6 +82,7 @@ def _pd_12m(
     mu = pop.mu[idx, None].astype(f4)
     er_u, cr_v = pop.er_u[idx, None].astype(f4), pop.cr_v[idx, None].astype(f4)
     size_z = pop.size_z[idx, None].astype(f4)
+    mgmt = pop.mgmt[idx, None].astype(f4)
     fraud = pop.fraud[idx, None]
     q = np.repeat(hist.q[idx, m0][:, None].astype(f4), 2 * half, axis=1)
     p_h = np.repeat((hist.state[idx, m0] == HEALTHY).astype(f4)[:, None], 2 * half, axis=1)
@@ -95,7 +96,7 @@ def _pd_12m(
         on_book = (m - pop.onboard_month[idx])[:, None]
         p_hd, p_hs, p_sd, p_sh = transition_probs(
             p, q, sysm.shift[ind, m][:, None].astype(f4), sysm.stress[ind, m][:, None].astype(f4), er_u, cr_v,
-            age, size_z, fraud, on_book,
+            age, size_z, fraud, on_book, mgmt,
         )
         p_d += p_h * p_hd + p_s * p_sd
         p_h, p_s = p_h * (1 - p_hd - p_hs) + p_s * p_sh, p_h * p_hs + p_s * (1 - p_sd - p_sh)

@@ -11,8 +11,10 @@ latent equity and current ratios that drive the hazard):
   cover cash + inventory + receivables, retained earnings = equity - paid-in capital.
 * visits: 0-4 a year (more for large customers and while stressed), site
   visits or phone calls (no premises / inventory / morale rating on a call),
-  eight 1..5 ratings that read the latent quality through noise, a per-customer
-  halo and the visitor's leniency; lavish offices mark fraudsters.
+  eight 1..5 ratings, each reading its own aspect of the firm (operations,
+  outlook, management quality, liquidity, stress; see :data:`VISIT_LOADS`)
+  through noise, a small per-customer halo and the visitor's leniency; lavish
+  offices mark fraudsters.
 * events: lawsuits and tax arrears (more likely under distress), bank and trade
   references (1..5), agency ratings (1..10), collateral pledged at onboarding or
   when payments slip, sometimes released; our own lawsuit at a legal-collection default.
@@ -201,7 +203,26 @@ def simulate_financials(
 
 
 # ------------------------------------------------------------------- visits
-RATING_LOADS = (0.6, 0.7, 0.5, 0.5, 0.6, 0.8, 0.7, 0.6)  # in the order of S.VISIT_RATINGS
+# Each visit rating observes its own aspect of the firm (seed 000, "visitas in situ"): the office
+# and plant show current profitability, inventory the future cash flow, senior managers the level
+# and quality of management, ordinary staff whether wages are paid on time (liquidity), and
+# reluctance to disclose marks bad credit or a financial crisis.  Per rating: centre, then loads on
+# operations (current quality), outlook (expected quality in 12 months), management quality,
+# liquidity (latent current ratio), stressed state, payment habit and size (standardised drivers).
+VISIT_ASPECTS = ("operations", "outlook", "management", "liquidity", "stressed", "habit", "size")
+VISIT_LOADS: dict[str, tuple[float, tuple[float, ...]]] = {
+    S.CORRESPONDENCE: (3.5, (0.15, 0.0, 0.15, 0.0, -0.6, -0.45, 0.0)),
+    S.RESPONSIVENESS: (3.6, (0.0, 0.0, 0.35, 0.0, -0.5, 0.0, 0.1)),
+    S.EXPERTISE: (3.4, (0.0, 0.0, 0.5, 0.0, 0.0, 0.0, 0.2)),
+    S.PREMISES: (3.4, (0.55, 0.0, 0.15, 0.0, -0.3, 0.0, 0.0)),
+    S.INVENTORY_RATING: (3.2, (0.0, 0.5, 0.2, 0.0, -0.5, 0.0, 0.0)),
+    S.MANAGEMENT: (3.3, (0.15, 0.0, 0.7, 0.0, 0.0, 0.0, 0.0)),
+    S.STAFF_MORALE: (3.5, (0.0, 0.0, 0.1, 0.55, -0.8, 0.0, 0.0)),
+    S.DISCLOSURE: (3.4, (0.1, 0.0, 0.25, 0.0, -0.9, 0.0, 0.0)),
+}
+VISIT_NOISE_SD = 0.55  # the visitor's reading of one visit
+VISITOR_LENIENCY_SD = 0.2  # a visitor rates everyone higher or lower
+CUSTOMER_HALO_SD = 0.15  # a customer's charm, the same on every rating
 ON_SITE_ONLY = (S.PREMISES, S.INVENTORY_RATING, S.STAFF_MORALE)
 _OPENING = {
     (0, 0): "Site visit: premises run down, little stock moving, managers evasive.",
@@ -229,9 +250,29 @@ def _notes_table() -> np.ndarray:
     return np.array(out, dtype=object)
 
 
+def visit_drivers(
+    pop: Population, sysm: Systematic, hist: History, p: SimParams, cust: np.ndarray, mon: np.ndarray
+) -> np.ndarray:
+    """The latent aspects a visit observes, one column per :data:`VISIT_ASPECTS` (about unit scale).
+
+    operations: current latent quality; outlook: the quality expected 12 months
+    ahead (the AR(1) pulls it towards the customer's mean); management: the
+    management-quality trait; liquidity: the latent current ratio (log, centred);
+    stressed: 1 in the stressed state; habit: the payment habit; size: firm size.
+    """
+    q = _quality(hist, sysm, pop, cust, mon)
+    shift = sysm.shift[pop.industry[cust], mon]
+    outlook = pop.mu[cust] + p.phi**12 * (hist.q[cust, mon] - pop.mu[cust]) + shift
+    log_cr = np.log(latent_current_ratio(p, hist.q[cust, mon], pop.cr_v[cust]))
+    return np.column_stack([
+        q, outlook, pop.mgmt[cust], (log_cr - p.cr0) / 0.33,
+        (hist.state[cust, mon] != 0).astype(float), pop.habit[cust] / 0.6, pop.size_z[cust],
+    ])
+
+
 def simulate_visits(
     pop: Population, cal: Calendar, sysm: Systematic, hist: History,
-    customer_ids: pd.Series, rng: np.random.Generator,
+    customer_ids: pd.Series, rng: np.random.Generator, p: SimParams = SimParams(),
 ) -> pd.DataFrame:
     """Irregular visit and contact reports with visitor-biased 1..5 ratings."""
     n, M = pop.n, cal.n_months
@@ -242,19 +283,19 @@ def simulate_visits(
     cust, mon, day = _monthly_draws(rate, lo, days, month_len, rng)
     k = len(cust)
     n_visitors = max(4, round(n / 120))
-    leniency = rng.normal(0.0, 0.45, n_visitors)
+    leniency = rng.normal(0.0, VISITOR_LENIENCY_SD, n_visitors)
     manager = rng.integers(0, n_visitors, n)
-    halo = rng.normal(0.0, 0.3, n)
+    halo = rng.normal(0.0, CUSTOMER_HALO_SD, n)
     visitor = np.where(rng.random(k) < 0.75, manager[cust], rng.integers(0, n_visitors, k))
     phone = rng.random(k) < 0.35
     fraud = pop.fraud[cust]
-    stressed = hist.state[cust, mon] != 0
-    base = 0.75 * (_quality(hist, sysm, pop, cust, mon) - 0.9 * stressed)
+    drivers = visit_drivers(pop, sysm, hist, p, cust, mon)
     bias = leniency[visitor] + halo[cust]
     out: dict[str, object] = {}
     ratings = {}
-    for j, col in enumerate(S.VISIT_RATINGS):
-        r = 3.3 + RATING_LOADS[j] * base + bias + 0.7 * rng.standard_normal(k)
+    for col in S.VISIT_RATINGS:
+        centre, loads = VISIT_LOADS[col]
+        r = centre + drivers @ np.asarray(loads) + bias + VISIT_NOISE_SD * rng.standard_normal(k)
         if col == S.PREMISES:
             r = np.where(fraud, 4.6 + 0.4 * rng.random(k), r)
         elif col in (S.CORRESPONDENCE, S.MANAGEMENT):

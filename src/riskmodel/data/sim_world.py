@@ -97,6 +97,11 @@ class SimParams:
     young_scale_years: float = 2.5
     b_size: float = 0.15
     b_stress: float = 0.2
+    # management quality (a persistent trait seen in visits, not in the ledger or statements):
+    # good managers keep a firm out of stress (Grunert, Norden and Weber 2005: management quality
+    # predicts default beyond the financials); the intercept shift keeps the mean hazard unchanged
+    b_mgmt: float = 0.4
+    mgmt_in_mu: float = 0.35  # correlation of management quality with the long-run quality's own noise
     sudden_share: float = 0.10  # H -> D directly, as a share of the H -> S hazard
     # S -> D and S -> H (logit scale)
     a_sd: float = -2.0
@@ -226,6 +231,7 @@ class Population:
     onboard_month: np.ndarray  # month index of onboarding (negative: before the period)
     fraud: np.ndarray  # bool
     mu: np.ndarray  # long-run latent quality
+    mgmt: np.ndarray  # management quality (standard normal), a persistent risk driver
     habit: np.ndarray  # payment habit (lateness unrelated to risk)
     er_u: np.ndarray  # idiosyncratic equity-ratio component
     cr_v: np.ndarray  # idiosyncratic current-ratio component
@@ -275,8 +281,9 @@ def make_population(n: int, cal: Calendar, p: SimParams, rng: np.random.Generato
     fraud = rng.random(n) < p.fraud_share
     survivor = np.where(pre, p.survivor_tilt, 0.0)  # the weakest pre-period customers have already gone
     ind_q = np.array([INDUSTRY_TRAITS[k][1] for k in S.INDUSTRIES])
+    mu_noise = rng.normal(0, 1.0, n)
     mu = (ind_q[industry] + np.array(REGION_QUALITY)[region] + 0.1 * size_z
-          - 0.15 * (legal_form == 0) + survivor + rng.normal(0, 1.0, n))
+          - 0.15 * (legal_form == 0) + survivor + mu_noise)
     habit = rng.normal(0, 0.6, n)
     er_u = rng.normal(0, p.er_sd, n)
     cr_v = rng.normal(0, p.cr_sd, n)
@@ -298,9 +305,11 @@ def make_population(n: int, cal: Calendar, p: SimParams, rng: np.random.Generato
     paid_in = np.round(registered * paid_ratio, 0)
     scope_ok = rng.random(n) >= np.where(fraud, 0.35, expit(-3.4 - 0.5 * mu))
     address_ok = rng.random(n) >= np.where(fraud, 0.5, expit(-2.9 - 0.5 * mu))
+    # drawn last so that every earlier trait keeps its stream; correlated with mu's own noise
+    mgmt = p.mgmt_in_mu * mu_noise + math.sqrt(1.0 - p.mgmt_in_mu**2) * rng.normal(0, 1.0, n)
     return Population(
         industry=industry, region=region, legal_form=legal_form, log_revenue=log_revenue, size_z=size_z,
-        founded_day=founded, onboarded_day=onboarded, onboard_month=onboard_month, fraud=fraud, mu=mu,
+        founded_day=founded, onboarded_day=onboarded, onboard_month=onboard_month, fraud=fraud, mu=mu, mgmt=mgmt,
         habit=habit, er_u=er_u, cr_v=cr_v, terms=terms, invoice_rate=invoice_rate, log_amount=log_amount,
         credit_limit=credit_limit, registered_capital=registered, paid_in_capital=paid_in,
         scope_ok=scope_ok, address_ok=address_ok,
@@ -334,11 +343,14 @@ def transition_probs(
     size_z: np.ndarray,
     fraud: np.ndarray,
     months_on_book: np.ndarray,
+    mgmt: np.ndarray | float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Monthly transition probabilities ``(p_hd, p_hs, p_sd, p_sh)`` from the state that month.
 
     ``q`` is the idiosyncratic latent quality, ``shift`` and ``stress`` the
-    customer's industry shift and stress that month; all arguments broadcast.
+    customer's industry shift and stress that month, ``mgmt`` its management
+    quality (the part independent of ``q`` lowers the H -> S hazard); all
+    arguments broadcast.
     """
     quality = q + shift
     lev_z = ((1.0 - latent_equity_ratio(p, q, er_u)) - 0.67) / 0.13
@@ -352,6 +364,7 @@ def transition_probs(
         + p.b_young * np.exp(-np.maximum(age_years, 0.0) / p.young_scale_years)
         - p.b_size * size_z
         + p.b_stress * stress
+        - p.b_mgmt * mgmt - 0.5 * p.b_mgmt**2  # mean-preserving over a standard normal trait
     )
     p_hs = sigmoid(logit_hs)
     fraud_on = fraud & (months_on_book > p.fraud_grace_months)
@@ -407,7 +420,7 @@ def simulate_history(
             age = (cal.month_start[m] + 15 - pop.founded_day) / 365.25
             p_hd, p_hs, p_sd, p_sh = transition_probs(
                 p, qm, sysm.shift[pop.industry, m], sysm.stress[pop.industry, m], pop.er_u, pop.cr_v,
-                age, pop.size_z, pop.fraud, m - pop.onboard_month,
+                age, pop.size_z, pop.fraud, m - pop.onboard_month, pop.mgmt,
             )
             if m == 0:  # customers already on the books start stressed in proportion to the chain
                 pre = pop.onboard_month < 0

@@ -29,7 +29,7 @@ True
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from riskmodel.data import schemas as S
+from riskmodel.data.default_definition import Materiality
 from riskmodel.data.sim_frames import id_width, make_ids, to_category, to_dates
 from riskmodel.data.sim_ledger import simulate_ledger
 from riskmodel.data.sim_oracle import oracle_pd
@@ -75,7 +76,9 @@ def oracle_path_for(data_dir: Path) -> Path:
     return Path(data_dir).resolve() / ORACLE_DIR / ORACLE_FILE
 
 
-def simulate(n_customers: int, start_date: dt.date, years: int, seed: int) -> SimulationResult:
+def simulate(
+    n_customers: int, start_date: dt.date, years: int, seed: int, materiality: Materiality = Materiality()
+) -> SimulationResult:
     """Simulate ``n_customers`` business customers from ``start_date`` for ``years`` years.
 
     Parameters
@@ -88,6 +91,8 @@ def simulate(n_customers: int, start_date: dt.date, years: int, seed: int) -> Si
         Length of the period in years.
     seed : int
         Seed of the only random generator used; the same seed gives identical tables.
+    materiality : Materiality
+        The default definition the ledger agrees with (params.yaml ``default_definition``).
 
     Returns
     -------
@@ -116,12 +121,14 @@ def simulate(n_customers: int, start_date: dt.date, years: int, seed: int) -> Si
 
     collateral = plan_collateral(pop, cal, hist, r_coll)
     at_default = collateral.net_at(pop.n, np.where(hist.default_day >= 0, hist.default_day, cal.end))
-    ledger = simulate_ledger(pop, cal, sysm, hist, customer_ids, at_default, r_ledger)
+    ledger = simulate_ledger(pop, cal, sysm, hist, customer_ids, at_default, r_ledger, materiality=materiality)
+    # the recorded default day: where the ledger first crosses the default definition (same month)
+    hist = replace(hist, default_day=ledger.default_day)
     tables = Tables(
         customers=_customers_frame(pop, customer_ids, rank),
         invoices=ledger.invoices,
         financials=simulate_financials(pop, cal, sysm, hist, p, customer_ids, r_fin),
-        visits=simulate_visits(pop, cal, sysm, hist, customer_ids, r_vis),
+        visits=simulate_visits(pop, cal, sysm, hist, customer_ids, r_vis, p),
         events=simulate_events(pop, cal, sysm, hist, ledger, collateral, customer_ids, r_evt),
         defaults=ledger.defaults,
     )
