@@ -84,9 +84,8 @@ def reference_features(
     out["pay_months_since_last_invoice"] = (
         (snap - issued[S.INVOICE_DATE].max()).days / MONTH if len(issued) else math.nan
     )
-    out["pay_tenure_months"] = (
-        (snap - issued[S.INVOICE_DATE].min()).days / MONTH if len(issued) else math.nan
-    )
+    onb = cust[S.ONBOARDED_DATE]
+    out["pay_tenure_months"] = (snap - onb).days / MONTH if onb < snap else math.nan
 
     # -------------------------------------------------------- financials
     fin = tables.financials[tables.financials[S.CUSTOMER_ID] == cid].sort_values(S.PERIOD_END)

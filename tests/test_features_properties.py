@@ -260,3 +260,25 @@ def test_the_look_ahead_check_can_fail(family):
         if not a.equals(b):
             return
     pytest.fail(f"perturbing {family} records before the snapshot never changed a feature")
+
+
+# ------------------------------------------------------------------ tenure
+@PROPS
+@given(seed=SEEDS, snap_i=st.integers(0, len(SNAPS) - 1))
+def test_tenure_counts_from_onboarded_date_and_only_sees_the_past(seed, snap_i):
+    """Tenure is months since onboarded_date at every snapshot after it, whatever the ledger holds
+    (an extract that starts later, or invoices only after S, change nothing), and NaN before it."""
+    t = random_tables(_rng(seed), special=SPECIAL)
+    snap = SNAPS[snap_i]
+    ten = _upto(t, snap).set_index([S.CUSTOMER_ID, S.SNAPSHOT_DATE])["pay_tenure_months"]
+    onb = t.customers.set_index(S.CUSTOMER_ID)[S.ONBOARDED_DATE]
+    for (cid, s), value in ten.items():
+        if onb[cid] < s:
+            assert value == pytest.approx((s - onb[cid]).days / (365.25 / 12))
+        else:
+            assert math.isnan(value)
+    # the ledger cut off at S (no invoice issued before S): tenure is unchanged
+    cut = t.invoices[t.invoices[S.INVOICE_DATE] >= snap]
+    ten_cut = _upto(Tables(t.customers, cut, t.financials, t.visits, t.events, t.defaults), snap)
+    pd.testing.assert_series_equal(ten.reset_index(drop=True), ten_cut["pay_tenure_months"],
+                                   check_names=False)

@@ -113,7 +113,8 @@ def _build(
 
     features: dict[str, object] = {}
     t0 = time.perf_counter()
-    features.update(build_payment_features(tables.invoices, grid, settings, credit_limit))
+    features.update(build_payment_features(tables.invoices, grid, settings, credit_limit,
+                                           onboarded_days=date_days(customers, S.ONBOARDED_DATE, S.CUSTOMERS)))
     t1 = time.perf_counter()
     features.update(
         build_financial_features(tables.financials, grid, settings.publication_lag_months)

@@ -20,7 +20,7 @@ from riskmodel.features.registration import CATEGORICAL_FEATURES, COLLATERAL_CAP
 FAMILIES: tuple[str, ...] = ("payments", "financials", "visits", "registration")
 
 # Features that move with the calendar by construction: statement age cycles through the fiscal
-# year, and tenure and firm age grow as the base ages.  Scoring one date against a multi-quarter
+# year, and tenure (since onboarded_date) and firm age grow as the base ages.  Scoring one date against a multi-quarter
 # training set always shifts them, so drift reports them as expected rather than as an alert.
 CALENDAR_DRIVEN: frozenset[str] = frozenset({"fin_statement_age_months", "pay_tenure_months",
                                               "reg_firm_age_years"})
@@ -124,8 +124,8 @@ def _pay(settings: FeatureSettings) -> dict[str, FeatureInfo]:
     )
     out["pay_tenure_months"] = f(
         "conditions",
-        "Months since the customer's first invoice (length of the trading "
-        "history); NaN if none before the snapshot.",
+        "Months since the customer was opened (onboarded_date < S: length of "
+        "the trading relationship, including years before the ledger extract).",
         "months",
     )
     return out

@@ -53,7 +53,8 @@ def payment_feature_names(settings: FeatureSettings) -> list[str]:
 
 
 def build_payment_features(
-    invoices: pd.DataFrame, grid: Grid, settings: FeatureSettings, credit_limit: np.ndarray
+    invoices: pd.DataFrame, grid: Grid, settings: FeatureSettings, credit_limit: np.ndarray,
+    onboarded_days: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Payment features at the grid's rows.
 
@@ -157,8 +158,14 @@ def build_payment_features(
     out["pay_months_since_late"] = grid.take(months_between(since, snap))
     last_issued = grid.latest_day(k_issued, codes, issued.days)
     out["pay_months_since_last_invoice"] = grid.take(months_between(last_issued, snap))
-    first = np.full(grid.n, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first, codes, issued.days)
+    # tenure: months since the customer was opened (onboarded_date, a customer fact known before
+    # the snapshot), not since its first invoice in the extract, which would count from the
+    # extract's start for every older customer; without onboarded dates, the first invoice
+    if onboarded_days is None:
+        first = np.full(grid.n, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, codes, issued.days)
+    else:
+        first = np.asarray(onboarded_days, dtype=np.int64)
     first_row = grid.take_customer(first)
     snap_row = grid.row_snapshot_days()
     first_row = np.where(first_row < snap_row, first_row, NAT_DAYS)
