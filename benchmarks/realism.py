@@ -39,60 +39,16 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from riskmodel.config import load_settings
 from riskmodel.data import schemas as S
 from riskmodel.data.default_definition import Materiality, performing_past_due
+from riskmodel.data.sim_checks import default_rate_by_year, visit_figures, write_off_rate, write_off_rate_by_year
 from riskmodel.data.tables import Tables
 
 
-def write_off_rate_by_year(t: Tables) -> dict[int, float]:
-    """Unrecovered amounts of defaulters (by default year) + short payments (by paid year) / invoiced."""
-    inv = t.invoices
-    dday = inv[S.CUSTOMER_ID].map(t.defaults.groupby(S.CUSTOMER_ID, observed=True)[S.DEFAULT_DATE].min())
-    unpaid_at_default = dday.notna() & (inv[S.PAID_DATE].isna() | (inv[S.PAID_DATE] >= dday))
-    unrecovered = (inv[S.AMOUNT] - inv[S.PAID_AMOUNT].fillna(0.0)).clip(lower=0)
-    short = ~unpaid_at_default & inv[S.PAID_AMOUNT].notna()
-    lost_default = unrecovered.where(unpaid_at_default, 0.0).groupby(dday.dt.year).sum()
-    lost_short = unrecovered.where(short, 0.0).groupby(inv[S.PAID_DATE].dt.year).sum()
-    invoiced = inv.groupby(inv[S.INVOICE_DATE].dt.year)[S.AMOUNT].sum()
-    out = {}
-    for y, amt in invoiced.items():
-        lost = float(lost_default.get(y, 0.0)) + float(lost_short.get(y, 0.0))
-        out[int(y)] = round(lost / float(amt), 4)
-    return out
-
-
-def default_rate_by_year(t: Tables) -> dict[int, float]:
-    onb = t.customers.set_index(S.CUSTOMER_ID)[S.ONBOARDED_DATE]
-    dday = t.defaults.groupby(S.CUSTOMER_ID, observed=True)[S.DEFAULT_DATE].min().reindex(onb.index)
-    out = {}
-    for y in sorted(t.invoices[S.INVOICE_DATE].dt.year.unique()):
-        jan1, next1 = pd.Timestamp(int(y), 1, 1), pd.Timestamp(int(y) + 1, 1, 1)
-        cohort = (onb < jan1) & (dday.isna() | (dday >= jan1))
-        if cohort.sum():
-            out[int(y)] = round(float((cohort & (dday < next1)).sum() / cohort.sum()), 4)
-    return out
-
-
-def visit_figures(visits: pd.DataFrame) -> dict[str, object]:
-    r = visits[list(S.VISIT_RATINGS)].astype(float)
-    corr = r.corr().to_numpy()
-    off = corr[~np.eye(len(corr), dtype=bool)]
-    share = {}
-    for c in S.VISIT_RATINGS:
-        x = visits[[S.VISITOR_ID, c]].dropna()
-        y = x[c].astype(float)
-        fitted = y.groupby(x[S.VISITOR_ID].astype(str)).transform("mean")
-        share[c] = round(float(((fitted - y.mean()) ** 2).sum() / ((y - y.mean()) ** 2).sum()), 4)
-    return {
-        "means": {c: round(float(r[c].mean()), 2) for c in S.VISIT_RATINGS},
-        "mean_pairwise_corr": round(float(off.mean()), 3),
-        "max_pairwise_corr": round(float(off.max()), 3),
-        "visitor_share_of_variance": share,
-    }
+NORMAL_YEARS = (2019, 2020, 2021)  # before the downturn of the default base (starts in the 4th year)
 
 
 def book_figures(t: Tables, settings) -> dict[str, object]:  # noqa: ANN001
@@ -109,6 +65,7 @@ def book_figures(t: Tables, settings) -> dict[str, object]:  # noqa: ANN001
         "late_share": round(float((late_days > 0).mean()), 4),
         "mean_days_late": round(float(late_days.clip(lower=0).mean()), 2),
         "write_off_rate_by_year": write_off_rate_by_year(t),
+        "write_off_rate_normal_years": round(write_off_rate(t, NORMAL_YEARS), 4),
         "default_rate_by_year": default_rate_by_year(t),
         "default_kinds": {str(k): int(v) for k, v in t.defaults[S.KIND].value_counts().items()},
         "performing_material_dpd90_share": round(float(perf["material"].mean()), 5),

@@ -13,9 +13,11 @@ from sklearn.metrics import roc_auc_score
 
 from riskmodel.config import load_settings
 from riskmodel.data import schemas as S
+from riskmodel.data.default_definition import Materiality, past_due_at, performing_past_due
+from riskmodel.data.sim_reports import CUSTOMER_HALO_SD, VISIT_LOADS, VISITOR_LENIENCY_SD
 from riskmodel.data.simulator import SimulationResult, oracle_path_for, simulate, summarise
 from riskmodel.data.tables import Tables
-from riskmodel.data.validation import validate_tables
+from riskmodel.data.validation import LEDGER_DEFAULT, validate_tables
 from riskmodel.io import read_frame
 from riskmodel.pipeline import run_simulate
 
@@ -160,7 +162,7 @@ def test_default_is_absorbing_and_kinds_match_the_ledger(small: SimulationResult
     assert (unpaid[S.PAID_AMOUNT].isna() | (unpaid[S.PAID_AMOUNT] < unpaid[S.AMOUNT])).all()
     max_dpd = (unpaid[S.DEFAULT_DATE] - unpaid[S.DUE_DATE]).dt.days.groupby(unpaid[S.CUSTOMER_ID]).max()
     dpd90 = d.loc[d[S.KIND] == "dpd90", S.CUSTOMER_ID]
-    assert len(dpd90) > 0 and (max_dpd.reindex(dpd90) >= 90).all()
+    assert len(dpd90) > 0 and (max_dpd.reindex(dpd90) > 90).all()
     write_off = d.loc[d[S.KIND] == "write_off", S.CUSTOMER_ID]
     assert write_off.isin(unpaid[S.CUSTOMER_ID]).all()
 
@@ -191,6 +193,71 @@ def test_visits_ratings_are_biased_by_visitor_and_nulls_on_calls(small: Simulati
     groups = [g.dropna().to_numpy(dtype=float) for _, g in v[S.MANAGEMENT].groupby(v[S.VISITOR_ID])]
     assert len(groups) >= 4 and f_oneway(*groups).pvalue < 1e-6
     assert 0 < v[S.LAVISH_OFFICE].mean() < 0.05
+
+
+# ----------------------------------------------- ledger and default definition
+def test_ledger_agrees_with_the_default_definition(small: SimulationResult) -> None:
+    """No performing customer carries a material 90+ dpd amount at any month end; every dpd90
+    default is recorded on the day the ledger first crosses the definition."""
+    t = small.tables
+    ends = pd.date_range("2019-01-31", "2022-12-31", freq="ME")
+    perf = performing_past_due(t.invoices, t.defaults, t.customers, ends, Materiality())
+    assert len(perf) > 10_000 and perf["material"].mean() < 0.003
+    assert (perf["exposure"] > 0).mean() > 0.5  # most performing customers have open invoices to check
+    d = t.defaults.set_index(S.CUSTOMER_ID)
+    dpd90 = d[d[S.KIND] == "dpd90"]
+    assert len(dpd90) >= 10
+    for cid, row in dpd90.head(25).iterrows():
+        inv = t.invoices[t.invoices[S.CUSTOMER_ID] == cid]
+        on = past_due_at(inv, [row[S.DEFAULT_DATE]])
+        before = past_due_at(inv, [row[S.DEFAULT_DATE] - pd.Timedelta(days=1)])
+        assert on["material"].all(), cid
+        assert not before["material"].any(), cid
+
+
+def test_materiality_is_configurable_and_the_absolute_threshold_binds() -> None:
+    strict = simulate(400, START, 3, seed=3, materiality=Materiality(absolute=1e12))
+    assert "dpd90" not in set(strict.tables.defaults[S.KIND].astype(str))
+    usual = simulate(400, START, 3, seed=3)
+    assert "dpd90" in set(usual.tables.defaults[S.KIND].astype(str))
+
+
+def test_validation_warns_when_the_ledger_shows_an_unrecorded_default(small: SimulationResult) -> None:
+    t = small.tables
+    _, clean = validate_tables(t.as_dict())
+    assert not [v for v in clean.warnings if v.rule == LEDGER_DEFAULT]
+    cid = t.defaults.loc[t.defaults[S.KIND] == "dpd90", S.CUSTOMER_ID].iloc[0]
+    dropped = t.defaults[t.defaults[S.CUSTOMER_ID] != cid]
+    frames = {**t.as_dict(), S.DEFAULTS: dropped}
+    _, report = validate_tables(frames)
+    hits = [v for v in report.warnings if v.rule == LEDGER_DEFAULT]
+    assert len(hits) == 1 and hits[0].count >= 1 and any(cid in e for e in hits[0].examples)
+    assert report.ok  # a warning, the tables still validate
+
+
+def test_visit_ratings_observe_different_aspects_with_small_visitor_bias(base: SimulationResult) -> None:
+    v = base.tables.visits
+    r = v[list(S.VISIT_RATINGS)].astype(float)
+    corr = r.corr().to_numpy()
+    off = corr[~np.eye(len(corr), dtype=bool)]
+    assert off.max() < 0.7 and off.mean() < 0.4  # not one rating written eight times
+    assert r.mean().max() - r.mean().min() > 0.2  # the dimensions do not share one mean
+    for col in S.VISIT_RATINGS:  # the visitor explains a small share of each rating's variance
+        x = v[[S.VISITOR_ID, col]].dropna()
+        y = x[col].astype(float)
+        fitted = y.groupby(x[S.VISITOR_ID]).transform("mean")
+        assert ((fitted - y.mean()) ** 2).sum() / ((y - y.mean()) ** 2).sum() < 0.1, col
+    # by design the visitor's leniency moves a rating less than the firm does
+    for col, (_, loads) in VISIT_LOADS.items():
+        assert np.linalg.norm(loads) > VISITOR_LENIENCY_SD + CUSTOMER_HALO_SD, col
+
+
+def test_tenure_reaches_before_the_extract(small: SimulationResult) -> None:
+    cust = small.tables.customers
+    before = cust[S.ONBOARDED_DATE] < pd.Timestamp(START)
+    assert 0.4 < before.mean() < 0.8
+    years = (pd.Timestamp(START) - cust.loc[before, S.ONBOARDED_DATE]).dt.days / 365.25
+    assert years.max() > 8 and years.median() > 3  # spread over years, not piled on the start date
 
 
 # -------------------------------------------------------------- determinism

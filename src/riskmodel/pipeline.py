@@ -90,7 +90,7 @@ def run_validate(settings: Settings, data_dir: Path | None = None) -> bool:
 
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
     log.info("validating the six input tables in %s", data_dir)
-    _, report = validate_tables(load_raw_tables(data_dir))
+    _, report = validate_tables(load_raw_tables(data_dir), settings.default_definition.materiality())
     if not report.ok:
         log.warning("data in %s breaks the data contract:\n%s", data_dir, report.to_text())
         return False
@@ -129,7 +129,7 @@ def run_features(
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
     out = (Path(out_file) if out_file is not None
            else settings.resolve(settings.paths.generated_dir) / "modelling_table.parquet")
-    tables = load_and_validate(data_dir)
+    tables = load_and_validate(data_dir, settings.default_definition.materiality())
     snapshots = settings.snapshots
     if fit_to_data:
         from riskmodel.features.build import fit_snapshots_to_data
@@ -175,7 +175,7 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
     from riskmodel.training import train_and_compare
 
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
-    tables = load_and_validate(data_dir)
+    tables = load_and_validate(data_dir, settings.default_definition.materiality())
     table = build_modelling_table(tables, settings.snapshots, settings.features)
     train, test = _split_out_of_time(table, settings)
     keys = [S.CUSTOMER_ID, S.SNAPSHOT_DATE]
@@ -422,7 +422,7 @@ def run_score(
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
     out = (Path(out_file) if out_file is not None
            else settings.resolve(settings.paths.generated_dir) / f"scores_{date.date()}.{fmt}")
-    tables = load_and_validate(data_dir)
+    tables = load_and_validate(data_dir, settings.default_definition.materiality())
     check_as_of(date, *data_span(tables))
     bundle = load_champion_bundle(settings)
     scorer = Scorer(bundle, settings.scoring)
@@ -516,7 +516,7 @@ def run_explain(
     if fmt not in ("html", "pdf", "json"):
         raise RiskModelError(f"explain: --format must be html, pdf or json, got {fmt!r}")
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
-    tables = load_and_validate(data_dir)
+    tables = load_and_validate(data_dir, settings.default_definition.materiality())
     ids = tables.customers[S.CUSTOMER_ID].astype(str)
     if customer_id not in set(ids):
         examples = ", ".join(ids.sort_values().head(3))

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from riskmodel.data import schemas as S
+from riskmodel.data.default_definition import Materiality, performing_past_due
 from riskmodel.data.tables import Tables
 from riskmodel.exceptions import DataNotFoundError, SchemaError
 
@@ -50,6 +51,7 @@ MAX = "max"
 ALLOWED_VALUES = "allowed_values"
 DATE_RANGE = "date_range"
 CHECK_NOT_EVALUATED = "check_not_evaluated"
+LEDGER_DEFAULT = "ledger_default_not_recorded"  # material 90+ dpd in the ledger, no default recorded
 
 
 # ------------------------------------------------------------------- report
@@ -196,7 +198,7 @@ def load_raw_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
     return raw
 
 
-def load_and_validate(data_dir: Path) -> Tables:
+def load_and_validate(data_dir: Path, materiality: Materiality | None = Materiality()) -> Tables:
     """Load the six tables from ``data_dir`` and return them typed, or raise.
 
     Raises
@@ -207,7 +209,7 @@ def load_and_validate(data_dir: Path) -> Tables:
         Any error-level rule is broken; ``err.report`` holds the
         :class:`ValidationReport` and the message is its text.
     """
-    tables, report = validate_tables(load_raw_tables(data_dir))
+    tables, report = validate_tables(load_raw_tables(data_dir), materiality)
     if tables is None:
         raise SchemaError(report.to_text(), report=report)
     if report.warnings:
@@ -540,7 +542,9 @@ class _TableValidator:
                      f"{chk.description} [{chk.rows_failing}]", severity=chk.severity)
 
 
-def validate_tables(raw: dict[str, pd.DataFrame]) -> tuple[Tables | None, ValidationReport]:
+def validate_tables(
+    raw: dict[str, pd.DataFrame], materiality: Materiality | None = Materiality()
+) -> tuple[Tables | None, ValidationReport]:
     """Type the six raw tables and check every rule of the data contract.
 
     Parameters
@@ -589,4 +593,38 @@ def validate_tables(raw: dict[str, pd.DataFrame]) -> tuple[Tables | None, Valida
     if not report.ok:
         return None, report
     frames = {n: typed[n][list(S.SPECS[n].column_names)].reset_index(drop=True) for n in S.TABLE_NAMES}
-    return Tables.from_dict(frames), report
+    tables = Tables.from_dict(frames)
+    if materiality is not None:
+        check_ledger_defaults(tables, report, materiality)
+    return tables, report
+
+
+def check_ledger_defaults(tables: Tables, report: ValidationReport, materiality: Materiality) -> None:
+    """Warn about customers whose ledger shows a default the defaults table does not record.
+
+    At every month end of the ledger's span, a customer onboarded before it and
+    not in default by then should not carry a material amount more than
+    ``dpd_days`` past due (the EU definition of default, see
+    :mod:`riskmodel.data.default_definition`).  The labels keep coming from the
+    defaults table (the company's own record); this warning lists the customers
+    for whom the two disagree, so that the data owner can add the missing defaults.
+    """
+    inv = tables.invoices
+    if inv.empty:
+        return
+    ends = pd.date_range(inv[S.INVOICE_DATE].min(), inv[S.INVOICE_DATE].max(), freq="ME")
+    if len(ends) == 0:
+        return
+    perf = performing_past_due(inv, tables.defaults, tables.customers, ends, materiality)
+    hit = perf[perf["material"]]
+    if hit.empty:
+        return
+    first = hit.groupby(S.CUSTOMER_ID)["date"].min().sort_values()
+    examples = [f"{cid} (first {d.date()})" for cid, d in first.head(N_EXAMPLES).items()]
+    report.violations.append(Violation(
+        S.INVOICES, S.DUE_DATE, LEDGER_DEFAULT, "warning", len(first), examples,
+        f"{len(first)} customer(s) carry a material amount more than {materiality.dpd_days} days past due "
+        f"(>= {materiality.absolute:g} and >= {materiality.relative:.0%} of their open invoices) at a month "
+        "end without a default recorded on or before it: under the default definition these are defaults; "
+        "add them to the defaults table (kind dpd90) or check the ledger, e.g. "
+        + ", ".join(examples)))
