@@ -258,6 +258,13 @@ def test_tenure_reaches_before_the_extract(small: SimulationResult) -> None:
     assert 0.4 < before.mean() < 0.8
     years = (pd.Timestamp(START) - cust.loc[before, S.ONBOARDED_DATE]).dt.days / 365.25
     assert years.max() > 8 and years.median() > 3  # spread over years, not piled on the start date
+    # opening items: invoices issued before the extract's start that are still unpaid on it
+    inv = small.tables.invoices
+    old = inv[inv[S.INVOICE_DATE] < pd.Timestamp(START)]
+    assert old[S.CUSTOMER_ID].nunique() > 0.5 * before.sum()
+    assert (old[S.PAID_DATE].isna() | (old[S.PAID_DATE] >= pd.Timestamp(START))).all()
+    assert old[S.CUSTOMER_ID].isin(cust.loc[before, S.CUSTOMER_ID]).all()
+    assert old[S.INVOICE_DATE].min() >= pd.Timestamp(START) - pd.Timedelta(days=183)
 
 
 # -------------------------------------------------------------- determinism

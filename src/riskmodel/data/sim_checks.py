@@ -14,6 +14,13 @@ from riskmodel.data import schemas as S
 from riskmodel.data.tables import Tables
 
 
+def ledger_years(t: Tables) -> list[int]:
+    """Years the ledger covers from January to December (a partial first year of opening items is left out)."""
+    d = t.invoices[S.INVOICE_DATE]
+    months = d.dt.month.groupby(d.dt.year).agg(["min", "max"])
+    return [int(y) for y, r in months.iterrows() if r["min"] == 1 and r["max"] == 12]
+
+
 def _losses(t: Tables) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(lost by defaulters by default year, lost on settled invoices by paid year, invoiced by year)."""
     inv = t.invoices
@@ -44,8 +51,7 @@ def write_off_rate(t: Tables, years: Iterable[int]) -> float:
 
 def write_off_rate_by_year(t: Tables) -> dict[int, float]:
     """:func:`write_off_rate` of each invoiced year, rounded to 4 digits."""
-    years = sorted(int(y) for y in t.invoices[S.INVOICE_DATE].dt.year.unique())
-    return {y: round(write_off_rate(t, [y]), 4) for y in years}
+    return {y: round(write_off_rate(t, [y]), 4) for y in ledger_years(t)}
 
 
 def default_rate_by_year(t: Tables) -> dict[int, float]:
@@ -53,7 +59,7 @@ def default_rate_by_year(t: Tables) -> dict[int, float]:
     onb = t.customers.set_index(S.CUSTOMER_ID)[S.ONBOARDED_DATE]
     dday = t.defaults.groupby(S.CUSTOMER_ID, observed=True)[S.DEFAULT_DATE].min().reindex(onb.index)
     out = {}
-    for y in sorted(t.invoices[S.INVOICE_DATE].dt.year.unique()):
+    for y in ledger_years(t):
         jan1, next1 = pd.Timestamp(int(y), 1, 1), pd.Timestamp(int(y) + 1, 1, 1)
         cohort = (onb < jan1) & (dday.isna() | (dday >= jan1))
         if cohort.sum():

@@ -12,6 +12,9 @@ payment delay is drawn from the customer's state at the due date:
 * stressed: nearly always late, typically 1-3 months;
 * fraudulent (before the bust-out): paid early, flatteringly.
 
+Customers already on the books when the ledger starts bring their opening items:
+invoices issued before the start and still unpaid on it.
+
 At the default date every invoice not yet paid stays unpaid: it remains open
 or is written off later with a partial recovery (``paid_amount < amount``,
 higher when collateral covers the exposure).  Invoices still unpaid at the end
@@ -69,6 +72,7 @@ class LedgerParams:
     # date for part of the amount, the rest credited and written off.  Insolvency is the main
     # reason for write-offs, not the only one (DESIGN section 8: about 1-2% of receivables
     # written off); a disputed amount is not past due in the sense of the default definition
+    opening_days: int = 183  # window before the start from which opening items are drawn
     dispute_share: float = 0.01
     dispute_recovered_max: float = 0.8  # share of the amount finally paid: uniform on [0, this]
     resolved_share: float = 0.65  # unpaid invoices of a defaulter written off later (else they stay open)
@@ -140,6 +144,22 @@ def simulate_ledger(
     k = len(flat)
     inv_day = lo.ravel()[flat] + np.floor(rng.random(k) * days.ravel()[flat]).astype(np.int64)
     del flat, lo, days
+    # ---- opening items: an open-items extract also carries the invoices of customers already on
+    # the books that were issued before its first day and are still unpaid on it.  They are drawn
+    # over the lp.opening_days before the start (terms of up to 90 days plus at most 90 days late:
+    # nothing older can still be open) with the customer's first-month state, and kept below only
+    # when paid on or after the start.
+    pre_lo = np.maximum(pop.onboarded_day, cal.start - lp.opening_days)
+    pre_days = np.where(pop.onboarded_day < cal.start, cal.start - pre_lo, 0)
+    pre_rate = (pop.invoice_rate * np.where(hist.state[:, 0] == STRESSED, lp.stressed_volume, 1.0)
+                * pre_days / month_len[0])
+    pcust = np.repeat(np.arange(n, dtype=np.int64), rng.poisson(pre_rate))
+    pday = pre_lo[pcust] + np.floor(rng.random(len(pcust)) * pre_days[pcust]).astype(np.int64)
+    opening = np.concatenate([np.zeros(k, dtype=bool), np.ones(len(pcust), dtype=bool)])
+    cust = np.concatenate([cust, pcust])
+    mon = np.concatenate([mon, np.zeros(len(pcust), dtype=mon.dtype)])
+    inv_day = np.concatenate([inv_day, pday])
+    k = len(cust)
     amount = np.round(np.maximum(
         10.0,
         np.exp(pop.log_amount[cust] + lp.amount_sd * rng.standard_normal(k) - 0.5 * lp.amount_sd**2)
@@ -187,6 +207,7 @@ def simulate_ledger(
     paid, dday, crossed = agree_with_default_definition(
         pop, cal, hist, cust, inv_day, due, amount, paid, rng.random(k), materiality)
     keep = ~((dday[cust] >= 0) & (inv_day >= dday[cust]))  # nothing is invoiced on or after the default
+    keep &= ~(opening & (paid < cal.start))  # settled before the extract starts: not in it
     if not keep.all():
         cust, mon, inv_day, due, amount, terms = cust[keep], mon[keep], inv_day[keep], due[keep], amount[keep], terms[keep]
         paid, paid_amount = paid[keep], paid_amount[keep]

@@ -165,7 +165,7 @@ def summarise(result: SimulationResult) -> dict[str, Any]:
     cust, inv, dfl = t.customers, t.invoices, t.defaults
     onb = cust.set_index(S.CUSTOMER_ID)[S.ONBOARDED_DATE]
     dday = dfl.set_index(S.CUSTOMER_ID)[S.DEFAULT_DATE].reindex(onb.index)
-    years = sorted(inv[S.INVOICE_DATE].dt.year.unique())
+    years = sorted(result.oracle[S.SNAPSHOT_DATE].dt.year.unique())  # the period (opening items are older)
     rates = {}
     for y in years:
         jan1 = pd.Timestamp(year=int(y), month=1, day=1)
