@@ -209,8 +209,8 @@ def simulate_ledger(
     keep = ~((dday[cust] >= 0) & (inv_day >= dday[cust]))  # nothing is invoiced on or after the default
     keep &= ~(opening & (paid < cal.start))  # settled before the extract starts: not in it
     if not keep.all():
-        cust, mon, inv_day, due, amount, terms = cust[keep], mon[keep], inv_day[keep], due[keep], amount[keep], terms[keep]
-        paid, paid_amount = paid[keep], paid_amount[keep]
+        cust, mon, inv_day, due = cust[keep], mon[keep], inv_day[keep], due[keep]
+        amount, terms, paid, paid_amount = amount[keep], terms[keep], paid[keep], paid_amount[keep]
         k = len(cust)
 
     # ---- defaults: everything not paid by the default date stays unpaid
