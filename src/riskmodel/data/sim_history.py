@@ -15,8 +15,8 @@ observes at each decision date:
   "ratings are re-evaluated periodically and whenever payment behaviour
   changes"): from the ledger *as observed at d* (invoices issued before d,
   unpaid at d) the team sees the amount more than 30 and more than 90 days
-  past due.  Material 90+ arrears freeze the limit (0: no new credit);
-  material 60+ arrears at two month ends in a row cut it by half and shorten
+  past due.  Material 90+ arrears freeze the limit (0: no new credit, terms kept);
+  material 30+ arrears at two month ends in a row cut it by half and shorten
   the terms one step (90 -> 60 -> 45 -> 30 -> 14 days).  The decision takes
   effect 5 to 25 days after the month end (the credit committee's lag);
 * **recovery**: twelve month ends in a row without material 30+ arrears
@@ -64,7 +64,7 @@ class TermsParams:
     """Credit-control rules and registry rates of the simulated company (see the module docstring)."""
 
     material_abs: float = 500.0  # arrears below this amount are not acted upon
-    material_30_share: float = 0.10  # 30+ (recovery) and 60+ (cut) arrears: share of the limit that is material
+    material_30_share: float = 0.10  # 30+ arrears of at least this share of the limit are material
     material_90_share: float = 0.05  # 90+ arrears of at least this share of the limit are material
     cut_factor: float = 0.5
     lag_min_days: int = 5
@@ -136,6 +136,61 @@ def observed_sales_12m(invoices: pd.DataFrame, codes: np.ndarray, month_end: np.
     return _intervals_to_grid(first, stop, codes, amount, len(month_end), n)
 
 
+MAX_PASSES = 16
+
+
+def _month_ends(cal: Calendar) -> np.ndarray:
+    month_end = (cal.month_start[1 : cal.n_months + 1] - 1).astype(np.int64)
+    return month_end[month_end <= cal.end]
+
+
+@dataclass(frozen=True)
+class _Draws:
+    """Every random number of the history, one per customer and month end, drawn before any record is read."""
+
+    lag: np.ndarray
+    u_paid: np.ndarray
+    f_paid: np.ndarray
+    u_check: np.ndarray
+    u_scope: np.ndarray
+    u_addr: np.ndarray
+    default_lag: np.ndarray
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, M: int, n: int, p: TermsParams) -> _Draws:
+        return cls(
+            lag=rng.integers(p.lag_min_days, p.lag_max_days + 1, size=(M, n)),
+            u_paid=rng.random((M, n)),
+            f_paid=rng.uniform(0.3, 1.0, size=(M, n)),
+            u_check=rng.random((M, n)),
+            u_scope=rng.random((M, n)),
+            u_addr=rng.random((M, n)),
+            default_lag=rng.integers(0, p.default_lag_max_days + 1, size=n),
+        )
+
+
+def apply_terms_to_invoices(invoices: pd.DataFrame, terms: pd.DataFrame) -> pd.DataFrame:
+    """Invoices whose due date is the invoice date + the terms valid on the invoice date.
+
+    An invoice issued on or after a change of terms falls due under the new
+    terms; the payment date is kept (a customer pays when it can, so shorter
+    terms mean more days past due).
+    """
+    hist = terms[[S.CUSTOMER_ID, S.VALID_FROM, S.PAYMENT_TERMS_DAYS]].sort_values(S.VALID_FROM)
+    inv = invoices[[S.CUSTOMER_ID, S.INVOICE_DATE]].assign(_row=np.arange(len(invoices)))
+    inv = inv.sort_values(S.INVOICE_DATE, kind="stable")
+    hit = pd.merge_asof(inv, hist, left_on=S.INVOICE_DATE, right_on=S.VALID_FROM, by=S.CUSTOMER_ID,
+                        direction="backward", allow_exact_matches=True).sort_values("_row")
+    days = hit[S.PAYMENT_TERMS_DAYS].to_numpy(dtype=np.float64)
+    due = invoices[S.DUE_DATE].to_numpy().copy()
+    known = ~np.isnan(days)
+    due[known] = (invoices[S.INVOICE_DATE].to_numpy()[known]
+                  + days[known].astype(np.int64).astype("timedelta64[D]"))
+    out = invoices.copy()
+    out[S.DUE_DATE] = due.astype("datetime64[ns]")
+    return out
+
+
 def simulate_customer_terms(
     pop: Population,
     cal: Calendar,
@@ -144,8 +199,13 @@ def simulate_customer_terms(
     defaults: pd.DataFrame,
     rng: np.random.Generator,
     params: TermsParams | None = None,
-) -> pd.DataFrame:
-    """The ``customer_terms`` change log of every simulated customer (see the module docstring).
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``customer_terms`` change log of every customer, and the ledger under those terms.
+
+    The decisions read the ledger, and new terms change the due dates of later
+    invoices, so the two are solved together: the history is recomputed from
+    the ledger under the previous pass's terms until nothing changes (each pass
+    settles at least the next decision of every customer, so a few passes do).
 
     Parameters
     ----------
@@ -154,38 +214,53 @@ def simulate_customer_terms(
     customer_ids : pandas.Series
         The id of each customer of ``pop``, in population order.
     invoices, defaults
-        The ledger and the default events: the only behaviour the company observes.
+        The ledger (due dates under the onboarding terms) and the default events:
+        the only behaviour the company observes.
     rng : numpy.random.Generator
         Used once, up front, for every draw (so a decision never depends on later records).
 
     Returns
     -------
-    pandas.DataFrame
+    terms : pandas.DataFrame
         The ``customer_terms`` columns, one row per customer and change date
         (first row on ``onboarded_date``), sorted by customer and date; no row
         after the end of the period.
+    invoices : pandas.DataFrame
+        ``invoices`` with each due date = invoice date + the terms valid on it.
     """
     p = params or TermsParams()
+    draws = _Draws.draw(rng, len(_month_ends(cal)), pop.n, p)
+    ledger = invoices
+    for _ in range(MAX_PASSES):
+        terms = customer_terms_from_ledger(pop, cal, customer_ids, ledger, defaults, draws, p)
+        adjusted = apply_terms_to_invoices(invoices, terms)
+        if adjusted[S.DUE_DATE].equals(ledger[S.DUE_DATE]):
+            return terms, adjusted
+        ledger = adjusted
+    raise RuntimeError(f"customer terms and due dates did not settle in {MAX_PASSES} passes")
+
+
+def customer_terms_from_ledger(
+    pop: Population,
+    cal: Calendar,
+    customer_ids: pd.Series,
+    invoices: pd.DataFrame,
+    defaults: pd.DataFrame,
+    draws: _Draws,
+    p: TermsParams,
+) -> pd.DataFrame:
+    """One pass: the change log decided from ``invoices`` and ``defaults`` as observed at each month end."""
     n = pop.n
     ids = pd.Index(np.asarray(customer_ids, dtype=object))
-    month_end = (cal.month_start[1 : cal.n_months + 1] - 1).astype(np.int64)
-    month_end = month_end[month_end <= cal.end]
+    month_end = _month_ends(cal)
     M = len(month_end)
-
-    # --- every random number, drawn before looking at any record
-    lag = rng.integers(p.lag_min_days, p.lag_max_days + 1, size=(M, n))
-    u_paid = rng.random((M, n))
-    f_paid = rng.uniform(0.3, 1.0, size=(M, n))
-    u_check = rng.random((M, n))
-    u_scope = rng.random((M, n))
-    u_addr = rng.random((M, n))
-    default_lag = rng.integers(0, p.default_lag_max_days + 1, size=n)
+    lag, u_paid, f_paid, u_check = draws.lag, draws.u_paid, draws.f_paid, draws.u_check
+    u_scope, u_addr, default_lag = draws.u_scope, draws.u_addr, draws.default_lag
 
     inv_codes = ids.get_indexer(invoices[S.CUSTOMER_ID].astype(object))
     if (inv_codes < 0).any():
         raise ValueError("invoices name customers that are not in the population")
     od30 = observed_arrears(invoices, inv_codes, month_end, n, 30)
-    od60 = observed_arrears(invoices, inv_codes, month_end, n, 60)
     od90 = observed_arrears(invoices, inv_codes, month_end, n, 90)
     sales = observed_sales_12m(invoices, inv_codes, month_end, n)
     default_day = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
@@ -207,7 +282,7 @@ def simulate_customer_terms(
     p_addr_bad = np.where(pop.fraud, 0.5, sigmoid(-2.9 - 0.5 * pop.mu))
     stage = np.zeros(n, dtype=np.int8)  # 0 normal, 1 cut, 2 frozen
     good_run = np.zeros(n, dtype=np.int64)
-    bad60_prev = np.zeros(n, dtype=bool)
+    bad30_prev = np.zeros(n, dtype=bool)
     last_day = onboarded.copy()
     rows: list[tuple[np.ndarray, ...]] = [(np.arange(n), onboarded, limit.copy(), terms.copy(), paid_in.copy(),
                                            scope.copy(), addr.copy())]
@@ -220,15 +295,13 @@ def simulate_customer_terms(
         bad90 = active & (od90[m] >= np.maximum(p.material_abs, p.material_90_share * ref))
         material = np.maximum(p.material_abs, p.material_30_share * ref)
         bad30 = active & (od30[m] >= material)
-        bad60 = active & (od60[m] >= material)
         new_limit, new_terms = limit.copy(), terms.copy()
         new_paid, new_scope, new_addr = paid_in.copy(), scope.copy(), addr.copy()
 
         freeze = bad90 & (stage < 2)
-        cut = ~freeze & bad60 & bad60_prev & (stage == 0)
+        cut = ~freeze & bad30 & bad30_prev & (stage == 0)
         limit_before_cut = np.where((freeze | cut) & (stage == 0), limit, limit_before_cut)
-        new_limit[freeze] = 0.0
-        new_terms[freeze] = _step_terms(terms[freeze], -1)
+        new_limit[freeze] = 0.0  # no new credit; the terms of what is already owed stay
         new_limit[cut] = _round_limit(limit[cut] * p.cut_factor)
         new_terms[cut] = _step_terms(terms[cut], -1)
         stage = np.where(freeze, 2, np.where(cut, 1, stage)).astype(np.int8)
@@ -270,14 +343,14 @@ def simulate_customer_terms(
             rows.append((c, day, new_limit[c], new_terms[c], new_paid[c], new_scope[c], new_addr[c]))
             last_day[c] = day
         limit, terms, paid_in, scope, addr = new_limit, new_terms, new_paid, new_scope, new_addr
-        bad60_prev = bad60
+        bad30_prev = bad30
 
     # --- the recognised default freezes the limit
     hit = (default_day <= cal.end) & (limit > 0)
     c = np.flatnonzero(hit)
     if len(c):
         day = np.maximum(default_day[c] + default_lag[c], last_day[c] + 1)
-        rows.append((c, day, np.zeros(len(c)), _step_terms(terms[c], -1), paid_in[c], scope[c], addr[c]))
+        rows.append((c, day, np.zeros(len(c)), terms[c], paid_in[c], scope[c], addr[c]))
 
     cols = [np.concatenate(x) for x in zip(*rows, strict=True)]
     code, day = cols[0], cols[1]

@@ -126,8 +126,9 @@ def simulate(n_customers: int, start_date: dt.date, years: int, seed: int) -> Si
     )
     # the dated history of limits, terms, capital and checks (sim_history); customers keep the latest values
     (r_terms,) = rng.spawn(1)
-    terms = simulate_customer_terms(pop, cal, customer_ids, tables.invoices, tables.defaults, r_terms)
-    tables = replace(tables, customers=with_current_values(tables.customers, terms), customer_terms=terms)
+    terms, invoices = simulate_customer_terms(pop, cal, customer_ids, tables.invoices, tables.defaults, r_terms)
+    tables = replace(tables, customers=with_current_values(tables.customers, terms), invoices=invoices,
+                     customer_terms=terms)
     oracle = oracle_pd(pop, cal, sysm, hist, p, customer_ids, r_oracle)
     oracle = oracle.sort_values([S.SNAPSHOT_DATE, S.CUSTOMER_ID], kind="stable", ignore_index=True)
     return SimulationResult(tables=tables, oracle=oracle)

@@ -167,6 +167,24 @@ def unavailable_features(tables: Tables) -> tuple[str, ...]:
     return () if tables.has_history else HISTORY_FEATURES
 
 
+def facts_as_of(tables: Tables, customer_ids: Sequence[str], as_of: dt.date | pd.Timestamp) -> pd.DataFrame:
+    """The five history facts of some customers as known before ``as_of`` (the memo's *current* terms).
+
+    The same code as the features (:func:`registration.history_facts`): the
+    latest ``customer_terms`` row with ``valid_from < as_of``; NaN before the
+    first row and for every customer when the table is absent (the customers
+    table's extract values are never used: they may postdate ``as_of``).
+    Returns a frame indexed by customer_id with one float column per fact.
+    """
+    snaps = normalise_snapshots([as_of])
+    ids = pd.Index(sorted({str(c) for c in customer_ids}), name=S.CUSTOMER_ID)
+    terms = tables.customer_terms
+    if terms is not None:
+        terms = terms[terms[S.CUSTOMER_ID].astype("str").isin(ids)]
+    grid = Grid.build(snaps, ids, ())
+    return pd.DataFrame(history_facts(terms, grid), index=ids)
+
+
 def build_features(
     tables: Tables,
     snapshots: Sequence[dt.date | pd.Timestamp] | pd.DatetimeIndex,
