@@ -600,3 +600,16 @@ def test_simulated_base_validates_clean_and_unchanged(tmp_path: Path) -> None:
     from_csv = load_and_validate(folder)
     for name in S.ALL_TABLE_NAMES:
         pd.testing.assert_frame_equal(getattr(from_csv, name), getattr(tables, name))
+
+
+def test_history_checks_skip_customer_values_that_are_missing_or_unreadable() -> None:
+    raw = valid_raw()
+    raw[S.CUSTOMERS] = raw[S.CUSTOMERS].drop(columns=[S.FOUNDED_DATE])
+    _, report = validate_tables(raw)
+    assert [(v.table, v.rule) for v in report.violations] == [(S.CUSTOMERS, V.MISSING_COLUMN)]
+    assert any("valid_from_not_before_founded not evaluated" in n and "customers.founded_date" in n
+               for n in report.notes)
+    raw = valid_raw()
+    raw[S.CUSTOMERS].loc[0, S.CREDIT_LIMIT] = "abc"  # reported once, as a type error of customers
+    _, report = validate_tables(raw)
+    assert [(v.table, v.column, v.rule) for v in report.violations] == [(S.CUSTOMERS, S.CREDIT_LIMIT, V.TYPE)]

@@ -588,13 +588,20 @@ class _TableValidator:
             shared = pd.DataFrame({"id": ids, "d": d}).duplicated(keep=False).to_numpy()
             latest &= ~shared
         for chk in spec.customer_checks:
+            theirs = [c for c in cust.typed if f"{S.CUSTOMERS_PREFIX}{c}" in chk.rows_failing]
             absent = [c for c in chk.columns if c not in self.typed]
+            absent += [f"{S.CUSTOMERS}.{c}" for c in S.CUSTOMERS_SPEC.column_names
+                       if f"{S.CUSTOMERS_PREFIX}{c}" in chk.rows_failing and c not in cust.typed]
             if absent:
                 self.note(f"check {chk.name} not evaluated: column(s) {', '.join(absent)} missing")
                 continue
             skip = ~known
             for c in chk.columns:
                 skip |= self.lost[c]
+            for c in theirs:  # the customer's value could not be read: reported on customers already
+                lost = pd.Series(cust.lost[c].to_numpy(), index=cust.typed[S.CUSTOMER_ID].to_numpy())
+                lost = lost[~lost.index.duplicated(keep=False) & lost.index.notna()]
+                skip |= ids.map(lost).fillna(False).astype(bool)
             try:
                 failing = joined.eval(chk.rows_failing, engine="python")
                 failing = pd.Series(failing, index=typed.index).astype("boolean").fillna(False).astype(bool)
