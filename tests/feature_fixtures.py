@@ -129,6 +129,23 @@ def default(cid: str, date: str, kind: str = "dpd90") -> dict[str, Any]:
     return {S.CUSTOMER_ID: cid, S.DEFAULT_DATE: date, S.KIND: kind}
 
 
+FROM_CUSTOMERS = "from_customers"
+
+
+def terms_row(cid: str, valid_from: str, **values: Any) -> dict[str, Any]:
+    """A customer_terms row: the customer defaults unless given."""
+    row = {S.CUSTOMER_ID: cid, S.VALID_FROM: valid_from}
+    row.update({f: CUSTOMER_DEFAULTS[f] for f in S.HISTORY_FACTS})
+    row.update(values)
+    return row
+
+
+def onboarding_terms(customers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One customer_terms row per customer, on its onboarding date, with its customers values."""
+    return [terms_row(c[S.CUSTOMER_ID], c[S.ONBOARDED_DATE], **{f: c[f] for f in S.HISTORY_FACTS})
+            for c in customers]
+
+
 def make_tables(
     customers: list[dict[str, Any]],
     invoices: list[dict[str, Any]] = (),
@@ -136,8 +153,15 @@ def make_tables(
     visits: list[dict[str, Any]] = (),
     events: list[dict[str, Any]] = (),
     defaults: list[dict[str, Any]] = (),
+    terms: list[dict[str, Any]] | str | None = FROM_CUSTOMERS,
 ) -> Tables:
-    """Typed Tables from lists of records (empty tables keep their columns and dtypes)."""
+    """Typed Tables from lists of records (empty tables keep their columns and dtypes).
+
+    ``terms``: the customer_terms rows; by default one row per customer on its
+    onboarding date holding its customers values; None for a folder without history.
+    """
+    if terms == FROM_CUSTOMERS:
+        terms = onboarding_terms(list(customers))
     return Tables(
         customers=typed_frame(S.CUSTOMERS, list(customers)),
         invoices=typed_frame(S.INVOICES, list(invoices)),
@@ -145,6 +169,7 @@ def make_tables(
         visits=typed_frame(S.VISITS, list(visits)),
         events=typed_frame(S.EVENTS, list(events)),
         defaults=typed_frame(S.DEFAULTS, list(defaults)),
+        customer_terms=None if terms is None else typed_frame(S.CUSTOMER_TERMS, list(terms)),
     )
 
 
@@ -251,4 +276,15 @@ def random_tables(
     defaults = [
         default(c, day(start, when(100, span_days + 200))) for c in ids if rng.random() < 0.4
     ]
-    return make_tables(customers, invoices, financials, visits, events, defaults)
+    terms = []
+    for c in customers:  # a random change log: sometimes none, sometimes rows before onboarding
+        dates = sorted({when(-300) for _ in range(int(rng.integers(0, 5)))})
+        for d in dates:
+            terms.append(terms_row(c[S.CUSTOMER_ID], day(start, d), **{
+                S.CREDIT_LIMIT: float(rng.choice([0.0, 1000.0, 5000.0, 20000.0])),
+                S.PAYMENT_TERMS_DAYS: int(rng.choice([14, 30, 60])),
+                S.PAID_IN_CAPITAL: float(rng.choice([0.0, 50_000.0, 100_000.0])),
+                S.BUSINESS_SCOPE_OK: bool(rng.random() < 0.7),
+                S.ADDRESS_VERIFIED: bool(rng.random() < 0.7),
+            }))
+    return make_tables(customers, invoices, financials, visits, events, defaults, terms)

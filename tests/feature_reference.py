@@ -38,7 +38,14 @@ def reference_features(
     """All numeric features of one customer at one snapshot (categoricals as their string value)."""
     out: dict[str, float] = {}
     cust = tables.customers.set_index(S.CUSTOMER_ID).loc[cid]
-    limit = float(cust[S.CREDIT_LIMIT])
+    # the history facts: the latest customer_terms row dated strictly before the snapshot
+    facts = {f: math.nan for f in S.HISTORY_FACTS}
+    if tables.customer_terms is not None:
+        th = tables.customer_terms
+        th = th[(th[S.CUSTOMER_ID] == cid) & (th[S.VALID_FROM] < snap)].sort_values(S.VALID_FROM)
+        if len(th):
+            facts = {f: float(th[f].iloc[-1]) for f in S.HISTORY_FACTS}
+    limit = facts[S.CREDIT_LIMIT]
 
     def start(months: int) -> pd.Timestamp:
         return snap - pd.DateOffset(months=months)
@@ -188,11 +195,11 @@ def reference_features(
     out["reg_region"] = cust[S.REGION]
     out["reg_legal_form"] = cust[S.LEGAL_FORM]
     out["reg_firm_age_years"] = (snap - cust[S.FOUNDED_DATE]).days / 365.25
-    out["reg_paid_in_ratio"] = _ratio(cust[S.PAID_IN_CAPITAL], cust[S.REGISTERED_CAPITAL], 10)
-    out["reg_business_scope_ok"] = float(cust[S.BUSINESS_SCOPE_OK])
-    out["reg_address_verified"] = float(cust[S.ADDRESS_VERIFIED])
-    out["reg_payment_terms_days"] = float(cust[S.PAYMENT_TERMS_DAYS])
-    out["reg_log_credit_limit"] = math.log1p(limit)
+    out["reg_paid_in_ratio"] = _ratio(facts[S.PAID_IN_CAPITAL], cust[S.REGISTERED_CAPITAL], 10)
+    out["reg_business_scope_ok"] = facts[S.BUSINESS_SCOPE_OK]
+    out["reg_address_verified"] = facts[S.ADDRESS_VERIFIED]
+    out["reg_payment_terms_days"] = facts[S.PAYMENT_TERMS_DAYS]
+    out["reg_log_credit_limit"] = math.log1p(max(limit, 0.0)) if not math.isnan(limit) else math.nan
 
     # ------------------------------------------------------------ events
     ev = tables.events[(tables.events[S.CUSTOMER_ID] == cid) & (tables.events[S.EVENT_DATE] < snap)]

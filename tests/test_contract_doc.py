@@ -37,13 +37,13 @@ def test_every_column_check_and_value_is_documented() -> None:
         block = table_markdown(spec)
         assert block in md
         rows = [ln for ln in block.splitlines() if ln.startswith("| `")]
-        assert len(rows) == len(spec.columns) + len(spec.checks)
+        assert len(rows) == len(spec.columns) + len(spec.checks) + len(spec.customer_checks)
         for col in spec.columns:
             row = next(r for r in rows if r.startswith(f"| `{col.name}` |"))
             assert ("optional" if col.nullable else "required") in row
             for value in col.allowed or ():
                 assert f"`{value}`" in row
-        for chk in spec.checks:
+        for chk in (*spec.checks, *spec.customer_checks):
             assert f"| `{chk.name}` | {chk.severity} |" in block
 
 
@@ -74,3 +74,11 @@ def test_replace_section_refreshes_only_between_the_markers() -> None:
     assert extract_section(stale).strip() != contract_markdown().strip()  # drift is detected
     with pytest.raises(ValueError, match="markers"):
         replace_section("# no markers here\n")
+
+
+def test_history_table_is_documented_as_optional_with_its_rules() -> None:
+    md = contract_markdown()
+    assert f"### `{S.CUSTOMER_TERMS}`" in md and "optional" in md.split("### `customers`")[0]
+    block = table_markdown(S.CUSTOMER_TERMS_SPEC)
+    assert "unique together with `valid_from`" in block  # no two rows with the same customer and date
+    assert "valid_from_not_before_founded" in block and "each customer's latest row" in block

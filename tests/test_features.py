@@ -488,3 +488,76 @@ def test_unknown_event_type_is_refused_not_dropped():
     bad = type(t)(t.customers, t.invoices, t.financials, t.visits, ev, t.defaults)
     with pytest.raises(SchemaError, match=r"events\.event_type.*gossip"):
         build_features(bad, [SNAP], FS)
+
+
+# ------------------------------------------------- history of customer facts
+def _history_case(terms_rows):
+    from feature_fixtures import terms_row
+
+    cust = customer("A", **{S.ONBOARDED_DATE: "2019-01-01", S.REGISTERED_CAPITAL: 100_000.0,
+                            S.CREDIT_LIMIT: 1_000.0, S.PAYMENT_TERMS_DAYS: 14})  # extract: already cut
+    inv = [invoice("I1", "A", "2021-05-01", "2021-05-31", 5_000.0, None)]
+    ev = [event("E1", "A", "2020-01-01", "collateral_pledged", 20_000.0)]
+    return make_tables([cust], inv, events=ev, terms=[terms_row("A", d, **v) for d, v in terms_rows])
+
+
+def test_history_facts_take_the_latest_row_before_the_snapshot():
+    before = {S.CREDIT_LIMIT: 40_000.0, S.PAYMENT_TERMS_DAYS: 60, S.PAID_IN_CAPITAL: 50_000.0,
+              S.BUSINESS_SCOPE_OK: True, S.ADDRESS_VERIFIED: False}
+    t = _history_case([("2019-01-01", {**before, S.CREDIT_LIMIT: 10_000.0}), ("2020-06-01", before)])
+    r = one(t)
+    assert r["reg_log_credit_limit"] == pytest.approx(math.log1p(40_000.0))
+    assert r["reg_payment_terms_days"] == 60 and r["reg_paid_in_ratio"] == pytest.approx(0.5)
+    assert r["reg_business_scope_ok"] == 1.0 and r["reg_address_verified"] == 0.0
+    assert r["pay_utilisation"] == pytest.approx(5_000.0 / 40_000.0)
+    assert r["evt_collateral_to_limit"] == pytest.approx(0.5)
+    # the customers table's extract values (limit 1,000, 14 days) are never read
+    assert r["reg_payment_terms_days"] != 14
+
+
+def test_a_limit_cut_after_the_snapshot_does_not_change_any_feature():
+    base = [("2019-01-01", {S.CREDIT_LIMIT: 40_000.0, S.PAYMENT_TERMS_DAYS: 60})]
+    cut = {S.CREDIT_LIMIT: 0.0, S.PAYMENT_TERMS_DAYS: 14, S.BUSINESS_SCOPE_OK: False}
+    plain = build_features(_history_case(base), [SNAP], FS, population="all")
+    for when in (SNAP.date().isoformat(), "2021-07-15"):  # on the snapshot itself, and after it
+        later = build_features(_history_case([*base, (when, cut)]), [SNAP], FS, population="all")
+        pd.testing.assert_frame_equal(plain, later)
+    # negative control: the same cut the day before the snapshot is seen
+    seen = one(_history_case([*base, ("2021-06-29", cut)]))
+    assert seen["reg_log_credit_limit"] == 0.0 and seen["reg_payment_terms_days"] == 14
+    assert seen["pay_utilisation"] == 100.0 and seen["reg_business_scope_ok"] == 0.0
+
+
+def test_before_the_first_history_row_the_facts_are_missing():
+    r = one(_history_case([("2021-09-01", {S.CREDIT_LIMIT: 40_000.0})]))
+    for name in ("reg_log_credit_limit", "reg_payment_terms_days", "reg_paid_in_ratio", "reg_business_scope_ok",
+                 "reg_address_verified", "pay_utilisation", "evt_collateral_to_limit"):
+        assert math.isnan(r[name]), name
+    assert not math.isnan(r["reg_firm_age_years"])  # static registration facts are still there
+
+
+def test_without_history_the_history_features_are_unavailable(caplog):
+    from riskmodel.features.build import unavailable_features
+    from riskmodel.features.registration import HISTORY_FEATURES
+
+    with_h = _history_case([("2019-01-01", {S.CREDIT_LIMIT: 40_000.0})])
+    without = make_tables(with_h.customers.to_dict("records"), with_h.invoices.to_dict("records"),
+                          events=with_h.events.to_dict("records"), terms=None)
+    assert unavailable_features(with_h) == () and set(unavailable_features(without)) == set(HISTORY_FEATURES)
+    with caplog.at_level("WARNING", logger="riskmodel.features.build"):
+        a = build_features(without, [SNAP], FS, population="all")
+    assert "no customer_terms table" in caplog.text and "reg_log_credit_limit" in caplog.text
+    b = build_features(with_h, [SNAP], FS, population="all")
+    assert a[list(HISTORY_FEATURES)].isna().all().all() and b[list(HISTORY_FEATURES)].notna().all().all()
+    others = [c for c in a.columns if c not in HISTORY_FEATURES]
+    pd.testing.assert_frame_equal(a[others], b[others])
+
+
+def test_facts_as_of_is_the_current_value_known_before_the_date():
+    from riskmodel.features.build import facts_as_of
+
+    t = _history_case([("2019-01-01", {S.CREDIT_LIMIT: 40_000.0, S.PAYMENT_TERMS_DAYS: 60}),
+                       ("2021-03-01", {S.CREDIT_LIMIT: 20_000.0, S.PAYMENT_TERMS_DAYS: 30})])
+    assert facts_as_of(t, ["A"], "2021-03-01").loc["A", S.CREDIT_LIMIT] == 40_000.0  # not yet known
+    assert facts_as_of(t, ["A"], "2021-03-02").loc["A", S.CREDIT_LIMIT] == 20_000.0
+    assert math.isnan(facts_as_of(t, ["A"], "2018-12-31").loc["A", S.PAYMENT_TERMS_DAYS])

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feature_fixtures import day, event, invoice, random_tables, statement, typed_frame, visit
+from feature_fixtures import (
+    day,
+    event,
+    invoice,
+    random_tables,
+    statement,
+    terms_row,
+    typed_frame,
+    visit,
+)
 from feature_reference import reference_features
 from riskmodel.config import FeatureSettings
 from riskmodel.data import schemas as S
@@ -124,7 +134,7 @@ def _perturb_invoices(t: Tables, snap: pd.Timestamp, rng: np.random.Generator) -
         for i in range(3)
     ]
     inv = pd.concat([inv, typed_frame(S.INVOICES, new)], ignore_index=True)
-    return Tables(t.customers, inv, t.financials, t.visits, t.events, t.defaults)
+    return replace(t, invoices=inv)
 
 
 def _perturb_financials(t: Tables, snap: pd.Timestamp, rng: np.random.Generator) -> Tables:
@@ -147,7 +157,7 @@ def _perturb_financials(t: Tables, snap: pd.Timestamp, rng: np.random.Generator)
             [fin, typed_frame(S.FINANCIALS, [statement(cid, pe, **{S.REVENUE: 1.0})])],
             ignore_index=True,
         )
-    return Tables(t.customers, t.invoices, fin, t.visits, t.events, t.defaults)
+    return replace(t, financials=fin)
 
 
 def _perturb_visits(t: Tables, snap: pd.Timestamp, rng: np.random.Generator) -> Tables:
@@ -168,7 +178,7 @@ def _perturb_visits(t: Tables, snap: pd.Timestamp, rng: np.random.Generator) -> 
         for i in range(2)
     ]
     vis = pd.concat([vis, typed_frame(S.VISITS, new)], ignore_index=True)
-    return Tables(t.customers, t.invoices, t.financials, vis, t.events, t.defaults)
+    return replace(t, visits=vis)
 
 
 def _perturb_events(t: Tables, snap: pd.Timestamp, rng: np.random.Generator) -> Tables:
@@ -189,7 +199,7 @@ def _perturb_events(t: Tables, snap: pd.Timestamp, rng: np.random.Generator) -> 
         for i, kind in enumerate(S.EVENT_TYPES)
     ]
     ev = pd.concat([ev, typed_frame(S.EVENTS, new)], ignore_index=True)
-    return Tables(t.customers, t.invoices, t.financials, t.visits, ev, t.defaults)
+    return replace(t, events=ev)
 
 
 def _perturb_defaults(t: Tables, snap: pd.Timestamp, rng: np.random.Generator) -> Tables:
@@ -197,10 +207,39 @@ def _perturb_defaults(t: Tables, snap: pd.Timestamp, rng: np.random.Generator) -
     future = (d[S.DEFAULT_DATE] > snap).to_numpy()
     d[S.DEFAULT_DATE] = _shift_later(d[S.DEFAULT_DATE], future, rng)
     d = _drop_some(d, future, rng)
-    return Tables(t.customers, t.invoices, t.financials, t.visits, t.events, d)
+    return replace(t, defaults=d)
+
+
+def _perturb_history(t: Tables, snap: pd.Timestamp, rng: np.random.Generator) -> Tables:
+    """Change, move later, drop and add customer_terms rows dated on or after S (and the extract values)."""
+    th = t.customer_terms.copy()
+    future = _after(th, S.VALID_FROM, snap)
+    th.loc[future, S.CREDIT_LIMIT] = th.loc[future, S.CREDIT_LIMIT] * 7 + 3
+    th.loc[future, S.PAYMENT_TERMS_DAYS] = 90
+    th.loc[future, S.PAID_IN_CAPITAL] = 1.0
+    th.loc[future, S.BUSINESS_SCOPE_OK] = ~th.loc[future, S.BUSINESS_SCOPE_OK]
+    th.loc[future, S.ADDRESS_VERIFIED] = ~th.loc[future, S.ADDRESS_VERIFIED]
+    th[S.VALID_FROM] = _shift_later(th[S.VALID_FROM], future, rng)
+    th = _drop_some(th, future, rng)
+    th = th.drop_duplicates([S.CUSTOMER_ID, S.VALID_FROM], keep="first")
+    # a limit cut dated exactly on the snapshot, and one later: both unknown at S
+    cid = str(rng.choice(t.customers[S.CUSTOMER_ID]))
+    new = [terms_row(cid, day(snap, k), **{S.CREDIT_LIMIT: 0.0, S.PAYMENT_TERMS_DAYS: 14,
+                                           S.BUSINESS_SCOPE_OK: False, S.ADDRESS_VERIFIED: False,
+                                           S.PAID_IN_CAPITAL: 0.0})
+           for k in (0, int(rng.integers(1, 90)))]
+    th = th[~((th[S.CUSTOMER_ID] == cid) & th[S.VALID_FROM].isin(pd.to_datetime([r[S.VALID_FROM] for r in new])))]
+    th = pd.concat([th, typed_frame(S.CUSTOMER_TERMS, new)], ignore_index=True)
+    # the customers table's extract values are never read for features: change them all
+    cust = t.customers.copy()
+    cust[S.CREDIT_LIMIT] = cust[S.CREDIT_LIMIT] + 12345.0
+    cust[S.PAYMENT_TERMS_DAYS] = 7
+    cust[S.BUSINESS_SCOPE_OK] = ~cust[S.BUSINESS_SCOPE_OK]
+    return replace(t, customers=cust, customer_terms=th.reset_index(drop=True))
 
 
 PERTURB = {
+    "history": _perturb_history,
     "payments": _perturb_invoices,
     "financials": _perturb_financials,
     "visits": _perturb_visits,
@@ -238,6 +277,12 @@ def test_no_look_ahead_visits(seed, snap_i, pseed):
 @given(seed=SEEDS, snap_i=st.integers(0, len(SNAPS) - 1), pseed=SEEDS)
 def test_no_look_ahead_registration_and_events(seed, snap_i, pseed):
     _check_no_look_ahead("events", seed, snap_i, pseed)
+
+
+@PROPS
+@given(seed=SEEDS, snap_i=st.integers(0, len(SNAPS) - 1), pseed=SEEDS)
+def test_no_look_ahead_customer_terms_history(seed, snap_i, pseed):
+    _check_no_look_ahead("history", seed, snap_i, pseed)
 
 
 @PROPS

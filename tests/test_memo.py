@@ -156,3 +156,27 @@ def test_statements_count_once_published() -> None:
                       pd.DataFrame(columns=[S.CUSTOMER_ID, S.EVENT_DATE]), pd.Timestamp("2024-03-31"), 3)
     assert fresh["statement_period_end"] == pd.Timestamp("2022-12-31")
     assert fresh["visit_date"] is None and fresh["invoice_age_months"] == pytest.approx(81 / (365.25 / 12))
+
+
+def test_memo_current_limit_and_terms_are_the_history_before_as_of(project) -> None:
+    """The memo's current limit is the latest customer_terms row before as-of, not the extract's value."""
+    from riskmodel.explain.templates import format_money
+    from riskmodel.pipeline import run_explain
+
+    w, root, settings = project
+    as_of = pd.Timestamp("2024-06-30")
+    th = w.tables.customer_terms
+    cust = w.tables.customers.set_index(S.CUSTOMER_ID)
+    before = th[th[S.VALID_FROM] < as_of].sort_values(S.VALID_FROM).drop_duplicates(S.CUSTOMER_ID, keep="last")
+    before = before.set_index(S.CUSTOMER_ID)
+    onboarded = cust[S.ONBOARDED_DATE] < as_of
+    defaulted = set(w.tables.defaults.loc[w.tables.defaults[S.DEFAULT_DATE] <= as_of, S.CUSTOMER_ID])
+    differs = [c for c in before.index if onboarded[c] and c not in defaulted
+               and before.loc[c, S.CREDIT_LIMIT] != cust.loc[c, S.CREDIT_LIMIT] and before.loc[c, S.CREDIT_LIMIT] > 0]
+    assert differs, "the base should hold a customer whose limit changed after 2024-06-30"
+    cid = differs[0]
+    doc = json.loads(run_explain(settings, cid, as_of=str(as_of.date()), fmt="json",
+                                 out_file=root / "current.json").read_text())
+    assert doc["profile"]["current_limit"] == format_money(float(before.loc[cid, S.CREDIT_LIMIT]))
+    assert doc["profile"]["current_limit"] != format_money(float(cust.loc[cid, S.CREDIT_LIMIT]))
+    assert doc["profile"]["current_terms"] == f"{int(before.loc[cid, S.PAYMENT_TERMS_DAYS])} days"

@@ -177,3 +177,26 @@ def test_out_of_time_split_takes_the_params_periods_and_refuses_one_class() -> N
     with pytest.raises(ConfigError, match=r"test period 2023-03-31..2023-12-31 .* has 2 rows but only label "
                                           r"default_12m=0"):
         _split_out_of_time(one_class, settings)
+
+
+@pytest.mark.slow
+def test_train_without_history_leaves_its_features_out_and_says_so(project: dict, tmp_path: Path) -> None:
+    """An old folder without customer_terms trains; the history features are out of every model and the card."""
+    import shutil
+
+    from riskmodel.features.registration import HISTORY_FEATURES
+
+    old = tmp_path / "raw_old"
+    shutil.copytree(project["raw"], old)
+    for f in old.glob("customer_terms.*"):
+        f.unlink()
+    out = tmp_path / "out_old"
+    code, output = _train(project, "--data", str(old), "--out", str(out))
+    assert code == 0, output
+    doc = json.loads((out / "metrics.json").read_text())
+    left_out = doc["data"]["features_left_out"]
+    assert all(f in left_out for f in HISTORY_FEATURES) and "customer_terms" in left_out
+    assert "Features left out" in (out / "report.html").read_text()
+    bundle = Bundle.load(project["root"] / "models" / "champion")
+    assert not set(bundle.features) & set(HISTORY_FEATURES)
+    assert "features left out" in bundle.model_card and "reg_log_credit_limit" in bundle.model_card

@@ -93,14 +93,34 @@ def valid_raw() -> Raw:
         S.DEFAULT_DATE: ["2021-09-30"],
         S.KIND: ["dpd90"],
     })
+    # the history of the five facts: the latest row of each customer holds its customers values
+    customer_terms = pd.DataFrame({
+        S.CUSTOMER_ID: ["C001", "C001", "C002", "C003", "C003"],
+        S.VALID_FROM: ["2015-01-01", "2021-06-15", "2018-05-20", "2010-02-01", "2021-10-05"],
+        S.CREDIT_LIMIT: ["30000", "50000", "15000.5", "300000", "200000"],
+        S.PAYMENT_TERMS_DAYS: ["45", "30", "60", "60", "45"],
+        S.PAID_IN_CAPITAL: ["100000", "100000", "10000", "500000", "500000"],
+        S.BUSINESS_SCOPE_OK: ["true", "true", "false", "1", "true"],
+        S.ADDRESS_VERIFIED: ["true", "yes", "no", "1", "0"],
+    })
     frames = {S.CUSTOMERS: customers, S.INVOICES: invoices, S.FINANCIALS: financials,
-              S.VISITS: visits, S.EVENTS: events, S.DEFAULTS: defaults}
+              S.VISITS: visits, S.EVENTS: events, S.DEFAULTS: defaults, S.CUSTOMER_TERMS: customer_terms}
     return {name: df.astype("str") for name, df in frames.items()}  # text, missing stays missing
 
 
 def _set(table: str, row: int, column: str, value: str | None) -> Callable[[Raw], None]:
     def apply(raw: Raw) -> None:
         raw[table].loc[row, column] = value
+    return apply
+
+
+def _set_current(row: int, column: str, value: str | None) -> Callable[[Raw], None]:
+    """Set a current value in customers and drop that customer's history (no latest row to compare)."""
+    def apply(raw: Raw) -> None:
+        cid = raw[S.CUSTOMERS].loc[row, S.CUSTOMER_ID]
+        raw[S.CUSTOMERS].loc[row, column] = value
+        th = raw[S.CUSTOMER_TERMS]
+        raw[S.CUSTOMER_TERMS] = th[th[S.CUSTOMER_ID] != cid].reset_index(drop=True)
     return apply
 
 
@@ -177,9 +197,9 @@ CASES: list[Case] = [
     # bounds
     Case("min_amount", _set(S.INVOICES, 2, S.AMOUNT, "-1"), S.INVOICES, S.AMOUNT, V.MIN,
          first_key="invoice_id=INV0003"),
-    Case("min_terms", _set(S.CUSTOMERS, 2, S.PAYMENT_TERMS_DAYS, "-5"), S.CUSTOMERS,
+    Case("min_terms", _set_current(2, S.PAYMENT_TERMS_DAYS, "-5"), S.CUSTOMERS,
          S.PAYMENT_TERMS_DAYS, V.MIN, first_key="customer_id=C003"),
-    Case("max_terms", _set(S.CUSTOMERS, 2, S.PAYMENT_TERMS_DAYS, "400"), S.CUSTOMERS,
+    Case("max_terms", _set_current(2, S.PAYMENT_TERMS_DAYS, "400"), S.CUSTOMERS,
          S.PAYMENT_TERMS_DAYS, V.MAX, first_key="customer_id=C003"),
     Case("min_rating", _set(S.VISITS, 0, S.CORRESPONDENCE, "0"), S.VISITS, S.CORRESPONDENCE, V.MIN,
          first_key="visit_id=V001"),
@@ -213,7 +233,7 @@ CASES: list[Case] = [
     # every cross-column check of the specs
     Case("onboarded_not_before_founded", _set(S.CUSTOMERS, 1, S.ONBOARDED_DATE, "2010-01-01"),
          S.CUSTOMERS, S.ONBOARDED_DATE, "onboarded_not_before_founded", first_key="customer_id=C002"),
-    Case("paid_in_not_above_registered", _set(S.CUSTOMERS, 2, S.PAID_IN_CAPITAL, "600000"),
+    Case("paid_in_not_above_registered", _set_current(2, S.PAID_IN_CAPITAL, "600000"),
          S.CUSTOMERS, S.PAID_IN_CAPITAL, "paid_in_not_above_registered",
          first_key="customer_id=C003", severity="warning"),
     Case("due_not_before_invoice", _set(S.INVOICES, 1, S.DUE_DATE, "2021-02-01"), S.INVOICES,
@@ -236,6 +256,35 @@ CASES: list[Case] = [
     Case("current_liabilities_within_total", _set(S.FINANCIALS, 2, S.CURRENT_LIABILITIES, "200000"),
          S.FINANCIALS, S.CURRENT_LIABILITIES, "current_liabilities_within_total",
          first_key="customer_id=C002, period_end=2020-12-31", severity="warning"),
+    # customer_terms: the history of the five facts (types, key, foreign key, bounds, rules)
+    Case("history_type_number", _set(S.CUSTOMER_TERMS, 2, S.CREDIT_LIMIT, "12,5"), S.CUSTOMER_TERMS, S.CREDIT_LIMIT, V.TYPE,
+         first_key="customer_id=C002, valid_from=2018-05-20"),
+    Case("history_null_bool", _set(S.CUSTOMER_TERMS, 3, S.BUSINESS_SCOPE_OK, NA), S.CUSTOMER_TERMS, S.BUSINESS_SCOPE_OK,
+         V.NOT_NULL, first_key="customer_id=C003, valid_from=2010-02-01"),
+    Case("history_same_customer_and_date", _set(S.CUSTOMER_TERMS, 1, S.VALID_FROM, "2015-01-01"), S.CUSTOMER_TERMS,
+         f"{S.CUSTOMER_ID}, {S.VALID_FROM}", V.UNIQUE_KEY, count=2,
+         first_key="customer_id=C001, valid_from=2015-01-01"),
+    Case("history_foreign_key", _set(S.CUSTOMER_TERMS, 2, S.CUSTOMER_ID, "C999"), S.CUSTOMER_TERMS, S.CUSTOMER_ID, V.FOREIGN_KEY,
+         first_key="customer_id=C999, valid_from=2018-05-20"),
+    Case("history_min_limit", _set(S.CUSTOMER_TERMS, 0, S.CREDIT_LIMIT, "-1"), S.CUSTOMER_TERMS, S.CREDIT_LIMIT, V.MIN,
+         first_key="customer_id=C001, valid_from=2015-01-01"),
+    Case("history_max_terms", _set(S.CUSTOMER_TERMS, 0, S.PAYMENT_TERMS_DAYS, "400"), S.CUSTOMER_TERMS, S.PAYMENT_TERMS_DAYS, V.MAX,
+         first_key="customer_id=C001, valid_from=2015-01-01"),
+    Case("valid_from_not_before_founded", _set(S.CUSTOMER_TERMS, 3, S.VALID_FROM, "1997-01-01"), S.CUSTOMER_TERMS, S.VALID_FROM,
+         "valid_from_not_before_founded", first_key="customer_id=C003, valid_from=1997-01-01"),
+    Case("valid_from_not_before_onboarded", _set(S.CUSTOMER_TERMS, 3, S.VALID_FROM, "2005-01-01"), S.CUSTOMER_TERMS, S.VALID_FROM,
+         "valid_from_not_before_onboarded", first_key="customer_id=C003, valid_from=2005-01-01",
+         severity="warning"),
+    Case("history_paid_in_not_above_registered", _set(S.CUSTOMER_TERMS, 0, S.PAID_IN_CAPITAL, "150000"), S.CUSTOMER_TERMS,
+         S.PAID_IN_CAPITAL, "paid_in_not_above_registered", first_key="customer_id=C001, valid_from=2015-01-01",
+         severity="warning"),
+    Case("latest_row_matches_customers", _set(S.CUSTOMER_TERMS, 1, S.CREDIT_LIMIT, "45000"), S.CUSTOMER_TERMS, S.CREDIT_LIMIT,
+         "latest_row_matches_customers", first_key="customer_id=C001, valid_from=2021-06-15",
+         severity="warning"),
+    Case("latest_row_matches_customers_bool", _set(S.CUSTOMER_TERMS, 4, S.ADDRESS_VERIFIED, "true"), S.CUSTOMER_TERMS, S.CREDIT_LIMIT,
+         "latest_row_matches_customers", first_key="customer_id=C003, valid_from=2021-10-05",
+         severity="warning"),
+    Case("missing_optional_table", _drop_table(S.CUSTOMER_TERMS), S.CUSTOMER_TERMS, "-", V.MISSING_OPTIONAL_TABLE, severity="warning"),
     Case("reference_rating_in_1_5", _set(S.EVENTS, 1, S.VALUE, "9"), S.EVENTS, S.VALUE,
          "reference_rating_in_1_5", first_key="event_id=E002"),
     Case("agency_rating_in_1_10", _set(S.EVENTS, 2, S.VALUE, "11"), S.EVENTS, S.VALUE,
@@ -255,7 +304,7 @@ def test_valid_set_is_clean_and_typed() -> None:
     assert report.ok and report.violations == [] and report.notes == [], report.to_text()
     assert isinstance(tables, Tables)
     assert report.rows == {S.CUSTOMERS: 3, S.INVOICES: 4, S.FINANCIALS: 3, S.VISITS: 3, S.EVENTS: 4,
-                           S.DEFAULTS: 1}
+                           S.DEFAULTS: 1, S.CUSTOMER_TERMS: 5}
     inv, cust, vis = tables.invoices, tables.customers, tables.visits
     assert inv[S.INVOICE_DATE].dtype == "datetime64[ns]"
     assert pd.api.types.is_string_dtype(inv[S.INVOICE_ID].dtype)
@@ -274,7 +323,32 @@ def test_valid_set_is_clean_and_typed() -> None:
 
 def test_every_check_in_the_specs_has_a_failing_case() -> None:
     check_names = {c.name for spec in S.SPECS.values() for c in spec.checks}
+    check_names |= {c.name for spec in S.SPECS.values() for c in spec.customer_checks}
     assert check_names <= {case.rule for case in CASES}
+
+
+def test_an_old_folder_without_history_validates_with_a_warning_naming_the_cost(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    raw = valid_raw()
+    del raw[S.CUSTOMER_TERMS]
+    folder = _write(raw, tmp_path / "old", "csv")
+    with caplog.at_level(logging.WARNING, logger="riskmodel.data.validation"):
+        tables = load_and_validate(folder)
+    assert tables.customer_terms is None and not tables.has_history
+    assert S.CUSTOMER_TERMS not in tables.as_dict()
+    text = caplog.text
+    for part in (S.CUSTOMER_TERMS, V.MISSING_OPTIONAL_TABLE, "look-ahead", "left out of training and scoring",
+                 *S.HISTORY_FACTS):
+        assert part in text
+
+
+def test_history_rows_are_typed_and_the_latest_row_is_compared_per_customer() -> None:
+    tables, report = validate_tables(valid_raw())
+    th = tables.customer_terms
+    assert th[S.VALID_FROM].dtype == "datetime64[ns]" and th[S.PAYMENT_TERMS_DAYS].dtype == "int64"
+    assert th[S.ADDRESS_VERIFIED].tolist() == [True, True, False, True, False]
+    # an older row that differs from the current values is history, not an inconsistency
+    assert th.loc[0, S.CREDIT_LIMIT] != tables.customers.loc[0, S.CREDIT_LIMIT] and report.violations == []
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -353,7 +427,7 @@ def test_typed_frames_validate_again_unchanged() -> None:
     tables, _ = validate_tables(valid_raw())
     again, report = validate_tables(tables.as_dict())
     assert report.ok and not report.violations
-    for name in S.TABLE_NAMES:
+    for name in S.ALL_TABLE_NAMES:
         pd.testing.assert_frame_equal(getattr(again, name), getattr(tables, name))
 
 
@@ -376,7 +450,7 @@ def test_validation_never_mutates_its_input() -> None:
     typed_frames = typed.as_dict()
     typed_before = copy.deepcopy(typed_frames)
     validate_tables(typed_frames)
-    for name in S.TABLE_NAMES:
+    for name in S.ALL_TABLE_NAMES:
         pd.testing.assert_frame_equal(raw[name], before[name])
         pd.testing.assert_frame_equal(typed_frames[name], typed_before[name])
 
@@ -417,7 +491,7 @@ def test_round_trip_through_files(tmp_path: Path, fmt: str) -> None:
     expected, _ = validate_tables(valid_raw())
     source = expected.as_dict() if fmt == "parquet" else valid_raw()  # typed Parquet, text CSV
     tables = load_and_validate(_write(source, tmp_path / fmt, fmt))
-    for name in S.TABLE_NAMES:
+    for name in S.ALL_TABLE_NAMES:
         pd.testing.assert_frame_equal(getattr(tables, name), getattr(expected, name))
 
 
@@ -516,7 +590,7 @@ def test_simulated_base_validates_clean_and_unchanged(tmp_path: Path) -> None:
     sim = simulate(n_customers=150, start_date=dt.date(2019, 1, 1), years=3, seed=11).tables
     tables, report = validate_tables(sim.as_dict())
     assert report.errors == [], report.to_text()
-    for name in S.TABLE_NAMES:
+    for name in S.ALL_TABLE_NAMES:
         pd.testing.assert_frame_equal(getattr(tables, name), getattr(sim, name).reset_index(drop=True))
     # and through CSV, the strictest path (every cell re-read as text)
     folder = tmp_path / "sim"
@@ -524,5 +598,18 @@ def test_simulated_base_validates_clean_and_unchanged(tmp_path: Path) -> None:
     for name, df in sim.as_dict().items():
         df.to_csv(folder / f"{name}.csv", index=False, date_format="%Y-%m-%d")
     from_csv = load_and_validate(folder)
-    for name in S.TABLE_NAMES:
+    for name in S.ALL_TABLE_NAMES:
         pd.testing.assert_frame_equal(getattr(from_csv, name), getattr(tables, name))
+
+
+def test_history_checks_skip_customer_values_that_are_missing_or_unreadable() -> None:
+    raw = valid_raw()
+    raw[S.CUSTOMERS] = raw[S.CUSTOMERS].drop(columns=[S.FOUNDED_DATE])
+    _, report = validate_tables(raw)
+    assert [(v.table, v.rule) for v in report.violations] == [(S.CUSTOMERS, V.MISSING_COLUMN)]
+    assert any("valid_from_not_before_founded not evaluated" in n and "customers.founded_date" in n
+               for n in report.notes)
+    raw = valid_raw()
+    raw[S.CUSTOMERS].loc[0, S.CREDIT_LIMIT] = "abc"  # reported once, as a type error of customers
+    _, report = validate_tables(raw)
+    assert [(v.table, v.column, v.rule) for v in report.violations] == [(S.CUSTOMERS, S.CREDIT_LIMIT, V.TYPE)]

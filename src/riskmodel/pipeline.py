@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING
 from riskmodel.config import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from riskmodel.data.tables import Tables
     from riskmodel.training import TrainResult
 
 log = logging.getLogger(__name__)
@@ -159,6 +162,46 @@ def run_train(settings: Settings, data_dir: Path | None = None, out_dir: Path | 
     return publish_training(train_from_tables(settings, data_dir), settings, out_dir, run_name="train")
 
 
+def leave_out_unavailable(settings: Settings, unavailable: Sequence[str]) -> Settings:
+    """Settings whose models and 5C card leave out features the data cannot give point in time.
+
+    Without ``customer_terms`` the credit limit, terms, paid-in capital and
+    registration checks exist only as of the extract (look-ahead), so their
+    features (``features.build.unavailable_features``) are added to
+    ``models.exclude_features`` and dropped from the baseline's indicators,
+    with a warning naming them.  Unchanged when nothing is unavailable.
+    """
+    if not unavailable:
+        return settings
+    excluded = tuple(dict.fromkeys([*settings.models.exclude_features, *unavailable]))
+    kept = tuple(i for i in settings.baseline.indicators if i.feature not in set(unavailable))
+    dropped = [i.feature for i in settings.baseline.indicators if i.feature in set(unavailable)]
+    log.warning("no customer_terms history: leaving %s out of training and scoring "
+                "(5C indicators dropped: %s)", ", ".join(unavailable), ", ".join(dropped) or "none")
+    return settings.model_copy(update={
+        "models": settings.models.model_copy(update={"exclude_features": excluded}),
+        "baseline": settings.baseline.model_copy(update={"indicators": kept}),
+    })
+
+
+def require_history_for(model_features: Sequence[str], tables: Tables, model_name: str) -> None:
+    """Refuse to score with a model that reads history features the tables cannot give point in time.
+
+    A champion trained with ``customer_terms`` needs it to score: without it the
+    limit, terms, paid-in capital and checks are known only as of the extract.
+    """
+    from riskmodel.exceptions import RiskModelError
+    from riskmodel.features.build import unavailable_features
+
+    needed = [f for f in unavailable_features(tables) if f in set(model_features)]
+    if needed:
+        raise RiskModelError(
+            f"the model {model_name} was trained with the customer_terms history and reads {', '.join(needed)}; "
+            "this folder has no customer_terms table (the customers table holds those facts only as of the "
+            "extract, which would be look-ahead). Add customer_terms.parquet/.csv, or retrain on this folder "
+            "(the features are then left out).")
+
+
 def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "TrainResult":
     """Read the six tables, build the modelling table, split out of time and compare the models.
 
@@ -170,12 +213,14 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
     from riskmodel.data import schemas as S
     from riskmodel.data.simulator import oracle_path_for
     from riskmodel.data.validation import load_and_validate
-    from riskmodel.features.build import build_modelling_table
+    from riskmodel.features.build import build_modelling_table, unavailable_features
     from riskmodel.io import read_frame
     from riskmodel.training import train_and_compare
 
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
     tables = load_and_validate(data_dir, settings.default_definition.materiality())
+    left_out = unavailable_features(tables)
+    settings = leave_out_unavailable(settings, left_out)
     table = build_modelling_table(tables, settings.snapshots, settings.features)
     train, test = _split_out_of_time(table, settings)
     keys = [S.CUSTOMER_ID, S.SNAPSHOT_DATE]
@@ -198,6 +243,8 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
         "train_period": [split.train_start.isoformat(), split.train_end.isoformat()],
         "test_period": [split.test_start.isoformat(), split.test_end.isoformat()],
     }
+    if left_out:  # the report's data table and the model card say what was left out, and why
+        data_info["features_left_out"] = f"{', '.join(left_out)} (no customer_terms history)"
     log.info("training on %d rows (%s..%s), testing on %d rows (%s..%s)", len(train), split.train_start,
              split.train_end, len(test), split.test_start, split.test_end)
     result = train_and_compare(
@@ -425,6 +472,7 @@ def run_score(
     tables = load_and_validate(data_dir, settings.default_definition.materiality())
     check_as_of(date, *data_span(tables))
     bundle = load_champion_bundle(settings)
+    require_history_for(bundle.features, tables, bundle.model_name)
     scorer = Scorer(bundle, settings.scoring)
     drift = DriftAccumulator(bundle.reference, settings.scoring.psi_warning, settings.scoring.psi_alert,
                              expected_drift=CALENDAR_DRIVEN)
@@ -526,6 +574,7 @@ def run_explain(
     date = parse_as_of(as_of) if as_of is not None else default_as_of(last)
     check_as_of(date, first, last)
     bundle = load_champion_bundle(settings)
+    require_history_for(bundle.features, tables, bundle.model_name)
     scorer = Scorer(bundle, settings.scoring)
     mine = subset_tables(tables, [customer_id])
     feats = build_features(mine, [date], settings.features, population="all")

@@ -81,14 +81,28 @@ def table_markdown(spec: S.TableSpec) -> str:
         for chk in spec.checks:
             lines.append(f"| `{chk.name}` | {chk.severity} | {_cell(chk.description)} "
                          f"| `{_cell(chk.rows_failing)}` |")
+    if spec.customer_checks:
+        lines += [
+            "",
+            f"Checks against the customer's row in `{S.CUSTOMERS}` (`{S.CUSTOMERS_PREFIX}X` is its column X):",
+            "",
+            "| check | severity | meaning | rows failing when |",
+            "| --- | --- | --- | --- |",
+        ]
+        for cc in spec.customer_checks:
+            when = f"`{_cell(cc.rows_failing)}`" + (" (each customer's latest row)" if cc.latest_only else "")
+            lines.append(f"| `{cc.name}` | {cc.severity} | {_cell(cc.description)} | {when} |")
     return "\n".join(lines)
 
 
 def contract_markdown() -> str:
     """The whole data contract as markdown: general rules, then one section per table."""
     names = ", ".join(f"`{n}`" for n in S.TABLE_NAMES)
+    optional = ", ".join(f"`{n}`" for n in S.OPTIONAL_TABLE_NAMES)
     intro = f"""\
-Six tables ({names})
+Six tables ({names}), and the optional {optional}
+(the dated history of the customer facts that change: without it a folder still
+validates, with a warning, and those facts are left out of training and scoring),
 in one folder, `data/raw/` by default (`riskmodel validate --data DIR` for
 another). Each table is one file,
 `<table>.parquet` or `<table>.csv` (not both). `riskmodel validate` checks every
@@ -112,7 +126,7 @@ Nothing is fixed or dropped silently.
 - **Overpayment is not allowed**: `paid_amount` may not exceed `amount`
   (check `paid_amount_not_above_amount`).
 """
-    return intro + "\n" + "\n\n".join(table_markdown(S.SPECS[n]) for n in S.TABLE_NAMES) + "\n"
+    return intro + "\n" + "\n\n".join(table_markdown(S.SPECS[n]) for n in S.ALL_TABLE_NAMES) + "\n"
 
 
 def extract_section(readme: str) -> str | None:

@@ -17,7 +17,11 @@ FINANCIALS = "financials"
 VISITS = "visits"
 EVENTS = "events"
 DEFAULTS = "defaults"
+CUSTOMER_TERMS = "customer_terms"
 TABLE_NAMES: tuple[str, ...] = (CUSTOMERS, INVOICES, FINANCIALS, VISITS, EVENTS, DEFAULTS)
+# Optional tables: a folder without them validates (with a warning saying what is lost).
+OPTIONAL_TABLE_NAMES: tuple[str, ...] = (CUSTOMER_TERMS,)
+ALL_TABLE_NAMES: tuple[str, ...] = (*TABLE_NAMES, *OPTIONAL_TABLE_NAMES)
 
 # shared
 CUSTOMER_ID = "customer_id"
@@ -97,6 +101,20 @@ VALUE = "value"
 DEFAULT_DATE = "default_date"
 KIND = "kind"
 
+# customer_terms (dated history of the customer facts that change over time)
+VALID_FROM = "valid_from"
+# The customer facts that have a dated history in customer_terms.  In customers they hold the
+# value as of the extract; features read them only from the history (valid before the snapshot).
+HISTORY_FACTS: tuple[str, ...] = (
+    CREDIT_LIMIT,
+    PAYMENT_TERMS_DAYS,
+    PAID_IN_CAPITAL,
+    BUSINESS_SCOPE_OK,
+    ADDRESS_VERIFIED,
+)
+# In a CustomerCheck expression, a customers column is named with this prefix.
+CUSTOMERS_PREFIX = "customers_"
+
 # modelling table (output of the feature builder)
 SNAPSHOT_DATE = "snapshot_date"
 LABEL = "default_12m"
@@ -172,6 +190,24 @@ class Check:
 
 
 @dataclass(frozen=True)
+class CustomerCheck:
+    """A rule comparing a table's rows with their customer's row in ``customers``.
+
+    ``rows_failing`` is a ``DataFrame.eval`` expression over the table's
+    columns and the customer's columns, the latter prefixed with
+    ``customers_`` (e.g. ``customers_founded_date``).  With ``latest_only``
+    only each customer's latest row (by the table's date column) is checked.
+    """
+
+    name: str
+    columns: tuple[str, ...]
+    rows_failing: str
+    description: str
+    severity: Severity = "error"
+    latest_only: bool = False
+
+
+@dataclass(frozen=True)
 class TableSpec:
     """A table of the contract: columns, primary key, cross-column checks."""
 
@@ -181,6 +217,8 @@ class TableSpec:
     key: tuple[str, ...]
     checks: tuple[Check, ...] = field(default_factory=tuple)
     date_column: str | None = None  # the column that dates a record in time
+    customer_checks: tuple[CustomerCheck, ...] = field(default_factory=tuple)
+    optional: bool = False  # the table may be absent from the folder (a warning says what is lost)
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -204,7 +242,11 @@ def _rating(name: str, description: str) -> Column:
 
 CUSTOMERS_SPEC = TableSpec(
     name=CUSTOMERS,
-    description="One row per business customer: registration facts and the current credit terms.",
+    description="One row per business customer: registration facts and the current credit terms "
+    "(values as of the extract). The five facts with a dated history (credit_limit, "
+    "payment_terms_days, paid_in_capital, business_scope_ok, address_verified) are read for "
+    "features only from `customer_terms`; here they are the current values, kept for backward "
+    "compatibility and checked against the latest history row.",
     key=(CUSTOMER_ID,),
     columns=(
         Column(CUSTOMER_ID, "string", "Our customer identifier."),
@@ -361,7 +403,61 @@ DEFAULTS_SPEC = TableSpec(
     ),
 )
 
+
+def _c(name: str) -> str:
+    """A customers column as named in a CustomerCheck expression."""
+    return CUSTOMERS_PREFIX + name
+
+
+CUSTOMER_TERMS_SPEC = TableSpec(
+    name=CUSTOMER_TERMS,
+    description="Dated history (change log) of the customer facts that change over time: one row "
+    "per customer and date from which the row's values hold, until the customer's next row. Every "
+    "row carries all five facts (the full state, not only what changed). Features use the latest "
+    "row with valid_from strictly before the snapshot; before a customer's first row the facts are "
+    "missing. Optional: without this table the five facts are known only as of the extract "
+    "(look-ahead), so they and the features built on them are left out of training and scoring.",
+    key=(CUSTOMER_ID, VALID_FROM),
+    date_column=VALID_FROM,
+    optional=True,
+    columns=(
+        Column(CUSTOMER_ID, "string", "Customer (must exist in customers)."),
+        Column(VALID_FROM, "date", "First day on which this row's values hold (the decision or "
+               "check date); they hold until the customer's next row."),
+        _money(CREDIT_LIMIT, "Credit limit granted by us from valid_from (0 = frozen: no new "
+               "credit)."),
+        Column(PAYMENT_TERMS_DAYS, "int", "Agreed payment terms in days from valid_from.", min=0, max=365),
+        _money(PAID_IN_CAPITAL, "Capital actually paid in, as registered from valid_from."),
+        Column(BUSINESS_SCOPE_OK, "bool", "Trades within its licensed business scope, as found by the "
+               "registration check dated valid_from."),
+        Column(ADDRESS_VERIFIED, "bool", "Registered address matches where it really operates, as found "
+               "by the check dated valid_from."),
+    ),
+    customer_checks=(
+        CustomerCheck("valid_from_not_before_founded", (VALID_FROM,),
+                      f"{VALID_FROM} < {_c(FOUNDED_DATE)}",
+                      "A fact cannot hold before the firm was founded."),
+        CustomerCheck("valid_from_not_before_onboarded", (VALID_FROM,),
+                      f"({VALID_FROM} < {_c(ONBOARDED_DATE)}) & ({VALID_FROM} >= {_c(FOUNDED_DATE)})",
+                      "Terms are usually set when the customer is onboarded; a row before "
+                      "onboarded_date is unusual.", severity="warning"),
+        CustomerCheck("paid_in_not_above_registered", (PAID_IN_CAPITAL,),
+                      f"{PAID_IN_CAPITAL} > {_c(REGISTERED_CAPITAL)} * 1.0001",
+                      "Paid-in capital above registered capital is unusual.", severity="warning"),
+        CustomerCheck("latest_row_matches_customers", HISTORY_FACTS,
+                      f"(abs({CREDIT_LIMIT} - {_c(CREDIT_LIMIT)}) > 0.005) "
+                      f"| ({PAYMENT_TERMS_DAYS} != {_c(PAYMENT_TERMS_DAYS)}) "
+                      f"| (abs({PAID_IN_CAPITAL} - {_c(PAID_IN_CAPITAL)}) > 0.005) "
+                      f"| ({BUSINESS_SCOPE_OK} != {_c(BUSINESS_SCOPE_OK)}) "
+                      f"| ({ADDRESS_VERIFIED} != {_c(ADDRESS_VERIFIED)})",
+                      "A customer's latest history row should hold the current values of the "
+                      "customers table (both describe the state at the extract).",
+                      severity="warning", latest_only=True),
+    ),
+)
+
 SPECS: dict[str, TableSpec] = {
     s.name: s
-    for s in (CUSTOMERS_SPEC, INVOICES_SPEC, FINANCIALS_SPEC, VISITS_SPEC, EVENTS_SPEC, DEFAULTS_SPEC)
+    for s in (CUSTOMERS_SPEC, INVOICES_SPEC, FINANCIALS_SPEC, VISITS_SPEC, EVENTS_SPEC, DEFAULTS_SPEC,
+              CUSTOMER_TERMS_SPEC)
 }

@@ -39,6 +39,7 @@ import pandas as pd
 from riskmodel.data import schemas as S
 from riskmodel.data.default_definition import Materiality
 from riskmodel.data.sim_frames import id_width, make_ids, to_category, to_dates
+from riskmodel.data.sim_history import simulate_customer_terms, with_current_values
 from riskmodel.data.sim_ledger import simulate_ledger
 from riskmodel.data.sim_oracle import oracle_pd
 from riskmodel.data.sim_reports import plan_collateral, simulate_events, simulate_financials, simulate_visits
@@ -132,6 +133,11 @@ def simulate(
         events=simulate_events(pop, cal, sysm, hist, ledger, collateral, customer_ids, r_evt),
         defaults=ledger.defaults,
     )
+    # the dated history of limits, terms, capital and checks (sim_history); customers keep the latest values
+    (r_terms,) = rng.spawn(1)
+    terms, invoices = simulate_customer_terms(pop, cal, customer_ids, tables.invoices, tables.defaults, r_terms)
+    tables = replace(tables, customers=with_current_values(tables.customers, terms), invoices=invoices,
+                     customer_terms=terms)
     oracle = oracle_pd(pop, cal, sysm, hist, p, customer_ids, r_oracle)
     oracle = oracle.sort_values([S.SNAPSHOT_DATE, S.CUSTOMER_ID], kind="stable", ignore_index=True)
     return SimulationResult(tables=tables, oracle=oracle)

@@ -10,7 +10,8 @@ Rule names used in reports (besides the names of the ``Check``s in the specs):
 
 ``missing_table``, ``missing_column``, ``extra_column`` (warning), ``type``,
 ``not_null``, ``unique_key``, ``foreign_key``, ``min``, ``max``,
-``allowed_values``, ``date_range``, ``check_not_evaluated``.
+``allowed_values``, ``date_range``, ``check_not_evaluated``, ``missing_optional_table``
+(warning: an optional table such as ``customer_terms`` is absent; the message says what is lost).
 """
 
 from __future__ import annotations
@@ -52,6 +53,18 @@ ALLOWED_VALUES = "allowed_values"
 DATE_RANGE = "date_range"
 CHECK_NOT_EVALUATED = "check_not_evaluated"
 LEDGER_DEFAULT = "ledger_default_not_recorded"  # material 90+ dpd in the ledger, no default recorded
+MISSING_OPTIONAL_TABLE = "missing_optional_table"
+
+# What is lost without an optional table (the warning's text).
+OPTIONAL_TABLE_COST: dict[str, str] = {
+    S.CUSTOMER_TERMS: (
+        "no dated history of " + ", ".join(S.HISTORY_FACTS) + ": the customers table holds them only "
+        "as of the extract (e.g. a limit already cut after the customer deteriorated), which would be "
+        "look-ahead, so these facts and the features built on them (credit limit, payment terms, "
+        "paid-in ratio, scope and address checks, utilisation of the limit, collateral to limit) are "
+        "left out of training and scoring. Supply customer_terms.parquet/.csv to use them."
+    ),
+}
 
 
 # ------------------------------------------------------------------- report
@@ -174,7 +187,7 @@ def read_raw_table(path: Path) -> pd.DataFrame:
 
 
 def load_raw_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
-    """Read the six tables from ``data_dir`` without typing them.
+    """Read the six tables (and the optional ones present) from ``data_dir`` without typing them.
 
     Parameters
     ----------
@@ -191,6 +204,11 @@ def load_raw_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
     if not data_dir.is_dir():
         raise DataNotFoundError(f"data folder {data_dir} does not exist")
     paths = {t: find_table_file(data_dir, t) for t in S.TABLE_NAMES}
+    for t in S.OPTIONAL_TABLE_NAMES:
+        try:
+            paths[t] = find_table_file(data_dir, t)
+        except DataNotFoundError:
+            log.debug("optional table %s not in %s", t, data_dir)
     raw = {}
     for table, path in paths.items():
         raw[table] = read_raw_table(path)
@@ -542,16 +560,79 @@ class _TableValidator:
                      f"{chk.description} [{chk.rows_failing}]", severity=chk.severity)
 
 
+    # -- checks against the customer's row in customers
+    def check_customer_rules(self, typed: pd.DataFrame, cust: _TableValidator,
+                             customers: pd.DataFrame) -> None:
+        """Evaluate the spec's CustomerChecks: each row against its customer's row in customers."""
+        spec = self.spec
+        if not spec.customer_checks:
+            return
+        if S.CUSTOMER_ID not in typed.columns or S.CUSTOMER_ID not in cust.typed:
+            self.note("checks against customers not evaluated: no usable customer_id")
+            return
+        cust_ids = cust.typed[S.CUSTOMER_ID]
+        usable = cust_ids.notna() & ~cust_ids.duplicated(keep=False)
+        right = customers[usable.to_numpy()].drop_duplicates(S.CUSTOMER_ID)
+        right = right.rename(columns={c: S.CUSTOMERS_PREFIX + c for c in right.columns if c != S.CUSTOMER_ID})
+        ids = self.typed[S.CUSTOMER_ID]
+        joined = typed.merge(right, on=S.CUSTOMER_ID, how="left", validate="many_to_one")
+        joined.index = typed.index
+        known = ids.notna() & ids.isin(right[S.CUSTOMER_ID])
+        # each customer's latest row; rows sharing a key are left out (which is latest would be a guess)
+        latest = pd.Series(False, index=typed.index)
+        date_col = spec.date_column
+        if date_col is not None and date_col in self.typed:
+            d = self.typed[date_col]
+            ok = known & d.notna()
+            if ok.any():
+                last = d[ok].groupby(ids[ok], sort=False).transform("max")
+                latest.loc[last.index] = (d[ok] == last).to_numpy()
+            shared = pd.DataFrame({"id": ids, "d": d}).duplicated(keep=False).to_numpy()
+            latest &= ~shared
+        for chk in spec.customer_checks:
+            theirs = [c for c in cust.typed if f"{S.CUSTOMERS_PREFIX}{c}" in chk.rows_failing]
+            absent = [c for c in chk.columns if c not in self.typed]
+            absent += [f"{S.CUSTOMERS}.{c}" for c in S.CUSTOMERS_SPEC.column_names
+                       if f"{S.CUSTOMERS_PREFIX}{c}" in chk.rows_failing and c not in cust.typed]
+            if absent:
+                self.note(f"check {chk.name} not evaluated: column(s) {', '.join(absent)} missing")
+                continue
+            skip = ~known
+            for c in chk.columns:
+                skip |= self.lost[c]
+            for c in theirs:  # the customer's value could not be read: reported on customers already
+                lost = pd.Series(cust.lost[c].to_numpy(), index=cust.typed[S.CUSTOMER_ID].to_numpy())
+                lost = lost[~lost.index.duplicated(keep=False) & lost.index.notna()]
+                skip |= ids.map(lost).fillna(False).astype(bool)
+            try:
+                failing = joined.eval(chk.rows_failing, engine="python")
+                failing = pd.Series(failing, index=typed.index).astype("boolean").fillna(False).astype(bool)
+            except Exception as err:  # noqa: BLE001 - a broken expression must not hide other rules
+                self.report.violations.append(Violation(
+                    spec.name, chk.columns[0], CHECK_NOT_EVALUATED, "error", 1, [],
+                    f"check {chk.name} ({chk.rows_failing}) could not be evaluated: {err}"))
+                continue
+            failing &= ~skip
+            if chk.latest_only:
+                failing &= latest
+            self.add(chk.columns[0], chk.name, failing,
+                     f"{chk.description} [{chk.rows_failing}; customers_X is the customer's X in "
+                     f"{S.CUSTOMERS}]", severity=chk.severity)
+
+
 def validate_tables(
     raw: dict[str, pd.DataFrame], materiality: Materiality | None = Materiality()
 ) -> tuple[Tables | None, ValidationReport]:
-    """Type the six raw tables and check every rule of the data contract.
+    """Type the raw tables (six required, optional ones when given) and check every contract rule.
 
     Parameters
     ----------
     raw : dict[str, pandas.DataFrame]
         Frames by table name, as read (CSV as text, Parquet with stored types).
         They are not modified.
+    materiality : Materiality or None
+        The default definition's materiality, for the ledger/defaults
+        agreement warning; None skips that check.
 
     Returns
     -------
@@ -564,11 +645,16 @@ def validate_tables(
     report = ValidationReport()
     validators: dict[str, _TableValidator] = {}
     typed: dict[str, pd.DataFrame] = {}
-    for name in S.TABLE_NAMES:
+    for name in S.ALL_TABLE_NAMES:
         spec = S.SPECS[name]
         if name not in raw:
-            report.violations.append(Violation(name, "-", MISSING_TABLE, "error", 1, [],
-                                               f"table {name!r} was not supplied"))
+            if spec.optional:
+                report.violations.append(Violation(
+                    name, "-", MISSING_OPTIONAL_TABLE, "warning", 1, [],
+                    f"optional table {name!r} was not supplied: {OPTIONAL_TABLE_COST.get(name, '')}"))
+            else:
+                report.violations.append(Violation(name, "-", MISSING_TABLE, "error", 1, [],
+                                                   f"table {name!r} was not supplied"))
             continue
         frame = raw[name].reset_index(drop=True)  # a new frame: the caller's is never touched
         report.rows[name] = len(frame)
@@ -585,14 +671,17 @@ def validate_tables(
             v.check_foreign_key(known)
         if not typed[name].empty or len(v.raw) == 0:
             v.check_rules(typed[name])
+            if cust is not None and S.CUSTOMERS in typed:
+                v.check_customer_rules(typed[name], cust, typed[S.CUSTOMERS])
 
-    order = {name: i for i, name in enumerate(S.TABLE_NAMES)}
+    order = {name: i for i, name in enumerate(S.ALL_TABLE_NAMES)}
     report.violations.sort(key=lambda v: order[v.table])  # stable: rule order kept within a table
     for name in report.rows:
         log.debug("validated %s: %d rows", name, report.rows[name])
     if not report.ok:
         return None, report
-    frames = {n: typed[n][list(S.SPECS[n].column_names)].reset_index(drop=True) for n in S.TABLE_NAMES}
+    frames = {n: typed[n][list(S.SPECS[n].column_names)].reset_index(drop=True)
+              for n in S.ALL_TABLE_NAMES if n in typed}
     tables = Tables.from_dict(frames)
     if materiality is not None:
         check_ledger_defaults(tables, report, materiality)

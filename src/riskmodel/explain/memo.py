@@ -21,6 +21,7 @@ import pandas as pd
 
 from riskmodel.data import schemas as S
 from riskmodel.data.tables import Tables
+from riskmodel.features.build import facts_as_of
 from riskmodel.explain import charts
 from riskmodel.explain.history import KEY_RATIOS, financial_trend, freshness, payment_history, visit_log
 from riskmodel.explain.reasons import feature_phrase
@@ -201,7 +202,10 @@ def build_memo(explanation: Any, tables: Tables, as_of: pd.Timestamp, publicatio
              for g in master_scale.grades]
     scale.append({"grade": master_scale.default_grade, "max_pd": "default",
                   "current": grade == master_scale.default_grade})
-    current_limit = float(cust[S.CREDIT_LIMIT])
+    # current terms = the latest customer_terms row before as_of (never the extract's values: look-ahead)
+    current = facts_as_of(tables, [cid], as_of).iloc[0]
+    current_limit = float(current[S.CREDIT_LIMIT])
+    current_terms = float(current[S.PAYMENT_TERMS_DAYS])
     last = history.iloc[-1] if len(history) else None
     context: dict[str, Any] = {
         "customer_id": cid,
@@ -214,8 +218,8 @@ def build_memo(explanation: Any, tables: Tables, as_of: pd.Timestamp, publicatio
             "legal_form": str(cust[S.LEGAL_FORM]).replace("_", " "),
             "founded": _fmt_date(cust[S.FOUNDED_DATE]),
             "onboarded": _fmt_date(cust[S.ONBOARDED_DATE]),
-            "current_limit": format_money(current_limit),
-            "current_terms": f"{int(cust[S.PAYMENT_TERMS_DAYS])} days",
+            "current_limit": "not known" if np.isnan(current_limit) else format_money(current_limit),
+            "current_terms": "not known" if np.isnan(current_terms) else f"{int(current_terms)} days",
         },
         "status": explanation.status,
         "default_date": _fmt_date(default_dates.min()) if len(default_dates) else None,
@@ -237,7 +241,7 @@ def build_memo(explanation: Any, tables: Tables, as_of: pd.Timestamp, publicatio
             "review_text": ("every month" if policy.review_months == 1
                             else f"every {policy.review_months} months"),
             "prepayment_text": f"{policy.prepayment_share:.0%}",
-            "change": (None if np.isnan(policy.limit) or current_limit <= 0
+            "change": (None if np.isnan(policy.limit) or np.isnan(current_limit) or current_limit <= 0
                        else (policy.limit - current_limit) / current_limit),
         },
         "payments": {

@@ -26,7 +26,12 @@ from riskmodel.features.dictionary import feature_catalog
 from riskmodel.features.financials import build_financial_features
 from riskmodel.features.labels import first_default_days, horizon_end_days, label_from_days
 from riskmodel.features.payments import build_payment_features
-from riskmodel.features.registration import build_event_features, build_registration_features
+from riskmodel.features.registration import (
+    HISTORY_FEATURES,
+    build_event_features,
+    build_registration_features,
+    history_facts,
+)
 from riskmodel.features.snapshots import (
     NAT_DAYS,
     Grid,
@@ -109,7 +114,11 @@ def _build(
     status = _status_grid(customers, first_default, grid.days).reshape(-1)
     rows = np.flatnonzero(status == 0) if population == "eligible" else np.arange(status.size)
     grid = grid.with_rows(rows)
-    credit_limit = float_column(customers, S.CREDIT_LIMIT)
+    facts = history_facts(tables.customer_terms, grid)
+    if not tables.has_history:
+        log.warning("no %s table: %s unavailable (NaN) and left out of training and scoring",
+                    S.CUSTOMER_TERMS, ", ".join(HISTORY_FEATURES))
+    credit_limit = facts[S.CREDIT_LIMIT]
 
     features: dict[str, object] = {}
     t0 = time.perf_counter()
@@ -122,7 +131,7 @@ def _build(
     t2 = time.perf_counter()
     features.update(build_visit_features(tables.visits, grid))
     t3 = time.perf_counter()
-    features.update(build_registration_features(customers, grid))
+    features.update(build_registration_features(customers, grid, facts))
     features.update(build_event_features(tables.events, grid, credit_limit))
     log.debug(
         "features in %.2fs: payments %.2fs, financials %.2fs, visits %.2fs, registration+events %.2fs",
@@ -147,6 +156,34 @@ def _build(
     cols.update(features)
     frame = pd.DataFrame(cols, copy=False)
     return frame, grid, first_default
+
+
+def unavailable_features(tables: Tables) -> tuple[str, ...]:
+    """Features that cannot be built point in time from these tables (to leave out of models).
+
+    Without ``customer_terms`` the credit limit, terms, paid-in capital and the
+    registration checks are known only as of the extract (look-ahead): every
+    feature of ``registration.HISTORY_FEATURES`` is then NaN and unavailable.
+    """
+    return () if tables.has_history else HISTORY_FEATURES
+
+
+def facts_as_of(tables: Tables, customer_ids: Sequence[str], as_of: dt.date | pd.Timestamp) -> pd.DataFrame:
+    """The five history facts of some customers as known before ``as_of`` (the memo's *current* terms).
+
+    The same code as the features (:func:`registration.history_facts`): the
+    latest ``customer_terms`` row with ``valid_from < as_of``; NaN before the
+    first row and for every customer when the table is absent (the customers
+    table's extract values are never used: they may postdate ``as_of``).
+    Returns a frame indexed by customer_id with one float column per fact.
+    """
+    snaps = normalise_snapshots([as_of])
+    ids = pd.Index(sorted({str(c) for c in customer_ids}), name=S.CUSTOMER_ID)
+    terms = tables.customer_terms
+    if terms is not None:
+        terms = terms[terms[S.CUSTOMER_ID].astype("str").isin(ids)]
+    grid = Grid.build(snaps, ids, ())
+    return pd.DataFrame(history_facts(terms, grid), index=ids)
 
 
 def build_features(

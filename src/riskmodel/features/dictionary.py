@@ -106,7 +106,7 @@ def _pay(settings: FeatureSettings) -> dict[str, FeatureInfo]:
     )
     out["pay_utilisation"] = f(
         "capacity",
-        "Open amount / credit limit (current limit of the customers table); "
+        "Open amount / credit limit valid before the snapshot (customer_terms); "
         f"a zero limit with an open amount gives the cap {UTILISATION_CAP:g}.",
         "ratio",
     )
@@ -307,19 +307,19 @@ def _reg() -> dict[str, FeatureInfo]:
     out["reg_firm_age_years"] = f("conditions", "Years from founded_date to the snapshot.", "years")
     out["reg_paid_in_ratio"] = f(
         "capital",
-        f"Paid-in / registered capital (capped at {PAID_IN_CAP:g}; NaN "
-        "without registered capital).",
+        f"Paid-in capital valid before the snapshot (customer_terms) / registered capital "
+        f"(capped at {PAID_IN_CAP:g}; NaN without registered capital).",
         "ratio",
     )
     out["reg_business_scope_ok"] = f(
-        "character", "1 if the customer trades within its licensed scope.", "flag 0/1"
+        "character", "1 if the customer trades within its licensed scope (from customer_terms: the latest row dated before the snapshot).", "flag 0/1"
     )
     out["reg_address_verified"] = f(
-        "character", "1 if the registered address is where it really operates.", "flag 0/1"
+        "character", "1 if the registered address is where it really operates (from customer_terms: the latest row dated before the snapshot).", "flag 0/1"
     )
-    out["reg_payment_terms_days"] = f("conditions", "Agreed payment terms.", "days")
+    out["reg_payment_terms_days"] = f("conditions", "Agreed payment terms (from customer_terms: the latest row dated before the snapshot).", "days")
     out["reg_log_credit_limit"] = f(
-        "conditions", "log(1 + credit limit) granted by us (current limit).", "log currency"
+        "conditions", "log(1 + credit limit) granted by us (from customer_terms: the latest row dated before the snapshot).", "log currency"
     )
     ev = "events dated strictly before the snapshot"
     for stem, text in (
@@ -347,7 +347,8 @@ def _reg() -> dict[str, FeatureInfo]:
         "currency",
     )
     out["evt_collateral_to_limit"] = f(
-        "collateral", f"Net collateral / credit limit (capped at {COLLATERAL_CAP:g}).", "ratio"
+        "collateral", f"Net collateral / credit limit valid before the snapshot (customer_terms; "
+        f"capped at {COLLATERAL_CAP:g}).", "ratio"
     )
     return out
 

@@ -68,7 +68,7 @@ def build_payment_features(
     settings : FeatureSettings
         Windows and late thresholds.
     credit_limit : np.ndarray
-        Credit limit per customer, in the grid's customer order.
+        Credit limit valid before the snapshot, per output row (NaN when unknown).
 
     Returns
     -------
@@ -145,7 +145,7 @@ def build_payment_features(
     out["pay_overdue_share"] = grid.take(np.clip(share, 0.0, 1.0))
     out["pay_utilisation"] = safe_ratio(
         out["pay_open_amount"],
-        grid.take_customer(credit_limit),
+        credit_limit,
         cap=UTILISATION_CAP,
         zero_to_cap=True,
     )

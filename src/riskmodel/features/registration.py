@@ -1,7 +1,13 @@
 """Registration and external-event features (the ``reg_`` and ``evt_`` columns).
 
-Registration facts come from the customers table (one value per customer; the
-firm's age is measured at the snapshot).  Events count only when
+Static registration facts (industry, region, legal form, founding date,
+registered capital) come from the customers table.  The facts that change over
+time (credit limit, payment terms, paid-in capital, scope and address checks)
+come from ``customer_terms``: the latest row with ``valid_from < S`` (missing
+before a customer's first row).  Without that table they are unavailable
+(NaN) and the features built on them are listed by
+:data:`HISTORY_FEATURES`, so training and scoring can leave them out.  Events
+count only when
 ``event_date < S``: lawsuits and tax arrears in the last 12/24 months, the
 latest bank reference and agency rating, the mean trade reference over 24
 months, and collateral = pledged - released up to S (never below 0).
@@ -49,6 +55,16 @@ EVENT_FEATURES: tuple[str, ...] = (
     "evt_collateral_value",
     "evt_collateral_to_limit",
 )
+# Features that read a fact of customer_terms: unavailable (NaN) when the table is absent.
+HISTORY_FEATURES: tuple[str, ...] = (
+    "reg_paid_in_ratio",
+    "reg_business_scope_ok",
+    "reg_address_verified",
+    "reg_payment_terms_days",
+    "reg_log_credit_limit",
+    "pay_utilisation",
+    "evt_collateral_to_limit",
+)
 PAID_IN_CAP = 10.0
 COLLATERAL_CAP = 100.0
 
@@ -58,10 +74,49 @@ def categorical(values: pd.Series | np.ndarray, categories: tuple[str, ...]) -> 
     return pd.Categorical(np.asarray(values, dtype=object), categories=list(categories))
 
 
+def history_facts(terms: pd.DataFrame | None, grid: Grid) -> dict[str, np.ndarray]:
+    """The five history facts at the grid's rows: the latest ``customer_terms`` row dated before S.
+
+    Parameters
+    ----------
+    terms : pandas.DataFrame or None
+        The ``customer_terms`` table; None when the folder has none (every fact NaN).
+    grid : Grid
+        Snapshots, customers and output rows.
+
+    Returns
+    -------
+    dict[str, np.ndarray]
+        For each of ``schemas.HISTORY_FACTS``, float64 per output row (booleans as
+        0/1): the value of the latest row with ``valid_from < S``, NaN before the
+        customer's first row.
+    """
+    n_rows = len(grid.rows)
+    if terms is None:
+        return {f: np.full(n_rows, np.nan) for f in S.HISTORY_FACTS}
+    t = S.CUSTOMER_TERMS
+    codes = customer_codes(terms[S.CUSTOMER_ID], grid.customers, t)
+    days = date_days(terms, S.VALID_FROM, t)
+    order = np.lexsort((days, codes))  # by customer, then date (the key is unique)
+    latest = grid.latest_index(grid.snap_count(days[order]), codes[order], np.arange(len(order)))
+    latest = latest.reshape(-1)[grid.rows]
+    found = latest >= 0
+    out: dict[str, np.ndarray] = {}
+    for fact in S.HISTORY_FACTS:
+        kind = S.CUSTOMER_TERMS_SPEC.column(fact).kind
+        values = (bool_column(terms, fact) if kind == "bool" else float_column(terms, fact))[order]
+        out[fact] = np.where(found, values[np.maximum(latest, 0)], np.nan) if len(values) else np.full(n_rows, np.nan)
+    return out
+
+
 def build_registration_features(
-    customers: pd.DataFrame, grid: Grid
+    customers: pd.DataFrame, grid: Grid, facts: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray | pd.Categorical]:
-    """Registration features at the grid's rows; ``customers`` in the grid's customer order."""
+    """Registration features at the grid's rows.
+
+    ``customers`` is in the grid's customer order; ``facts`` holds the history
+    facts per output row (:func:`history_facts`).
+    """
     out: dict[str, np.ndarray | pd.Categorical] = {}
     for name, (column, cats) in CATEGORICAL_FEATURES.items():
         cat = categorical(customers[column], cats)
@@ -69,19 +124,16 @@ def build_registration_features(
         out[name] = pd.Categorical.from_codes(codes, categories=list(cats))
     founded = date_days(customers, S.FOUNDED_DATE, S.CUSTOMERS)
     out["reg_firm_age_years"] = (grid.row_snapshot_days() - grid.take_customer(founded)) / 365.25
-    ratio = safe_ratio(
-        float_column(customers, S.PAID_IN_CAPITAL),
-        float_column(customers, S.REGISTERED_CAPITAL),
+    out["reg_paid_in_ratio"] = safe_ratio(
+        facts[S.PAID_IN_CAPITAL],
+        grid.take_customer(float_column(customers, S.REGISTERED_CAPITAL)),
         PAID_IN_CAP,
     )
-    out["reg_paid_in_ratio"] = grid.take_customer(ratio)
-    out["reg_business_scope_ok"] = grid.take_customer(bool_column(customers, S.BUSINESS_SCOPE_OK))
-    out["reg_address_verified"] = grid.take_customer(bool_column(customers, S.ADDRESS_VERIFIED))
-    out["reg_payment_terms_days"] = grid.take_customer(
-        float_column(customers, S.PAYMENT_TERMS_DAYS)
-    )
-    limit = float_column(customers, S.CREDIT_LIMIT)
-    out["reg_log_credit_limit"] = grid.take_customer(np.log1p(np.maximum(limit, 0.0)))
+    out["reg_business_scope_ok"] = facts[S.BUSINESS_SCOPE_OK]
+    out["reg_address_verified"] = facts[S.ADDRESS_VERIFIED]
+    out["reg_payment_terms_days"] = facts[S.PAYMENT_TERMS_DAYS]
+    limit = facts[S.CREDIT_LIMIT]
+    out["reg_log_credit_limit"] = np.log1p(np.maximum(limit, 0.0))
     return {name: out[name] for name in REGISTRATION_FEATURES}
 
 
@@ -99,7 +151,7 @@ def event_type_codes(types: pd.Series) -> np.ndarray:
 def build_event_features(
     events: pd.DataFrame, grid: Grid, credit_limit: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Event features at the grid's rows; ``credit_limit`` per customer in the grid's order."""
+    """Event features at the grid's rows; ``credit_limit`` per output row (valid before S)."""
     t = S.EVENTS
     codes = customer_codes(events[S.CUSTOMER_ID], grid.customers, t)
     days = date_days(events, S.EVENT_DATE, t)
@@ -150,6 +202,6 @@ def build_event_features(
     collateral = grid.take(np.maximum(np.round(pledged - released, 2), 0.0))
     out["evt_collateral_value"] = collateral
     out["evt_collateral_to_limit"] = safe_ratio(
-        collateral, grid.take_customer(credit_limit), COLLATERAL_CAP, zero_to_cap=True
+        collateral, credit_limit, COLLATERAL_CAP, zero_to_cap=True
     )
     return {name: out[name] for name in EVENT_FEATURES}
