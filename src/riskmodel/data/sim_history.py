@@ -173,8 +173,12 @@ def apply_terms_to_invoices(invoices: pd.DataFrame, terms: pd.DataFrame) -> pd.D
     """Invoices whose due date is the invoice date + the terms valid on the invoice date.
 
     An invoice issued on or after a change of terms falls due under the new
-    terms; the payment date is kept (a customer pays when it can, so shorter
-    terms mean more days past due).
+    terms, and a settled one is paid as many days beyond (or before) its new
+    due date as it was beyond the old one: a customer's days beyond terms is
+    its payment habit (the measure trade-credit agencies rate payers on, e.g.
+    Dun & Bradstreet's Paydex), and keeping it keeps the ledger in agreement
+    with the default definition that ``sim_ledger`` enforces (a shorter term
+    must not push an invoice past 90 days without a recorded default).
     """
     hist = terms[[S.CUSTOMER_ID, S.VALID_FROM, S.PAYMENT_TERMS_DAYS]].sort_values(S.VALID_FROM)
     inv = invoices[[S.CUSTOMER_ID, S.INVOICE_DATE]].assign(_row=np.arange(len(invoices)))
@@ -187,7 +191,11 @@ def apply_terms_to_invoices(invoices: pd.DataFrame, terms: pd.DataFrame) -> pd.D
     due[known] = (invoices[S.INVOICE_DATE].to_numpy()[known]
                   + days[known].astype(np.int64).astype("timedelta64[D]"))
     out = invoices.copy()
+    shift = due.astype("datetime64[ns]") - invoices[S.DUE_DATE].to_numpy().astype("datetime64[ns]")
+    paid = invoices[S.PAID_DATE].to_numpy().astype("datetime64[ns]")
+    moved = np.maximum(paid + shift, invoices[S.INVOICE_DATE].to_numpy().astype("datetime64[ns]"))
     out[S.DUE_DATE] = due.astype("datetime64[ns]")
+    out[S.PAID_DATE] = np.where(np.isnat(paid), paid, moved)
     return out
 
 
