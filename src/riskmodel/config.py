@@ -211,6 +211,8 @@ class EvaluationSettings(_Section):
     calibration_bins: int = Field(10, ge=2)
     psi_bins: int = Field(10, ge=2)
     champion_alpha: float = Field(0.05, gt=0, lt=1)
+    # an AUC lift below this is called small in the verdict, significant or not
+    material_auc_lift: float = Field(0.02, ge=0, lt=1)
     seed: int = 0
 
 
