@@ -229,7 +229,12 @@ def _lift_sentences(result: TrainResult, alpha: float, material: float) -> list[
         auc_r = float(result.models[REFIT].metrics["auc"])
         text = ("The refitted 5C card (the experts' points, weights refitted by logistic regression on the "
                 f"training rows) reaches AUC {auc_r:.3f}: {_lift_phrase(rc)} over {CARD}, the gain from "
-                "re-weighting the evidence the experts already use.")
+                "re-weighting the evidence the experts already use")
+        strength = lead_strength(rc, alpha, material)
+        text += {"material": ".",
+                 "small": " (significant but small).",
+                 "not_significant": " (not significant: the experts' weights use their evidence about as well).",
+                 "worse": " (negative: the experts' weights rank better out of time)."}[strength]
         best = max((n for n in result.vs_baseline if n not in BASELINES),
                    key=lambda n: float(result.vs_baseline[n]["auc_diff"]), default=None)
         if best is not None:
@@ -308,7 +313,8 @@ def _points_text(ind: Any) -> str:
         return ", ".join(f"{k}: {v:g}" for k, v in ind.categories.items())
     cuts = list(ind.cuts)
     pts = numeric_points(ind, np.array([*cuts, np.inf]))  # each cut falls in the bin it closes
-    parts = [f"≤ {c:g}: {p:g}" for c, p in zip(cuts, pts[:-1])] + [f"> {cuts[-1]:g}: {pts[-1]:g}"]
+    parts = ([f"≤ {c:g}: {round(p, 1):g}" for c, p in zip(cuts, pts[:-1])]
+             + [f"> {cuts[-1]:g}: {round(pts[-1], 1):g}"])
     return " | ".join(parts)
 
 
