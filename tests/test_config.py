@@ -26,8 +26,8 @@ def test_project_params_load() -> None:
     s = load_settings()
     assert s.snapshots.horizon_months == 12
     assert len(s.master_scale.grades) >= 7
-    assert {i.c for i in s.baseline.indicators} == {
-        "character", "capacity", "capital", "collateral", "conditions"}
+    # collateral belongs to the limit and loss side, not to the PD card (see params.yaml)
+    assert {i.c for i in s.baseline.indicators} == {"character", "capacity", "capital", "conditions"}
     assert s.root == DEFAULT_PARAMS.parent
 
 
@@ -55,8 +55,48 @@ def test_training_labels_must_end_before_the_test_period(tmp_path: Path, base: d
         load_settings(_write(tmp_path, base))
 
 
+def _indicator(base: dict, feature: str) -> dict:
+    return next(i for i in base["baseline"]["indicators"] if i["feature"] == feature)
+
+
+def test_the_experts_card_holds_the_evidence_the_seeds_name() -> None:
+    card = {i.feature: i for i in load_settings().baseline.indicators}
+    seeds = {
+        "our ledger and its ageing": {"pay_max_dpd_12m", "pay_share_late_12m", "pay_overdue_share", "pay_overdue_90p"},
+        "references and agencies": {"evt_trade_ref_mean_24m", "evt_bank_ref_last", "evt_agency_rating_last"},
+        "public records": {"evt_lawsuits_24m", "evt_tax_arrears_24m"},
+        "registration": {"reg_business_scope_ok", "reg_address_verified", "reg_paid_in_ratio", "reg_legal_form"},
+        "site visits": {"vis_last_premises", "vis_last_inventory_rating", "vis_last_management",
+                        "vis_last_staff_morale", "vis_last_disclosure", "vis_lavish_office_24m",
+                        "vis_licence_checked_share_24m"},
+        "contact quality": {"vis_last_correspondence", "vis_last_responsiveness", "vis_last_expertise"},
+        "statements": {"fin_cfo_to_debt", "fin_equity_ratio", "fin_current_ratio", "fin_interest_cover"},
+    }
+    for what, features in seeds.items():
+        assert features <= set(card), f"{what}: {sorted(features - set(card))} missing from the card"
+    # collateral moved to the limit and loss side; region has no expert reason on a static card
+    assert not {"evt_collateral_to_limit", "evt_collateral_value", "reg_region"} & set(card)
+    assert all(len(i.rationale.strip()) > 20 for i in card.values())
+    from riskmodel.features.dictionary import FEATURES
+    assert set(card) <= set(FEATURES)  # every indicator is a feature the modelling table has
+
+
+def test_card_refuses_an_indicator_without_rationale(tmp_path: Path, base: dict) -> None:
+    del _indicator(base, "evt_tax_arrears_24m")["rationale"]
+    _indicator(base, "reg_legal_form")["rationale"] = "   "
+    with pytest.raises(ConfigError, match=r"without a rationale: \['evt_tax_arrears_24m', 'reg_legal_form'\]"):
+        load_settings(_write(tmp_path, base))
+
+
+def test_refit_settings_are_typed(tmp_path: Path, base: dict) -> None:
+    assert load_settings().baseline.refit.enabled is True
+    base["baseline"]["refit"]["C"] = 0
+    with pytest.raises(ConfigError, match=r"baseline\.refit\.C"):
+        load_settings(_write(tmp_path, base))
+
+
 def test_indicator_points_must_match_cuts(tmp_path: Path, base: dict) -> None:
-    base["baseline"]["indicators"][3]["points"] = [10, 5]
+    _indicator(base, "evt_lawsuits_24m")["points"] = [10, 5]
     with pytest.raises(ConfigError, match="evt_lawsuits_24m.*expected 5 points"):
         load_settings(_write(tmp_path, base))
 

@@ -124,6 +124,10 @@ def test_baseline_files(tmp_path: Path) -> None:
         load_baseline_file(bad)
     ok = tmp_path / "ok.yaml"
     ok.write_text("baseline:\n  indicators:\n    - {feature: x, c: capital, weight: 2, cuts: [0], points: [1, 9]}\n")
+    with pytest.raises(ConfigError, match=r"without a rationale: \['x'\]"):  # a card explains every indicator
+        load_baseline_file(ok)
+    ok.write_text("baseline:\n  indicators:\n    - {feature: x, c: capital, weight: 2, cuts: [0], points: [1, 9],\n"
+                  "       rationale: \"the more capital paid in, the more stands behind the firm\"}\n")
     assert load_baseline_file(ok).indicators[0].weight == 2
 
 
@@ -141,6 +145,7 @@ def test_shipped_baselines_match_their_tables(data: Path, target: str, id_col, n
             values = {str(v) for v in df[ind.feature].dropna().unique()}
             assert values <= set(ind.categories), (ind.feature, values - set(ind.categories))
     assert {i.c for i in base.indicators} >= {"character", "capacity", "capital", "conditions"}
+    assert all(len(i.rationale) > 20 for i in base.indicators)
 
 
 @pytest.fixture(scope="module")
@@ -161,10 +166,11 @@ def test_german_credit_cross_validated(german_result) -> None:
     doc = json.loads(json.dumps(res.metrics_json()))
     assert doc["data"] == {"source": "table", "split": "cv5", "n_train": 1000, "n_test": 1000,
                            "test_positive_rate": 0.3}
-    assert set(doc["models"]) == {"baseline_5c", "lightgbm", "logistic_scorecard"}
+    assert set(doc["models"]) == {"baseline_5c", "baseline_5c_refit", "lightgbm", "logistic_scorecard"}
     for name in ("lightgbm", "logistic_scorecard"):
         assert 0.70 < doc["models"][name]["auc"] < 0.85, name
-        assert {"auc_diff", "p_value"} <= set(doc["vs_baseline"][name])
+        assert {"auc_diff", "auc_diff_ci95", "p_value"} <= set(doc["vs_baseline"][name])
+        assert {"auc_diff", "auc_diff_ci95", "p_value"} <= set(doc["vs_refitted"][name])
     assert 0.6 < doc["models"]["baseline_5c"]["auc"] < 0.8  # the expert scorecard carries signal
     assert "oracle" not in doc and doc["champion"] in doc["models"]
     base = res.models["baseline_5c"].estimator

@@ -108,3 +108,44 @@ def test_cluster_bootstrap_interval_is_wider_for_repeated_customers() -> None:
     assert (hi_c - lo_c) > 1.6 * (hi_r - lo_r)
     assert (hi_c - lo_c) == pytest.approx(hi_1 - lo_1, rel=0.3)
     assert lo_c < skm.roc_auc_score(y, p) < hi_c
+
+
+def test_paired_bootstrap_of_an_auc_lift_matches_a_slow_reference(scored) -> None:
+    y, p = scored
+    rng = np.random.default_rng(5)
+    q = np.clip(p + rng.normal(0, 0.08, len(p)), 0.001, 0.999).round(3)  # a noisier second score
+    diff = mx.auc(y, p) - mx.auc(y, q)
+    lo, hi = mx.bootstrap_auc_diff_ci(y, p, q, n=400, level=0.9, seed=1)
+    # slow reference: one resample, both AUCs on it
+    ref_rng = np.random.default_rng(11)
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    ref = []
+    for _ in range(400):
+        idx = np.r_[ref_rng.choice(pos, len(pos)), ref_rng.choice(neg, len(neg))]
+        ref.append(skm.roc_auc_score(y[idx], p[idx]) - skm.roc_auc_score(y[idx], q[idx]))
+    r_lo, r_hi = np.quantile(ref, [0.05, 0.95])
+    assert lo < diff < hi
+    assert lo == pytest.approx(r_lo, abs=0.01) and hi == pytest.approx(r_hi, abs=0.01)
+    # paired: the interval of a lift is narrower than the two AUC intervals would suggest
+    a_lo, a_hi = mx.bootstrap_auc_ci(y, p, n=400, level=0.9, seed=1)
+    assert hi - lo < a_hi - a_lo
+    # a score against itself: lift 0 in every replicate
+    assert mx.bootstrap_auc_diff_ci(y, p, p, n=100) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="same length"):
+        mx.bootstrap_auc_diff_ci(y, p, q[:-1])
+
+
+def test_cluster_bootstrap_of_a_lift_is_wider_for_repeated_customers() -> None:
+    rng = np.random.default_rng(8)
+    k = 400
+    y_c = rng.binomial(1, 0.25, k)
+    s1, s2 = y_c + rng.normal(size=k), 0.6 * y_c + rng.normal(size=k)
+    y = np.repeat(y_c, 4)
+    p1 = np.repeat(s1, 4) + rng.normal(scale=0.01, size=4 * k)
+    p2 = np.repeat(s2, 4) + rng.normal(scale=0.01, size=4 * k)
+    groups = np.repeat(np.arange(k), 4)
+    lo_r, hi_r = mx.bootstrap_auc_diff_ci(y, p1, p2, n=400, seed=1)
+    lo_c, hi_c = mx.bootstrap_auc_diff_ci(y, p1, p2, n=400, seed=1, groups=groups)
+    lo_1, hi_1 = mx.bootstrap_auc_diff_ci(y_c, s1, s2, n=400, seed=1)
+    assert (hi_c - lo_c) > 1.6 * (hi_r - lo_r)
+    assert (hi_c - lo_c) == pytest.approx(hi_1 - lo_1, rel=0.3)

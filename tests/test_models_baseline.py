@@ -139,3 +139,101 @@ def test_config_refuses_malformed_indicators() -> None:
 def test_docstring_example_runs() -> None:
     result = doctest.testmod(baseline_module)
     assert result.attempted > 0 and result.failed == 0
+
+
+# ------------------------------------------------ the refitted card: same points, learned weights
+def _refit_data(n: int, seed: int) -> tuple[tuple[Indicator, ...], pd.DataFrame, np.ndarray]:
+    """dpd drives the risk strongly, equity a little; 'echo' repeats dpd's points plus noise; 'noise' is noise."""
+    rng = np.random.default_rng(seed)
+    dpd = rng.choice([0.0, 10.0, 45.0, 120.0], size=n, p=[0.5, 0.25, 0.15, 0.1])
+    equity = rng.normal(0.3, 0.15, n)
+    X = pd.DataFrame({"dpd": dpd, "equity": equity, "noise": rng.normal(size=n),
+                      "industry": pd.Categorical(rng.choice(["a", "b"], n))})
+    logit = -3.0 + 0.03 * dpd - 2.0 * (equity - 0.3)
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    inds = (
+        Indicator(feature="dpd", c="character", weight=2, cuts=(0, 30, 90), points=(10, 6, 3, 1)),
+        Indicator(feature="equity", c="capital", weight=5, cuts=(0.1, 0.2, 0.3, 0.4), direction="higher_is_better"),
+        Indicator(feature="noise", c="conditions", weight=3, cuts=(0.0,), direction="higher_is_better"),
+        Indicator(feature="industry", c="conditions", weight=1, categories={"a": 8, "b": 3}),
+    )
+    return inds, X, y
+
+
+def test_refitted_card_keeps_the_points_and_learns_non_negative_weights() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from riskmodel.models.refitted import RefittedFiveCScorecard
+
+    inds, X, y = _refit_data(6000, 0)
+    expert = FiveCScorecard(inds).fit(X, y)
+    refit = RefittedFiveCScorecard(inds, C=1.0).fit(X, y)
+    # the same points per indicator: only the weights differ
+    pd.testing.assert_frame_equal(refit.points(X), expert.points(X))
+    assert np.all(refit.weights_ >= 0) and refit.weights_.sum() == pytest.approx(sum(i.weight for i in inds))
+    w = dict(zip(refit.features_, refit.weights_))
+    assert w["dpd"] > w["equity"] > 0  # the data say dpd matters most, though the experts weighted equity higher
+    # where the weights are positive they are the logistic regression's coefficients on the kept points, rescaled
+    kept = [j for j, f in enumerate(refit.features_) if f not in refit.dropped_]
+    lr = LogisticRegression(C=1.0, max_iter=2000).fit(refit.points(X).to_numpy()[:, kept], y)
+    np.testing.assert_allclose(refit.weights_[kept] / refit.weights_[kept].sum(),
+                               lr.coef_[0] / lr.coef_[0].sum(), rtol=1e-3)
+    np.testing.assert_allclose(refit.coef_[kept], lr.coef_[0], rtol=1e-3)
+    # the credit level orders customers as the regression does, and the PD falls with the level
+    level = refit.credit_level(X)
+    assert np.corrcoef(level, lr.decision_function(refit.points(X).to_numpy()[:, kept]))[0, 1] < -0.999
+    order = np.argsort(level)
+    assert np.all(np.diff(refit.predict_proba(X)[order, 1]) <= 1e-12)
+
+
+def test_refitted_card_gives_weight_zero_to_a_wrong_signed_indicator() -> None:
+    from riskmodel.models.refitted import RefittedFiveCScorecard
+
+    inds, X, y = _refit_data(6000, 1)
+    # an indicator scored the wrong way round: more points for more days late
+    flipped = (Indicator(feature="dpd", c="character", weight=2, cuts=(0, 30, 90), points=(1, 3, 6, 10)),
+               *inds[1:])
+    refit = RefittedFiveCScorecard(flipped).fit(X, y)
+    assert refit.dropped_[0] == "dpd"
+    w = dict(zip(refit.features_, refit.weights_))
+    assert w["dpd"] == 0.0 and refit.coef_[0] == 0.0 and not refit.fallback_
+    assert w["equity"] > 0
+    # a C whose weights are all zero drops out of the per-C levels instead of dividing by zero
+    only = (flipped[0], inds[1])
+    refit2 = RefittedFiveCScorecard(only).fit(X, y)
+    assert list(refit2.sub_scores(X).columns) == ["capital"]
+    assert np.isfinite(refit2.credit_level(X)).all()
+
+
+def test_refitted_card_falls_back_to_the_experts_weights_when_nothing_ranks() -> None:
+    from riskmodel.models.refitted import RefittedFiveCScorecard
+
+    inds, X, y = _refit_data(3000, 2)
+    wrong = (Indicator(feature="dpd", c="character", weight=2, cuts=(0, 30, 90), points=(1, 3, 6, 10)),)
+    refit = RefittedFiveCScorecard(wrong).fit(X, y)
+    assert refit.fallback_ and refit.dropped_ == ["dpd"]
+    np.testing.assert_allclose(refit.weights_, [2.0])
+    with pytest.raises(ValueError, match="C must be > 0"):
+        RefittedFiveCScorecard(inds, C=0).fit(X, y)
+
+
+def test_refitted_card_learns_from_the_training_rows_only() -> None:
+    from riskmodel.models.refitted import RefittedFiveCScorecard
+
+    inds, X, y = _refit_data(4000, 3)
+    a = RefittedFiveCScorecard(inds).fit(X.iloc[:2000], y[:2000])
+    b = RefittedFiveCScorecard(inds).fit(X.iloc[:2000], y[:2000])
+    np.testing.assert_array_equal(a.weights_, b.weights_)  # deterministic
+    c = RefittedFiveCScorecard(inds).fit(X.iloc[2000:], y[2000:])
+    assert not np.allclose(a.weights_, c.weights_)  # other rows, other weights
+    # predicting never refits
+    before = a.weights_.copy()
+    a.predict_proba(X.iloc[2000:])
+    np.testing.assert_array_equal(a.weights_, before)
+
+
+def test_refitted_docstring_example_runs() -> None:
+    from riskmodel.models import refitted
+
+    result = doctest.testmod(refitted)
+    assert result.attempted > 0 and result.failed == 0

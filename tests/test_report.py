@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from html import escape as html_escape
+from html import unescape
 import re
 from pathlib import Path
 
@@ -12,7 +13,15 @@ import numpy as np
 import pytest
 
 from riskmodel.evaluation import plots
-from riskmodel.evaluation.report import build_plots, format_p, render_report, shap_frame, verdict
+from riskmodel.evaluation.report import (
+    build_plots,
+    format_p,
+    lift_rows,
+    render_report,
+    shap_frame,
+    verdict,
+    verdict_is_strong,
+)
 from test_tracking_helpers import project_settings, train_result
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -44,17 +53,23 @@ def test_report_has_tables_verdict_and_embedded_images(run, tmp_path: Path) -> N
     html = render_report(result, settings, plots_dir=tmp_path / "plots")
     assert result.champion == "lightgbm"  # premise of the synthetic data
     # the plain-language verdict with the DeLong p-value
-    p = result.vs_baseline["lightgbm"]["p_value"]
-    assert f"LightGBM beats the 5C scorecard: AUC {result.vs_baseline['lightgbm']['auc_diff']:+.3f}" in html
+    cmp = result.vs_baseline["lightgbm"]
+    lo, hi = cmp["auc_diff_ci95"]
+    assert "LightGBM beats the experts' 5C card: AUC " in unescape(html)
+    assert f"lift {cmp['auc_diff']:+.3f} [{lo:+.3f}, {hi:+.3f}], p" in html
+    p = cmp["p_value"]
     assert f"p {html_escape(format_p(p))}" in html or f"p = {format_p(p)}" in html
+    assert 'class="verdict"' in html  # a material lead: the green box
     mean_pd = result.models["lightgbm"].pd_test.mean()
     assert f"Calibration: the champion predicts a mean PD of {mean_pd:.2%}" in html
     # side-by-side metrics: every model, the CI, the oracle row
-    for label in ("5C expert scorecard", "LightGBM", "Logistic scorecard", "Oracle (true PD)"):
+    for label in ("5C expert scorecard", "5C card, refitted weights", "LightGBM", "Logistic scorecard",
+                  "Oracle (true PD)"):
         assert label in html
     lo, hi = result.models["lightgbm"].metrics["auc_ci95"]
     assert f"{lo:.3f} – {hi:.3f}" in html
-    for header in ("Gini", "KS", "Brier", "Log loss", "PSI train", "DeLong", "Jeffreys p", "cum. lift"):
+    for header in ("Gini", "KS", "Brier", "Log loss", "PSI train", "DeLong", "Jeffreys p", "cum. lift",
+                   "over the refitted card", "oracle gap closed", "Rationale", "Refitted weight"):
         assert header in html
     # calibration by grade lists the master scale
     assert all(f"<td>{g.grade}</td>" in html for g in settings.master_scale.grades)
@@ -64,6 +79,48 @@ def test_report_has_tables_verdict_and_embedded_images(run, tmp_path: Path) -> N
                                                                       "shap.png"]
     # self-contained: nothing fetched from elsewhere
     assert not re.search(r'(src|href)="(https?:)?//', html)
+
+
+def test_lift_table_and_the_card_with_its_rationales(run) -> None:
+    settings, result, figures = run
+    html = render_report(result, settings, figures=figures)
+    rows = {r["key"]: r for r in lift_rows(result, 0.05, 0.02)}
+    assert set(rows) == {"baseline_5c_refit", "lightgbm", "logistic_scorecard"}
+    gbm = result.vs_refitted["lightgbm"]
+    assert rows["lightgbm"]["refit"]["diff"] == f"{gbm['auc_diff']:+.3f}"
+    assert rows["lightgbm"]["card"]["gap"] == f"{result.vs_baseline['lightgbm']['oracle_gap_closed']:.0%}"
+    assert rows["baseline_5c_refit"]["refit"]["diff"] == ""  # the refitted card is not compared with itself
+    # every indicator of the card with its C, weight and rationale, as params.yaml gives them
+    card = result.models["baseline_5c"].estimator.indicators_
+    assert len(card) == 3
+    text = unescape(html)
+    for ind in card:
+        assert f"<td style=\"text-align:left; white-space:normal; max-width:420px\">{ind.rationale}</td>" in text
+        assert f'title="{ind.description}">{ind.feature}</td>' in text
+    assert "≤ 0: 10 | ≤ 5: 9" in text  # pay_max_dpd_12m's cut points with their points
+    assert "The refitted 5C card (the experts' points" in text
+
+
+def test_verdict_says_plainly_when_a_lead_is_small(run) -> None:
+    """A significant lead below evaluation.material_auc_lift is called small, and the box is not green."""
+    settings, result, figures = run
+    auc_card = result.models["baseline_5c"].metrics["auc"]
+    small = {**result.vs_baseline["lightgbm"], "auc_diff": 0.008, "auc_diff_ci95": [0.002, 0.014], "p_value": 0.01}
+    models = dict(result.models)
+    models["lightgbm"] = dataclasses.replace(models["lightgbm"],
+                                             metrics={**models["lightgbm"].metrics, "auc": auc_card + 0.008})
+    weak = dataclasses.replace(result, models=models, vs_baseline={**result.vs_baseline, "lightgbm": small})
+    lines = verdict(weak, 0.05, material=0.02)
+    assert lines[0].endswith("Its lead is small (+0.008 AUC, below the 0.02 this report calls material): the gain "
+                             "over the card in use is real but modest.")
+    assert any(line.startswith("LightGBM ranks customers better than the experts' 5C card, but the lead is small: ")
+               and "lift +0.008 [+0.002, +0.014], p = 0.01; below the 0.02 AUC this report calls material."
+               in line for line in lines)
+    assert not verdict_is_strong(weak, 0.05, 0.02) and verdict_is_strong(result, 0.05, 0.02)
+    html = render_report(weak, settings, figures=figures)
+    assert 'class="verdict neutral"' in html and "better, small lead" in html
+    # the same lead with a lower materiality bar reads as a plain win
+    assert not any("small" in line for line in verdict(weak, 0.05, material=0.005)[:2])
 
 
 def test_figures_are_png_and_leave_pyplot_alone(pyplot_state) -> None:
@@ -83,13 +140,13 @@ def test_verdict_when_the_baseline_stays_champion(run) -> None:
 
 def test_report_without_baseline_or_oracle_has_no_such_rows(run) -> None:
     settings, result, figures = run
-    learned = {k: v for k, v in result.models.items() if k != "baseline_5c"}
-    bare = dataclasses.replace(result, models=learned, vs_baseline={}, oracle=None, champion="lightgbm",
-                               data={**result.data, "source": "table"})
+    learned = {k: v for k, v in result.models.items() if k not in ("baseline_5c", "baseline_5c_refit")}
+    bare = dataclasses.replace(result, models=learned, vs_baseline={}, vs_refitted={}, oracle=None,
+                               champion="lightgbm", data={**result.data, "source": "table"})
     html = render_report(bare, settings, figures={k: v for k, v in figures.items() if k != "shap"})
     assert "No 5C baseline was given" in html
     assert "5C expert scorecard" not in html and "Oracle (true PD)" not in html
-    assert "paired DeLong test" not in html
+    assert "paired DeLong test" not in html and "The experts' 5C card" not in unescape(html)
     assert "What drives the LightGBM model" not in html  # no SHAP figure, no section
     assert len(_images(html)) == 3
 

@@ -74,7 +74,7 @@ def test_score_one_customer(served) -> None:
     assert res["pd"] == pytest.approx(float(expected["pd"].iloc[0]), abs=1e-12)
     assert res["grade"] == expected["grade"].iloc[0]
     assert 0.1 <= res["credit_level"] <= 1 and set(res["sub_scores"]) == {"character", "capacity", "capital",
-                                                                          "collateral", "conditions"}
+                                                                          "conditions"}  # collateral: limit side
     assert [x["text"] for x in res["reasons_up"]] == [expected[f"reason_up_{k}"].iloc[0]
                                                       for k in range(1, len(res["reasons_up"]) + 1)]
     assert all(x["contribution"] > 0 for x in res["reasons_up"])

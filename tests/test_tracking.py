@@ -86,7 +86,7 @@ def test_every_model_of_every_run_is_a_version(store: dict) -> None:
     versions = store["client"].search_model_versions(f"name='{store['name']}'")
     pairs = {(v.run_id, v.tags[tracking.MODEL_TAG]) for v in versions}
     assert len(versions) == len(store["a"].models) + len(store["b"].models)
-    assert {m for _, m in pairs} == {"baseline_5c", "lightgbm", "logistic_scorecard"}
+    assert {m for _, m in pairs} == {"baseline_5c", "baseline_5c_refit", "lightgbm", "logistic_scorecard"}
     assert len({r for r, _ in pairs}) == 2
 
 
@@ -176,6 +176,15 @@ def test_bundle_round_trip_predicts_identically(store: dict, tmp_path: Path) -> 
     assert man["metrics"] == json.loads(json.dumps(man["metrics"]))  # plain JSON
     assert man["calibration"] == settings.models.calibration
     assert "AUC" in loaded.model_card and "Limitations" in loaded.model_card
+    # the card with its rationales, and the lifts over both cards when the champion is a learned model
+    for ind in a.models["baseline_5c"].estimator.indicators_:
+        assert f"| {ind.c} | `{ind.feature}` | {ind.weight:g} (" in loaded.model_card
+        assert ind.rationale in loaded.model_card
+    if a.champion in a.vs_refitted:
+        lift = a.vs_refitted[a.champion]
+        assert (f"- against the refitted 5C card (the experts' points, weights refitted): AUC "
+                f"{lift['auc_diff']:+.3f} ({lift['auc_diff_ci95'][0]:+.3f} to {lift['auc_diff_ci95'][1]:+.3f})"
+                in loaded.model_card)
 
 
 def test_reference_distributions_are_training_shares(store: dict) -> None:
@@ -215,8 +224,15 @@ def test_mlflow_metrics_cover_metrics_json_without_nan(store: dict) -> None:
         for key in ("auc", "gini", "ks", "brier", "log_loss", "psi", "auc_ci95_lo", "auc_ci95_hi"):
             assert f"{name}.{key}" in m
     assert "baseline_5c.vs_baseline_p_value" not in m
+    # the headline lifts: over the experts' card and over the refitted card, interval as _lo/_hi
+    gbm, gbm_r = a.vs_baseline["lightgbm"], a.vs_refitted["lightgbm"]
+    assert m["lightgbm.vs_refitted_auc_diff"] == pytest.approx(gbm_r["auc_diff"])
+    assert m["lightgbm.vs_baseline_auc_diff_ci95_lo"] == pytest.approx(gbm["auc_diff_ci95"][0])
+    assert m["lightgbm.vs_refitted_auc_diff_ci95_hi"] == pytest.approx(gbm_r["auc_diff_ci95"][1])
+    assert m["baseline_5c_refit.vs_baseline_oracle_gap_closed"] == pytest.approx(
+        a.vs_baseline["baseline_5c_refit"]["oracle_gap_closed"])
     assert all(np.isfinite(v) for v in m.values())
-    no_oracle = dataclasses.replace(a, oracle=None, vs_baseline={})
+    no_oracle = dataclasses.replace(a, oracle=None, vs_baseline={}, vs_refitted={})
     m2 = tracking.metrics_for_mlflow(no_oracle)
-    assert not any(k.startswith("oracle.") or "vs_baseline" in k for k in m2)
+    assert not any(k.startswith("oracle.") or "vs_baseline" in k or "vs_refitted" in k for k in m2)
     assert "lightgbm.auc" in m2

@@ -22,7 +22,8 @@ from test_tracking_helpers import write_params
 REPO = Path(__file__).resolve().parents[1]
 GERMAN = REPO.parent / "shared" / "datasets" / "german_credit" / "german_credit.csv"
 GERMAN_BASELINE = REPO / "configs" / "baselines" / "german_credit.yaml"
-MODELS = {"baseline_5c", "lightgbm", "logistic_scorecard"}
+MODELS = {"baseline_5c", "baseline_5c_refit", "lightgbm", "logistic_scorecard"}
+BASELINES = {"baseline_5c", "baseline_5c_refit"}
 
 #: a small simulated base: 400 customers over 2019-2022, eight quarterly snapshots
 SMALL_BASE = {
@@ -60,7 +61,7 @@ def check_metrics_schema(doc: dict, source: str, split: str, baseline: bool, ora
     assert data["source"] == source and data["split"] == split
     assert isinstance(data["n_train"], int) and isinstance(data["n_test"], int) and data["n_test"] > 0
     assert isinstance(data["test_positive_rate"], float) and 0 < data["test_positive_rate"] < 1
-    assert set(doc["models"]) == (MODELS if baseline else MODELS - {"baseline_5c"})
+    assert set(doc["models"]) == (MODELS if baseline else MODELS - BASELINES)
     for m in doc["models"].values():
         for key in ("auc", "gini", "ks", "brier", "log_loss"):
             assert isinstance(m[key], float), key
@@ -70,10 +71,16 @@ def check_metrics_schema(doc: dict, source: str, split: str, baseline: bool, ora
     assert doc["champion"] in doc["models"]
     if baseline:
         assert set(doc["vs_baseline"]) == MODELS - {"baseline_5c"}
-        for cmp in doc["vs_baseline"].values():
-            assert isinstance(cmp["auc_diff"], float) and 0 <= cmp["p_value"] <= 1
+        assert set(doc["vs_refitted"]) == MODELS - BASELINES  # the learned models over the refitted card
+        for block in ("vs_baseline", "vs_refitted"):
+            for cmp in doc[block].values():
+                assert isinstance(cmp["auc_diff"], float) and 0 <= cmp["p_value"] <= 1
+                lo, hi = cmp["auc_diff_ci95"]
+                assert lo <= cmp["auc_diff"] <= hi
+                assert ("oracle_gap_closed" in cmp) == oracle
+        assert doc["champion_gate"]["against"] == "baseline_5c"
     else:
-        assert "vs_baseline" not in doc
+        assert "vs_baseline" not in doc and "vs_refitted" not in doc
     if oracle:
         assert set(doc["oracle"]) >= {"auc", "brier"} and 0.5 < doc["oracle"]["auc"] <= 1
     else:

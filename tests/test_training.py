@@ -41,7 +41,8 @@ def _data(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
 def _baseline(feature: str, c: str = "character") -> BaselineSettings:
     cuts = tuple(np.round(np.linspace(-1.6, 1.6, 9), 2))
     return BaselineSettings(indicators=(
-        Indicator(feature=feature, c=c, weight=1, cuts=cuts, direction="lower_is_better"),
+        Indicator(feature=feature, c=c, weight=1, cuts=cuts, direction="lower_is_better",
+                  rationale="test card: a lower value is better"),
     ))
 
 
@@ -55,7 +56,7 @@ def beaten(settings):
 
 
 def test_a_learned_model_beats_a_weak_baseline(beaten) -> None:
-    assert set(beaten.models) == {"baseline_5c", "lightgbm", "logistic_scorecard"}
+    assert set(beaten.models) == {"baseline_5c", "baseline_5c_refit", "lightgbm", "logistic_scorecard"}
     assert beaten.champion in ("lightgbm", "logistic_scorecard")
     cmp = beaten.vs_baseline[beaten.champion]
     assert cmp["auc_diff"] > 0.1 and cmp["p_value"] < 0.05
@@ -74,10 +75,49 @@ def test_metrics_json_follows_the_schema(beaten) -> None:
         assert lo < m["auc"] < hi
         assert m["gini"] == pytest.approx(2 * m["auc"] - 1)
         assert m["psi"] < 0.1  # same distribution in train and test
-    assert set(doc["vs_baseline"]) == {"lightgbm", "logistic_scorecard"}
-    assert {"auc_diff", "p_value"} <= set(doc["vs_baseline"]["lightgbm"])
+    assert set(doc["vs_baseline"]) == {"baseline_5c_refit", "lightgbm", "logistic_scorecard"}
+    assert set(doc["vs_refitted"]) == {"lightgbm", "logistic_scorecard"}  # learned models only
     assert set(doc["oracle"]) == {"auc", "brier"}
     assert doc["champion"] == beaten.champion
+    assert doc["champion_gate"] == {"against": "baseline_5c", "alpha": 0.05}
+
+
+def test_headline_lifts_are_differences_of_the_aucs_with_intervals(beaten) -> None:
+    """metrics.json: each lift = AUC(model) - AUC(card), its paired interval holds it, and the share of the
+    oracle gap is (AUC_model - AUC_card) / (AUC_oracle - AUC_card), over both cards."""
+    doc = json.loads(json.dumps(beaten.metrics_json()))
+    auc = {name: m["auc"] for name, m in doc["models"].items()}
+    oracle = doc["oracle"]["auc"]
+    for block, card in (("vs_baseline", "baseline_5c"), ("vs_refitted", "baseline_5c_refit")):
+        for name, cmp in doc[block].items():
+            assert {"auc_diff", "auc_diff_ci95", "p_value", "z", "oracle_gap_closed"} <= set(cmp), (block, name)
+            assert cmp["auc_diff"] == pytest.approx(auc[name] - auc[card], abs=1e-12)
+            lo, hi = cmp["auc_diff_ci95"]
+            assert lo <= cmp["auc_diff"] <= hi and hi - lo < 0.2
+            if name != "baseline_5c_refit":  # (a one-indicator card ranks exactly as its refit: lift 0, [0, 0])
+                assert lo < cmp["auc_diff"] < hi
+            assert cmp["oracle_gap_closed"] == pytest.approx((auc[name] - auc[card]) / (oracle - auc[card]))
+            assert 0 <= cmp["p_value"] <= 1 and np.sign(cmp["z"]) == np.sign(cmp["auc_diff"])
+    # the two steps add up: card -> refitted card -> learned model
+    for name in doc["vs_refitted"]:
+        assert doc["vs_baseline"][name]["auc_diff"] == pytest.approx(
+            doc["vs_baseline"]["baseline_5c_refit"]["auc_diff"] + doc["vs_refitted"][name]["auc_diff"])
+    # the refitted card is a reference, never the champion
+    assert beaten.champion not in ("baseline_5c_refit",)
+
+
+def test_the_refitted_card_is_never_champion(settings) -> None:
+    """Even when it ranks best, the refitted card is a reference: the gate is the experts' card."""
+    from riskmodel.training import ModelResult, choose_champion
+
+    def res(auc: float) -> ModelResult:
+        return ModelResult("m", None, np.zeros(1), np.zeros(1), {"auc": auc}, pd.DataFrame(), pd.DataFrame())
+
+    models = {"baseline_5c": res(0.70), "baseline_5c_refit": res(0.90), "lightgbm": res(0.75)}
+    vs = {"baseline_5c_refit": {"auc_diff": 0.20, "p_value": 1e-9}, "lightgbm": {"auc_diff": 0.05, "p_value": 0.01}}
+    assert choose_champion(models, vs, 0.05) == "lightgbm"
+    vs["lightgbm"]["p_value"] = 0.2
+    assert choose_champion(models, vs, 0.05) == "baseline_5c"
 
 
 def test_result_tables(beaten) -> None:

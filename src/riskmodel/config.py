@@ -116,12 +116,16 @@ class Indicator(_Section):
     Numeric features use ``cuts`` (ascending; bin i is (cuts[i-1], cuts[i]]) with
     either explicit ``points`` (one per bin) or a ``direction`` that spreads
     points linearly from 1 to 10.  Categorical features use ``categories``.
+    ``rationale`` says in one line, from credit practice and the source
+    articles, why the indicator is on the card and why its points run the way
+    they do; a card (:class:`BaselineSettings`) refuses an indicator without one.
     """
 
     feature: str
     c: CName
     weight: float = Field(gt=0)
     description: str = ""
+    rationale: str = ""
     cuts: tuple[float, ...] | None = None
     points: tuple[float, ...] | None = None
     direction: Literal["higher_is_better", "lower_is_better"] | None = None
@@ -150,10 +154,26 @@ class Indicator(_Section):
         return self
 
 
+class RefitSettings(_Section):
+    """The second baseline: the experts' points with weights refitted by logistic regression.
+
+    ``C`` is the inverse L2 strength of scikit-learn's LogisticRegression on the
+    points (1..10 per indicator, training rows only).
+    """
+
+    enabled: bool = True
+    C: float = Field(1.0, gt=0)
+
+
 class BaselineSettings(_Section):
-    """The weighted 5C expert scorecard (characteristic analysis)."""
+    """The weighted 5C expert scorecard (characteristic analysis), and its refitted twin.
+
+    Every indicator needs a ``rationale``: the card is the experts' argument, so
+    an indicator nobody can justify from credit practice does not belong on it.
+    """
 
     indicators: tuple[Indicator, ...]
+    refit: RefitSettings = RefitSettings()
 
     @model_validator(mode="after")
     def _unique(self) -> "BaselineSettings":
@@ -161,6 +181,12 @@ class BaselineSettings(_Section):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"baseline indicators repeat features: {dupes}")
+        unexplained = [i.feature for i in self.indicators if not i.rationale.strip()]
+        if unexplained:
+            raise ValueError(
+                f"baseline indicators without a rationale: {unexplained}; give each a one-line 'rationale' "
+                "from credit practice (why it is on the card and why its points run that way)"
+            )
         return self
 
 
@@ -204,6 +230,8 @@ class EvaluationSettings(_Section):
     calibration_bins: int = Field(10, ge=2)
     psi_bins: int = Field(10, ge=2)
     champion_alpha: float = Field(0.05, gt=0, lt=1)
+    # an AUC lift below this is called small in the verdict, significant or not
+    material_auc_lift: float = Field(0.02, ge=0, lt=1)
     seed: int = 0
 
 

@@ -167,11 +167,7 @@ def model_card(manifest: dict[str, Any]) -> str:
     for other, om in m["models"].items():
         if other != name:
             lines.append(f"- for comparison, {model_label(other)}: AUC {om['auc']:.3f}")
-    vs = m.get("vs_baseline", {}).get(name)
-    if vs:
-        lines.append(
-            f"- against the 5C expert scorecard: AUC {vs['auc_diff']:+.3f}, DeLong p {format_p(vs['p_value'])}"
-        )
+    lines += headline_lines(m, name)
     if "oracle" in m:
         lines.append(f"- true probabilities of the simulation (ceiling): AUC {m['oracle']['auc']:.3f}")
     lines += [
@@ -186,10 +182,57 @@ def model_card(manifest: dict[str, Any]) -> str:
         "customers with little history get less reliable scores.",
         "- Reason codes explain the model, not the causes of default.",
         "",
+    ]
+    lines += card_lines(manifest.get("baseline"))
+    lines += [
         f"MLflow run: {manifest.get('mlflow_run_id') or 'not tracked'}; created {manifest['created_at']}.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _lift_text(cmp: dict[str, Any]) -> str:
+    ci = cmp.get("auc_diff_ci95")
+    text = f"AUC {cmp['auc_diff']:+.3f}"
+    if ci:
+        text += f" ({ci[0]:+.3f} to {ci[1]:+.3f})"
+    text += f", DeLong p {format_p(cmp['p_value'])}"
+    if cmp.get("oracle_gap_closed") is not None:
+        text += f", {cmp['oracle_gap_closed']:.0%} of the gap to the true PDs closed"
+    return text
+
+
+def headline_lines(metrics: dict[str, Any], name: str) -> list[str]:
+    """The model card's lifts: over the experts' 5C card and over the refitted card (metrics.json blocks)."""
+    out = []
+    vs = metrics.get("vs_baseline", {}).get(name)
+    if vs:
+        out.append(f"- against the experts' 5C card: {_lift_text(vs)}")
+    vr = metrics.get("vs_refitted", {}).get(name)
+    if vr:
+        out.append(f"- against the refitted 5C card (the experts' points, weights refitted): {_lift_text(vr)}")
+    gate = metrics.get("champion_gate")
+    if gate and name != BASELINE:
+        out.append(f"- champion gate: beat {model_label(gate['against'])} at p < {gate['alpha']:g}")
+    return out
+
+
+def card_lines(baseline: list[dict[str, Any]] | None) -> list[str]:
+    """The experts' 5C card in the model card: each indicator with its C, weight and rationale."""
+    if not baseline:
+        return []
+    total = sum(float(i["weight"]) for i in baseline) or 1.0
+    intro = ("Credit level = sum(weight x points) / sum(weight x 10); points 1..10 per indicator from the credit "
+             "department's cut points.")
+    if not any(i.get("c") == "collateral" for i in baseline):
+        intro += " Collateral is not on the card: it belongs to the limit and loss side."
+    out = ["## The experts' 5C card (the baseline and the 5C levels of every score)", intro, "",
+           "| C | indicator | weight | rationale |", "| --- | --- | --- | --- |"]
+    for i in baseline:
+        rationale = str(i.get("rationale") or "").replace("|", "/")
+        out.append(f"| {i['c']} | `{i['feature']}` | {float(i['weight']):g} ({float(i['weight']) / total:.0%}) "
+                   f"| {rationale} |")
+    return out + [""]
 
 
 def build_bundle(

@@ -5,7 +5,8 @@ The only module that imports mlflow.  It talks to the store through an explicit
 caller's process) and:
 
 - logs one run per training: params.yaml flattened into params, every model's
-  metrics (``lightgbm.auc``, ``lightgbm.auc_ci95_lo``, ``lightgbm.vs_baseline_p_value``, ...),
+  metrics (``lightgbm.auc``, ``lightgbm.auc_ci95_lo``, ``lightgbm.vs_baseline_p_value``,
+  ``lightgbm.vs_refitted_auc_diff``, ...),
   the report folder (metrics.json, report.html, plots, data dictionary), params.yaml
   and the champion bundle;
 - saves every model as an MLflow **pyfunc** model (:class:`RiskModelPyfunc`, which
@@ -316,9 +317,13 @@ def metrics_for_mlflow(result: TrainResult) -> dict[str, float]:
                 out[f"{name}.{k}_lo"], out[f"{name}.{k}_hi"] = float(v[0]), float(v[1])
             elif isinstance(v, (int, float, np.number)) and not isinstance(v, bool):
                 out[f"{name}.{k}"] = float(v)
-    for name, cmp in doc.get("vs_baseline", {}).items():
-        for k, v in cmp.items():
-            out[f"{name}.vs_baseline_{k}"] = float(v)
+    for block in ("vs_baseline", "vs_refitted"):  # lifts over the experts' card and over the refitted card
+        for name, cmp in doc.get(block, {}).items():
+            for k, v in cmp.items():
+                if isinstance(v, (list, tuple)) and len(v) == 2:
+                    out[f"{name}.{block}_{k}_lo"], out[f"{name}.{block}_{k}_hi"] = float(v[0]), float(v[1])
+                else:
+                    out[f"{name}.{block}_{k}"] = float(v)
     for k, v in (doc.get("oracle") or {}).items():
         if isinstance(v, (int, float, np.number)):
             out[f"oracle.{k}"] = float(v)

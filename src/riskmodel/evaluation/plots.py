@@ -18,12 +18,14 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 MODEL_LABELS: dict[str, str] = {
     "baseline_5c": "5C expert scorecard",
+    "baseline_5c_refit": "5C card, refitted weights",
     "lightgbm": "LightGBM",
     "logistic_scorecard": "Logistic scorecard",
     "oracle": "Oracle (true PD)",
 }
 MODEL_COLORS: dict[str, str] = {
     "baseline_5c": "#7f7f7f",
+    "baseline_5c_refit": "#b0a08a",
     "lightgbm": "#1f6fb4",
     "logistic_scorecard": "#e07b00",
     "oracle": "#2ca02c",

@@ -31,6 +31,9 @@ from riskmodel.training import TrainResult
 log = logging.getLogger(__name__)
 
 BASELINE = "baseline_5c"
+REFIT = "baseline_5c_refit"
+BASELINES = (BASELINE, REFIT)
+CARD, REFIT_CARD = "the experts' 5C card", "the refitted 5C card"
 SHAP_MODEL = "lightgbm"
 SHAP_MAX_ROWS = 2000
 PLOT_NAMES = ("roc", "calibration", "grades", "shap")
@@ -131,51 +134,226 @@ def frame_to_table(df: pd.DataFrame, flag_p_below: float | None = None) -> dict[
 
 
 # ------------------------------------------------------------------ content
-def verdict(result: TrainResult, alpha: float) -> list[str]:
-    """Plain-language conclusions, one sentence each: the champion first, then each comparison."""
-    comparisons: list[str] = []
-    base = result.models.get(BASELINE)
-    for name, cmp in result.vs_baseline.items():
-        diff = float(cmp["auc_diff"])
-        p = float(cmp["p_value"])
-        auc = float(result.models[name].metrics["auc"]) if name in result.models else float("nan")
-        auc_b = float(base.metrics["auc"]) if base is not None else float("nan")
-        who, ref = model_label(name), "the 5C scorecard"
-        detail = f"AUC {diff:+.3f} ({auc:.3f} vs {auc_b:.3f}), {_p_phrase(p)}"
-        if diff > 0 and p < alpha:
-            comparisons.append(f"{who} beats {ref}: {detail}.")
-        elif diff > 0:
-            comparisons.append(f"{who} ranks customers slightly better than {ref}, but not significantly: {detail}.")
-        elif p < alpha:
-            comparisons.append(f"{who} ranks customers worse than {ref}: {detail}.")
-        else:
-            comparisons.append(f"{who} does not beat {ref}: {detail}.")
+def verdict(result: TrainResult, alpha: float, material: float = 0.02) -> list[str]:
+    """Plain-language conclusions, one sentence each: the champion, the lifts, calibration, the oracle.
+
+    ``material`` is the AUC lift below which a lead is called small, significant or not.
+    """
+    lines = [_champion_sentence(result, alpha, material), *_lift_sentences(result, alpha, material)]
+    if result.champion in result.models and len(result.y_test):
+        lines.append(_calibration_sentence(result))
+    lines += _oracle_sentences(result)
+    return lines
+
+
+# ------------------------------------------------ the headline: lifts over both baselines
+def _ci_phrase(cmp: Mapping[str, Any]) -> str:
+    ci = cmp.get("auc_diff_ci95")
+    if not ci:
+        return ""
+    return f" [{float(ci[0]):+.3f}, {float(ci[1]):+.3f}]"
+
+
+def _lift_phrase(cmp: Mapping[str, Any]) -> str:
+    """``+0.041 [+0.030, +0.052], p < 0.001``: a lift with its interval and DeLong p-value."""
+    return f"{float(cmp['auc_diff']):+.3f}{_ci_phrase(cmp)}, {_p_phrase(float(cmp['p_value']))}"
+
+
+def lead_strength(cmp: Mapping[str, Any], alpha: float, material: float) -> str:
+    """How a lift reads: "material", "small" (significant, below ``material``), "not_significant" or "worse"."""
+    diff, p = float(cmp["auc_diff"]), float(cmp["p_value"])
+    if diff > 0 and p < alpha:
+        return "material" if diff >= material else "small"
+    if diff <= 0 and p < alpha:
+        return "worse"
+    return "not_significant"
+
+
+def verdict_is_strong(result: TrainResult, alpha: float, material: float) -> bool:
+    """True only when a learned champion beats the experts' card by a material, significant lift.
+
+    The report's verdict box is green only then; a small or absent lead gets the neutral box.
+    """
+    if result.champion in BASELINES or BASELINE not in result.models:
+        return result.champion not in BASELINES and BASELINE not in result.models
+    cmp = result.vs_baseline.get(result.champion)
+    return cmp is not None and lead_strength(cmp, alpha, material) == "material"
+
+
+def _champion_sentence(result: TrainResult, alpha: float, material: float) -> str:
     champ = result.champion
     champ_auc = result.models[champ].metrics.get("auc") if champ in result.models else None
-    if base is None:
-        head = (f"No 5C baseline was given, so the champion is the model with the highest AUC: "
+    if BASELINE not in result.models:
+        return (f"No 5C baseline was given, so the champion is the model with the highest AUC: "
                 f"{model_label(champ)} (AUC {_num(champ_auc)}).")
-    elif champ == BASELINE:
-        head = f"No learned model beats the 5C scorecard at p < {alpha:g}: the 5C scorecard stays the champion."
-    else:
-        head = (f"Champion: {model_label(champ)} (AUC {_num(champ_auc)}), which beats the 5C scorecard at "
-                f"p < {alpha:g}; registered with the alias 'champion'.")
-    lines = [head, *comparisons]
-    if champ in result.models and len(result.y_test):
-        lines.append(_calibration_sentence(result))
-    if result.oracle is not None and base is not None and champ in result.models:
-        o_auc = float(result.oracle["auc"])
-        b_auc = float(base.metrics["auc"])
-        c_auc = float(result.models[champ].metrics["auc"])
-        gap = o_auc - b_auc
-        if gap > 0 and champ != BASELINE and c_auc > b_auc:
-            lines.append(
-                f"The true probabilities of the simulation reach AUC {o_auc:.3f}: {model_label(champ)} closes "
-                f"{(c_auc - b_auc) / gap:.0%} of the gap between the 5C scorecard and this ceiling."
-            )
+    if champ == BASELINE:
+        return f"No learned model beats the 5C scorecard at p < {alpha:g}: the 5C scorecard stays the champion."
+    head = (f"Champion: {model_label(champ)} (AUC {_num(champ_auc)}), which beats {CARD} at "
+            f"p < {alpha:g}; registered with the alias 'champion'.")
+    cmp = result.vs_baseline.get(champ)
+    if cmp is not None and lead_strength(cmp, alpha, material) == "small":
+        head += (f" Its lead is small ({float(cmp['auc_diff']):+.3f} AUC, below the {material:g} this report "
+                 "calls material): the gain over the card in use is real but modest.")
+    return head
+
+
+def _lift_sentences(result: TrainResult, alpha: float, material: float) -> list[str]:
+    """Each learned model against the experts' card and the refitted card, then what refitting alone gains."""
+    out: list[str] = []
+    base = result.models.get(BASELINE)
+    auc_b = float(base.metrics["auc"]) if base is not None else float("nan")
+    for name, cmp in result.vs_baseline.items():
+        if name in BASELINES:
+            continue
+        who = model_label(name)
+        auc = float(result.models[name].metrics["auc"]) if name in result.models else float("nan")
+        detail = f"AUC {auc:.3f} vs {auc_b:.3f}, lift {_lift_phrase(cmp)}"
+        strength = lead_strength(cmp, alpha, material)
+        if strength == "material":
+            text = f"{who} beats {CARD}: {detail}."
+        elif strength == "small":
+            text = (f"{who} ranks customers better than {CARD}, but the lead is small: {detail}; "
+                    f"below the {material:g} AUC this report calls material.")
+        elif strength == "worse":
+            text = f"{who} ranks customers worse than {CARD}: {detail}."
+        elif float(cmp["auc_diff"]) > 0:
+            text = f"{who} ranks customers slightly better than {CARD}, but not significantly: {detail}."
         else:
-            lines.append(f"The true probabilities of the simulation reach AUC {o_auc:.3f}.")
-    return lines
+            text = f"{who} does not beat {CARD}: {detail}."
+        vr = result.vs_refitted.get(name)
+        if vr is not None:
+            text += " " + _refit_clause(vr, alpha, material)
+        out.append(text)
+    rc = result.vs_baseline.get(REFIT)
+    if rc is not None and REFIT in result.models:
+        auc_r = float(result.models[REFIT].metrics["auc"])
+        text = ("The refitted 5C card (the experts' points, weights refitted by logistic regression on the "
+                f"training rows) reaches AUC {auc_r:.3f}: {_lift_phrase(rc)} over {CARD}, the gain from "
+                "re-weighting the evidence the experts already use")
+        strength = lead_strength(rc, alpha, material)
+        text += {"material": ".",
+                 "small": " (significant but small).",
+                 "not_significant": " (not significant: the experts' weights use their evidence about as well).",
+                 "worse": " (negative: the experts' weights rank better out of time)."}[strength]
+        best = max((n for n in result.vs_baseline if n not in BASELINES),
+                   key=lambda n: float(result.vs_baseline[n]["auc_diff"]), default=None)
+        if best is not None:
+            lead, info = float(result.vs_baseline[best]["auc_diff"]), float(rc["auc_diff"])
+            if lead > 0 and 0 <= info <= lead:
+                text += (f" Of {model_label(best)}'s lead of {lead:+.3f}, {info / lead:.0%} is reached by "
+                         f"re-weighting (information) and {1 - info / lead:.0%} comes from the learned method.")
+            elif lead > 0 and info > lead:
+                text += f" It ranks customers at least as well as {model_label(best)}: the learned method adds nothing."
+        out.append(text)
+    return out
+
+
+def _refit_clause(cmp: Mapping[str, Any], alpha: float, material: float) -> str:
+    strength = lead_strength(cmp, alpha, material)
+    text = f"Against {REFIT_CARD}: lift {_lift_phrase(cmp)}"
+    if strength == "material":
+        return text + ", what the learned method adds beyond re-weighting the experts' evidence."
+    if strength == "small":
+        return text + ", so what the learned method adds beyond re-weighting the experts' evidence is small."
+    if strength == "worse":
+        return text + ": the refitted card ranks customers better."
+    return text + ": not significant, re-weighting the experts' evidence does about as well."
+
+
+def _oracle_sentences(result: TrainResult) -> list[str]:
+    """The oracle's AUC and the share of the gap to it each learned model closes (simulated data only)."""
+    if result.oracle is None:
+        return []
+    o_auc = float(result.oracle["auc"])
+    if BASELINE not in result.models:
+        return [f"The true probabilities of the simulation reach AUC {o_auc:.3f}."]
+    parts = []
+    for name, cmp in result.vs_baseline.items():
+        if name in BASELINES or "oracle_gap_closed" not in cmp:
+            continue
+        part = f"{model_label(name)} closes {float(cmp['oracle_gap_closed']):.0%}"
+        vr = result.vs_refitted.get(name, {})
+        if "oracle_gap_closed" in vr:
+            part += f" ({float(vr['oracle_gap_closed']):.0%} of the gap from {REFIT_CARD} to the ceiling)"
+        parts.append(part)
+    text = f"The true probabilities of the simulation reach AUC {o_auc:.3f}"
+    if parts:
+        text += (f", the ceiling any model could reach; of the gap between {CARD} and this ceiling, "
+                 + "; ".join(parts))
+    return [text + "."]
+
+
+def lift_rows(result: TrainResult, alpha: float, material: float) -> list[dict[str, Any]]:
+    """The headline table: per model, the lift over the experts' card and over the refitted card."""
+    def cells(cmp: Mapping[str, Any] | None) -> dict[str, str]:
+        if cmp is None:
+            return {"diff": "", "ci": "", "p": "", "gap": ""}
+        ci = cmp.get("auc_diff_ci95")
+        gap = cmp.get("oracle_gap_closed")
+        return {"diff": f"{float(cmp['auc_diff']):+.3f}",
+                "ci": f"{float(ci[0]):+.3f} – {float(ci[1]):+.3f}" if ci else "",
+                "p": format_p(float(cmp["p_value"])),
+                "gap": _pct(gap, 0) if gap is not None else ""}
+
+    words = {"material": ("better", "good"), "small": ("better, small lead", "neutral"),
+             "not_significant": ("no significant difference", "neutral"), "worse": ("worse", "bad")}
+    rows = []
+    for name, cmp in result.vs_baseline.items():
+        word, cls = words[lead_strength(cmp, alpha, material)]
+        rows.append({"name": model_label(name), "key": name, "auc": _num(result.models[name].metrics.get("auc")),
+                     "card": cells(cmp), "refit": cells(result.vs_refitted.get(name)), "word": word, "cls": cls})
+    return rows
+
+
+def _points_text(ind: Any) -> str:
+    """An indicator's mapping to points in one line: ``≤ 0: 10 | ≤ 5: 9 | ... | > 180: 1``."""
+    from riskmodel.models.baseline import numeric_points
+
+    if ind.categories is not None:
+        return ", ".join(f"{k}: {v:g}" for k, v in ind.categories.items())
+    cuts = list(ind.cuts)
+    pts = numeric_points(ind, np.array([*cuts, np.inf]))  # each cut falls in the bin it closes
+    parts = ([f"≤ {c:g}: {round(p, 1):g}" for c, p in zip(cuts, pts[:-1])]
+             + [f"> {cuts[-1]:g}: {round(pts[-1], 1):g}"])
+    return " | ".join(parts)
+
+
+def card_rows(result: TrainResult) -> list[dict[str, Any]]:
+    """The experts' card as the report shows it: C, feature, weight, refitted weight, points, rationale."""
+    base = result.models.get(BASELINE)
+    inds = getattr(base.estimator, "indicators_", None) if base is not None else None
+    if inds is None:
+        return []
+    refit = result.models.get(REFIT)
+    rw = getattr(refit.estimator, "weights_", None) if refit is not None else None
+    total = sum(i.weight for i in inds)
+    rows = []
+    for j, ind in enumerate(inds):
+        rows.append({
+            "c": ind.c, "feature": ind.feature, "description": ind.description,
+            "weight": f"{ind.weight:g} ({ind.weight / total:.0%})",
+            "refit": "" if rw is None else f"{float(rw[j]):.1f} ({float(rw[j]) / float(np.sum(rw)):.0%})",
+            "points": _points_text(ind), "missing": f"{ind.missing_points:g}",
+            "rationale": ind.rationale,
+        })
+    return rows
+
+
+def refit_note(result: TrainResult) -> str:
+    """What the refitted card did with the experts' indicators (weights set to zero, fallback)."""
+    refit = result.models.get(REFIT)
+    if refit is None:
+        return ""
+    est = refit.estimator
+    if getattr(est, "fallback_", False):
+        return ("No indicator kept a positive weight in the refit: the refitted card falls back to the experts' "
+                "weights.")
+    dropped = list(getattr(est, "dropped_", []))
+    if not dropped:
+        return "Every indicator kept a positive weight in the refit."
+    return (f"Weight 0 in the refit for {len(dropped)} indicator(s) whose coefficient came out with the wrong "
+            f"sign once the others were known (more points, more risk): {', '.join(dropped)}. A card gives no "
+            "points for being worse, so they are left out rather than reversed.")
 
 
 def _calibration_sentence(result: TrainResult) -> str:
@@ -222,21 +400,6 @@ def metrics_rows(result: TrainResult) -> list[dict[str, Any]]:
             "ks": _num(o.get("ks")), "brier": _num(o.get("brier"), 4),
             "log_loss": _num(o.get("log_loss"), 4), "psi": "",
         })
-    return rows
-
-
-def vs_baseline_rows(result: TrainResult, alpha: float) -> list[dict[str, Any]]:
-    """One display row per learned model compared with the 5C baseline (DeLong test)."""
-    rows = []
-    for name, cmp in result.vs_baseline.items():
-        diff, p = float(cmp["auc_diff"]), float(cmp["p_value"])
-        if diff > 0 and p < alpha:
-            word, cls = "better", "good"
-        elif diff <= 0 and p < alpha:
-            word, cls = "worse", "bad"
-        else:
-            word, cls = "no significant difference", "neutral"
-        rows.append({"name": model_label(name), "diff": f"{diff:+.3f}", "p": format_p(p), "word": word, "cls": cls})
     return rows
 
 
@@ -396,6 +559,7 @@ def render_report(
         for name, png in figs.items():
             write_atomic(Path(plots_dir) / f"{name}.png", lambda p, b=png: p.write_bytes(b))
     alpha = settings.evaluation.champion_alpha
+    material = settings.evaluation.material_auc_lift
     champ = result.models[result.champion]
     grade_tables = []
     compact = ["grade", "n", "observed_rate", "mean_pd", "jeffreys_p_value"]
@@ -416,14 +580,20 @@ def render_report(
         "champion": model_label(result.champion),
         "champion_key": result.champion,
         "alpha": alpha,
-        "verdict": verdict(result, alpha),
-        "champion_is_learned": result.champion != BASELINE,
+        "verdict": verdict(result, alpha, material),
+        "verdict_strong": verdict_is_strong(result, alpha, material),
+        "champion_is_learned": result.champion not in BASELINES,
         "has_baseline": BASELINE in result.models,
         "rows_word": rows_word(result),
         "is_cv": str(result.data.get("split", "")).startswith("cv"),
         "data_rows": _data_rows(result),
         "metrics": metrics_rows(result),
-        "vs_baseline": vs_baseline_rows(result, alpha),
+        "lifts": lift_rows(result, alpha, material),
+        "has_refit": REFIT in result.models,
+        "has_oracle": result.oracle is not None,
+        "material": material,
+        "card": card_rows(result),
+        "refit_note": refit_note(result),
         "ci_level": f"{settings.evaluation.ci_level:.0%}",
         "grade_tables": grade_tables,
         "decile": frame_to_table(decile) if decile is not None and len(decile) else None,

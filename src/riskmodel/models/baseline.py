@@ -54,7 +54,8 @@ def default_indicators(names: Sequence[str]) -> tuple[Indicator, ...]:
     """
     return tuple(
         Indicator(feature=name, c=C_NAMES[i % len(C_NAMES)], weight=1.0, cuts=DEFAULT_CUTS,
-                  direction="higher_is_better", missing_points=5.0)
+                  direction="higher_is_better", missing_points=5.0,
+                  rationale="no expert card given: every column scored alike (not a credit judgement)")
         for i, name in enumerate(names)
     )
 
@@ -196,7 +197,7 @@ class FiveCScorecard(ClassifierMixin, BaseEstimator):
                     )
         self._warn_unknown_categories(frame)
         pts = self._points_array(frame)
-        self.weights_ = np.array([i.weight for i in self.indicators_], dtype=float)
+        self.weights_ = self._fit_weights(pts, y01)
         level = pts @ self.weights_ / (10.0 * self.weights_.sum())
         self.mean_points_ = pts.mean(axis=0)
         self.expected_value_ = float(1.0 - level.mean())
@@ -206,6 +207,10 @@ class FiveCScorecard(ClassifierMixin, BaseEstimator):
             self.link_ = IsotonicRegression(increasing=False, out_of_bounds="clip", y_min=1e-6, y_max=1 - 1e-6)
             self.link_.fit(level, y01)
         return self
+
+    def _fit_weights(self, pts: np.ndarray, y01: np.ndarray) -> np.ndarray:
+        """The weights of the credit level: the experts' (a refitted card overrides this)."""
+        return np.array([i.weight for i in self.indicators_], dtype=float)
 
     def _warn_unknown_categories(self, frame: pd.DataFrame) -> None:
         for ind in self.indicators_:
@@ -243,14 +248,15 @@ class FiveCScorecard(ClassifierMixin, BaseEstimator):
     def sub_scores(self, X: Any) -> pd.DataFrame:
         """One level per C (columns in the order character..conditions, those used only).
 
-        The level of a C is ``sum(w * s) / sum(w * 10)`` over that C's indicators.
+        The level of a C is ``sum(w * s) / sum(w * 10)`` over that C's indicators
+        (a C whose weights are all zero, possible only in a refitted card, is left out).
         """
         pts_df = self.points(X)
         pts = pts_df.to_numpy()
         out = {}
         for c in C_NAMES:
             mask = np.array([i.c == c for i in self.indicators_])
-            if mask.any():
+            if mask.any() and self.weights_[mask].sum() > 0:  # a refitted card may zero a whole C
                 w = self.weights_[mask]
                 out[c] = pts[:, mask] @ w / (10.0 * w.sum())
         return pd.DataFrame(out, index=pts_df.index)

@@ -12,12 +12,16 @@ from typing import Any, Sequence
 from riskmodel.config import BaselineSettings, ModelSettings
 from riskmodel.models.baseline import FiveCScorecard
 from riskmodel.models.gbm import LightGBMModel
+from riskmodel.models.refitted import RefittedFiveCScorecard
 from riskmodel.models.scorecard import LogisticScorecard
 
 BASELINE_NAME = "baseline_5c"
+REFIT_NAME = "baseline_5c_refit"
 LIGHTGBM_NAME = "lightgbm"
 SCORECARD_NAME = "logistic_scorecard"
-MODEL_NAMES: tuple[str, ...] = (BASELINE_NAME, LIGHTGBM_NAME, SCORECARD_NAME)
+MODEL_NAMES: tuple[str, ...] = (BASELINE_NAME, REFIT_NAME, LIGHTGBM_NAME, SCORECARD_NAME)
+#: the two baselines (the experts' card and its refitted twin): references, never champion candidates
+BASELINE_NAMES: tuple[str, ...] = (BASELINE_NAME, REFIT_NAME)
 
 
 def make_models(settings: ModelSettings, features: Sequence[str], categorical: Sequence[str] = ()) -> dict[str, Any]:
@@ -69,9 +73,22 @@ def make_baseline(baseline: BaselineSettings) -> FiveCScorecard:
     return FiveCScorecard(indicators=tuple(baseline.indicators))
 
 
+def make_baselines(baseline: BaselineSettings) -> dict[str, FiveCScorecard]:
+    """The unfitted baselines of a card, by name: the experts' card and, when enabled, its refitted twin.
+
+    The refitted card has the same indicators, cut points and points; only its
+    weights are learned (:class:`~riskmodel.models.refitted.RefittedFiveCScorecard`).
+    """
+    out: dict[str, FiveCScorecard] = {BASELINE_NAME: make_baseline(baseline)}
+    if baseline.refit.enabled:
+        out[REFIT_NAME] = RefittedFiveCScorecard(indicators=tuple(baseline.indicators), C=baseline.refit.C)
+    return out
+
+
 #: one instance of every riskmodel estimator (small settings: the checks fit them many times)
 ESTIMATORS: list[Any] = [
     FiveCScorecard(),
+    RefittedFiveCScorecard(),
     LightGBMModel(params={"n_estimators": 20, "min_child_samples": 5}, n_jobs=1),
     LogisticScorecard(),
 ]
@@ -92,6 +109,7 @@ def expected_failed_checks(estimator: Any) -> dict[str, str]:
     estimator is binary only (``multi_class=False``: default / no default), and
     the 5C scorecard declares ``poor_score`` because its weights and cut points
     are fixed by experts, not learned, so it need not reach the accuracy the
-    checks demand on synthetic blobs.
+    checks demand on synthetic blobs (the refitted card too: its weights are
+    learned, but on fixed cut points).
     """
     return {}
