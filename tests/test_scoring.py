@@ -323,6 +323,11 @@ def test_drift_report_and_migration_are_written_beside_the_scores(scored_run) ->
         assert v["status"] == expected
     assert set(drift["expected"]) <= CALENDAR_DRIVEN
     assert set(drift["alerts"]) == {k for k, v in variables.items() if v["status"] == "alert"}
+    scores = read_frame(second)
+    shown = int(scores.filter(regex=r"^reason_(up|down)_\d$").notna().to_numpy().sum())
+    assert drift["reasons"]["shown"] == shown > 0
+    assert drift["reasons"]["contradictions"] == 0
+    assert drift["reasons"]["reference"] == "typical customer in good standing"
     matrix = pd.read_csv(f"{second}.migration.csv", index_col=0)
     assert int(matrix.to_numpy().sum()) == len(tables.customers)
     assert matrix.loc["not_yet_onboarded", "not_yet_onboarded"] == 1

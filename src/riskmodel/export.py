@@ -323,9 +323,11 @@ def build_bundle(
         "created_at": created.isoformat(timespec="seconds"),
         "mlflow_run_id": run_id,
         "reference_format": "see riskmodel.export: variable, kind, bin, bin_type, lower, upper, level, count, share",
-        "reason_reference": to_jsonable(reason_reference(result.X_train, result.y_train, result.categorical_levels),
+        "reason_reference": to_jsonable(reason_reference(result.X_train[[f for f in result.features
+                                                                          if f in result.X_train.columns]],
+                                                         result.y_train, result.categorical_levels),
                                         nan_as_none=True),
-        "feature_psi": feature_psi(reference, result.X_test),
+        "feature_psi": {f: v for f, v in feature_psi(reference, result.X_test).items() if f in result.features},
         "monotone_check": to_jsonable((extra.get("monotone_check") or {}).get(name, {})),
         "joint_monotone_check": to_jsonable((extra.get("joint_monotone_check") or {}).get(name, {}),
                                             nan_as_none=True),

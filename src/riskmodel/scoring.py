@@ -92,6 +92,30 @@ class Explanation:
     features: dict[str, Any] = field(default_factory=dict)
     #: contributions summed by concept (riskmodel.features.dictionary.CONCEPTS), same base value
     concept_contributions: pd.Series | None = None
+    #: what ``expected_value`` is: the reference customer's score, or the model's mean score
+    base_label: str = "portfolio average"
+
+    def waterfall(self) -> tuple[pd.Series, dict[str, str], str, str]:
+        """(contributions, bar labels, base label, remainder noun) for the memo's waterfall.
+
+        By concept when known (a concept's bar is labelled with the member that carries most of
+        it), else by feature; the bars still sum to score - base value.
+        """
+        from riskmodel.explain.reasons import feature_phrase
+        from riskmodel.features.dictionary import concept_of
+
+        c = self.contributions if self.contributions is not None else pd.Series(dtype=float)
+        if self.concept_contributions is None:
+            labels = {f: feature_phrase(f, self.features.get(f)) for f in c.index}
+            return c, labels, self.base_label, "features"
+        concepts = pd.Series(concept_of(list(c.index)), index=c.index)
+        labels = {}
+        for concept in self.concept_contributions.index:
+            members = c[concepts == concept]
+            lead = members.abs().idxmax() if len(members) else concept
+            phrase = feature_phrase(lead, self.features.get(lead))
+            labels[concept] = phrase if len(members) <= 1 else f"{concept}: {phrase}"
+        return self.concept_contributions, labels, self.base_label, "concepts"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict (no contributions series)."""
@@ -690,6 +714,8 @@ class Scorer:
                 contributions=pd.Series(sc.contrib[i], index=self.features),
                 concept_contributions=pd.Series(self.rule.concept_sums(sc.contrib[i:i + 1])[0],
                                                 index=self.rule.concept_names),
+                base_label=(f"reference: {self.reference_label}" if self._explainer is not None
+                            else "portfolio average"),
                 expected_value=ev, model_version=self.version, model_name=self.model_name,
                 features={f: (None if v is None or (isinstance(v, float) and np.isnan(v)) else v)
                           for f, v in zip(self.features, row_values)},
