@@ -151,3 +151,34 @@ def test_model_card_lists_every_feature_psi_and_the_joint_monotone_check(w) -> N
         assert set(r["moved"]) <= set(CONCEPTS[concept])
     rr = bundle.manifest["reason_reference"]
     assert set(rr["values"]) == set(bundle.features) and rr["n_rows"] > 0
+
+
+def test_rule_on_a_hand_made_case() -> None:
+    from riskmodel.explain.reasons import ReasonRule
+
+    feats = ["pay_max_dpd_12m", "pay_mean_dpd_12m", "fin_equity_ratio", "reg_industry", "pay_tenure_months"]
+    rule = ReasonRule(feats, np.array([5.0, 2.0, 0.4, 1.0, 20.0]), lower=np.array([0, 0, -1, np.nan, 0.0]),
+                      upper=np.array([200, 100, 1, np.nan, 40.0]))
+    M = np.array([
+        [99.0, 1.0, 0.6, 2.0, 30.0],    # worst delay above the reference, average below; equity better
+        [99.0, 1.0, 0.6, 1.0, 60.0],    # same; industry as the reference; tenure beyond training
+        [3.0, np.nan, 0.1, 2.0, 10.0],  # delay better than the reference; average unknown; equity worse
+    ])
+    c = np.array([
+        [0.5, 0.1, 0.3, 0.2, 0.1],      # equity "raises" although better: must not be quoted up
+        [0.5, -0.2, -0.3, 0.2, 0.4],    # industry equal to the reference: no side; tenure out of range
+        [0.4, 0.3, -0.1, -0.2, 0.0],    # delay 3 < 5 cannot raise; the unknown average may
+    ])
+    up, down, counts = rule.select(c, M, 4, 2)
+    names = lambda idx: [feats[j] for j in idx if j >= 0]  # noqa: E731
+    assert names(up[0]) == ["pay_max_dpd_12m", "reg_industry", "pay_tenure_months"]  # delays: 0.6 in one reason
+    assert names(down[0]) == []
+    assert names(up[1]) == ["pay_max_dpd_12m"]  # delays sum 0.3 > 0; industry as reference, tenure out of range
+    assert names(down[1]) == ["fin_equity_ratio"]  # equity 0.6 above 0.4 lowers the risk: consistent
+    assert names(up[2]) == ["pay_mean_dpd_12m"]  # concept sum 0.7, quoted by the member that may be quoted
+    assert names(down[2]) == ["reg_industry"]  # equity 0.1 < 0.4 cannot lower the risk
+    assert count_contradictions(rule, up, down, c, M) == 0
+    assert counts["withheld"] == 4  # equity (row 1), tenure and industry (row 2), equity (row 3)
+    # the checker flags the naive choice
+    naive_up, naive_down = rank_reasons(c, 4, 2)
+    assert count_contradictions(rule, naive_up, naive_down, c, M) > 0

@@ -3,9 +3,12 @@
 One :class:`Scorer` is built per bundle and shared by batch scoring, the memo
 and the REST service.  Contributions are computed once per row and reused for
 the reasons and the memo's waterfall.  For LightGBM champions they come from
-:class:`riskmodel.explain.treeshap.LightGBMTreeShap` (exact TreeSHAP, the same
-values as ``pred_contrib``, several times faster on shallow trees); other models
-use their own ``contributions(X)``.
+:class:`riskmodel.explain.treeshap.LightGBMTreeShap` against the bundle's reference
+customer in good standing (exact baseline Shapley values, tabulated; they sum to
+score - reference score, and the reasons quote that same customer); other models
+use their own ``contributions(X)``.  Reasons follow :class:`riskmodel.explain.reasons.ReasonRule`
+(one reason per concept, never contradicting the value it quotes); ``score_features``
+puts the counts (shown, contradictions, withheld) in ``result.attrs["reasons"]``.
 
 Row statuses (column ``status``): ``scored``; ``in_default`` (the customer's
 first default is on or before the date: grade D, PD 1, the default grade's

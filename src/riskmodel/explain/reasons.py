@@ -339,8 +339,8 @@ class ReasonRule:
                ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
         """Quoted feature indices (n x n_up, n x n_down; -1 none), ranked by concept contribution, and counts.
 
-        Counts: ``withheld`` = concepts that would have been among the top reasons but have no member
-        that can be quoted without contradiction (or only calendar-driven ones out of range).
+        Counts: ``withheld`` = concepts that are among the top reasons by contribution but are not shown,
+        because no member can be quoted without contradiction (or only calendar-driven ones out of range).
         """
         c = np.asarray(contrib, dtype=float)
         n, F = c.shape
@@ -366,7 +366,11 @@ class ReasonRule:
         score = np.where(ok, G, 0.0)
         gu, gd = rank_reasons(score, n_up, n_down)
         raw_u, raw_d = rank_reasons(G, n_up, n_down)
-        withheld = int((raw_u >= 0).sum() + (raw_d >= 0).sum() - (gu >= 0).sum() - (gd >= 0).sum())
+        withheld = 0  # concepts among the unfiltered top reasons that the rule did not show
+        for raw, got in ((raw_u, gu), (raw_d, gd)):
+            if raw.size:
+                kept = (raw[:, :, None] == got[:, None, :]).any(axis=2)
+                withheld += int(((raw >= 0) & ~kept).sum())
         rows = np.arange(n)[:, None]
         up = np.where(gu >= 0, best_up[rows, np.maximum(gu, 0)], NONE)
         down = np.where(gd >= 0, best_dn[rows, np.maximum(gd, 0)], NONE)

@@ -2,7 +2,8 @@
 
 A reason reads ``"<C>: <text with the customer's value> (<comparison>)."``, for
 example "Character: 3 invoices paid more than 60 days late in the last 12
-months (portfolio median: 0)."  :data:`TEMPLATES` holds one
+months (typical customer in good standing: 0)." (the comparison is the reference
+customer the contributions are measured against; see riskmodel.explain.reasons)  :data:`TEMPLATES` holds one
 :class:`ReasonTemplate` per feature of :data:`riskmodel.features.dictionary.FEATURES`
 (a test iterates FEATURES); the C comes from the dictionary, so it is said once.
 
