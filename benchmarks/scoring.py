@@ -14,6 +14,11 @@ What it measures, on the same rows and the same model:
   matrix) and the ratio of the two;
 * rows/s of LightGBM's own ``pred_contrib`` (what the reasons would cost without
   the tabulated TreeSHAP), on a sample;
+* for every customer scored at 2023-12-31 and 2024-12-31 (``--dates``), the number of
+  shown reasons whose direction contradicts the value they quote (target 0), the
+  reasons withheld by the rule, and, for comparison, what the old ranking (the
+  model's own contributions against the mean, one feature at a time, quoting the
+  portfolio median) would have shown; the joint monotonicity check by concept;
 * the latency of one customer's explanation (``Scorer.explain_frame`` on one
   row, and the REST path ``explain_records``), p50 / p99, and of the whole memo
   (history, charts, HTML) for a few customers.
@@ -64,12 +69,53 @@ def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values) * 1000.0, q))
 
 
+def _contradictions(champ, scorer: Scorer, dates: list[str]) -> dict:  # noqa: ANN001
+    """Every customer scored at each date: reasons shown, contradicting (target 0), withheld; old rule for contrast."""
+    from riskmodel.explain.comparison import comparison_points
+    from riskmodel.explain.reasons import ReasonRule, count_contradictions, rank_reasons
+    from riskmodel.features.build import build_features
+
+    bundle = scorer.bundle
+    median = comparison_points(bundle.reference, scorer.features)
+    old_ref = scorer.encode_records([{f: (1.0 if isinstance(v, str) and f not in scorer.levels else v)
+                                      for f, v in median.items()}])[0]
+    old_rule = ReasonRule(scorer.features, old_ref, scorer.rule.lower, scorer.rule.upper)
+    out: dict = {}
+    for date in dates:
+        feats = build_features(champ.tables, [date], champ.settings.features, population="all")
+        scored = scorer.score_features(feats)
+        c = scored.attrs["reasons"]
+        ok = (scored["status"] == "scored").to_numpy()
+        M = scorer.encode(feats)[ok]
+        old_c = bundle.model.contributions(scorer.prepare(feats[ok])).reindex(
+            columns=scorer.features, fill_value=0.0).to_numpy()
+        up, down = rank_reasons(old_c, scorer.scoring.n_reasons_up, scorer.scoring.n_reasons_down)
+        old_bad = count_contradictions(old_rule, up, down, old_c, M)
+        old_n = int((up >= 0).sum() + (down >= 0).sum())
+        print(f"reasons at {date}: {int(ok.sum()):,} customers scored, {c['shown']:,} reasons shown, "
+              f"{c['contradictions']} contradicting the value they quote (target 0), {c['withheld']:,} withheld "
+              f"by the rule; old ranking vs portfolio median: {old_bad:,} of {old_n:,} contradicting "
+              f"({old_bad / max(old_n, 1):.1%})", flush=True)
+        out[f"contradictions_{date}"] = int(c["contradictions"])
+        out[f"reasons_shown_{date}"] = int(c["shown"])
+        out[f"reasons_withheld_{date}"] = int(c["withheld"])
+        out[f"old_contradictions_{date}"] = old_bad
+    joint = bundle.manifest.get("joint_monotone_check") or {}
+    single = bundle.manifest.get("monotone_check") or {}
+    print(f"monotone constraints: one at a time {sum(single.values())} of {len(single)} hold; jointly by concept: "
+          + ", ".join(f"{k} {'holds' if v['ok'] else 'VIOLATED'}" for k, v in joint.items()), flush=True)
+    out["joint_monotone_ok"] = all(v["ok"] for v in joint.values())
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=1_000_000, help="customer rows to score")
     ap.add_argument("--customers", type=int, default=5000, help="simulated customers to train on")
     ap.add_argument("--threads", type=int, default=2, help="threads for LightGBM and numba")
     ap.add_argument("--compare-deep", action="store_true", help="also train 500 trees x 31 leaves for comparison")
+    ap.add_argument("--dates", default="2023-12-31,2024-12-31", help="dates at which every customer is scored "
+                    "and its reasons checked for contradictions")
     args = ap.parse_args()
 
     print(f"# scoring benchmark: {args.rows:,} rows, {args.threads} threads, {os.cpu_count()} CPUs visible, "
@@ -111,6 +157,8 @@ def main() -> None:
           f"{n_reasons:,} rows with a first reason)")
     print(f"bare LightGBM predict:      {predict_rate:,.0f} rows/s ({t_predict:.1f} s)")
     print(f"ratio predict / scoring:    {predict_rate / score_rate:.1f}x")
+
+    result_reasons = _contradictions(champ, scorer, args.dates.split(","))
 
     sample = base.iloc[np.arange(20_000) % n_base]
     Ms = scorer._lgb_matrix(scorer.encode(sample))
@@ -164,7 +212,7 @@ def main() -> None:
               "pred_contrib_rows_per_s": round(contrib_rate), "fast_shap_rows_per_s": round(fast_rate),
               "explain_p50_ms": round(_pct(lat, 50), 3), "explain_p99_ms": round(_pct(lat, 99), 3),
               "rest_explain_p50_ms": round(_pct(lat_r, 50), 3), "memo_p50_ms": round(_pct(lat_m, 50)),
-              "auc_shipped": round(champ.metrics["lightgbm"]["auc"], 4)}
+              "auc_shipped": round(champ.metrics["lightgbm"]["auc"], 4), **result_reasons}
 
     if args.compare_deep:
         deep = train_champion(args.customers, {"models": {"n_jobs": args.threads, "lightgbm": {"params": {

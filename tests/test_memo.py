@@ -49,7 +49,7 @@ def test_memo_html_has_every_section(project) -> None:
         assert section in html, section
     assert html.count("data:image/png;base64,") == 4  # 5C, waterfall, payments, ratios
     assert w.bundles["lightgbm"].version in html
-    assert "portfolio median" in html and "Grade " in html  # reasons with comparison; limit calculation
+    assert "typical customer in good standing" in html and "Grade " in html  # reasons, limit calculation
 
 
 def test_memo_json_and_pdf(project) -> None:

@@ -67,6 +67,51 @@ def test_tabulated_treeshap_equals_lightgbm_pred_contrib(params: dict) -> None:
     assert np.abs(small - ref[:7, :-1]).max() < 1e-10
 
 
+def _brute_force_baseline_shapley(booster, x: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Shapley values of v(S) = f(x_S, r_rest) by enumerating every subset (few features only)."""
+    import itertools
+    import math
+
+    F = len(x)
+    phi = np.zeros(F)
+    for j in range(F):
+        others = [k for k in range(F) if k != j]
+        for size in range(F):
+            for S_ in itertools.combinations(others, size):
+                w_ = math.factorial(size) * math.factorial(F - size - 1) / math.factorial(F)
+                z = r.copy()
+                z[list(S_)] = x[list(S_)]
+                without = booster.predict(z[None, :], raw_score=True)[0]
+                z[j] = x[j]
+                phi[j] += w_ * (booster.predict(z[None, :], raw_score=True)[0] - without)
+    return phi
+
+
+def test_reference_treeshap_equals_brute_force_baseline_shapley_and_keeps_constraint_signs() -> None:
+    rng = np.random.default_rng(2)
+    n = 3000
+    X = rng.normal(size=(n, 5))
+    X[rng.random(n) < 0.15, 1] = np.nan
+    X[:, 4] = rng.integers(0, 4, n)  # a categorical feature (codes)
+    logit = X[:, 0] - np.nan_to_num(X[:, 1]) * X[:, 2] + (X[:, 4] == 2) - 0.5 * X[:, 3]
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    model = lgb.LGBMClassifier(n_estimators=25, num_leaves=7, max_depth=3, verbose=-1, n_jobs=1,
+                               monotone_constraints=[1, 0, 0, -1, 0]).fit(X, y, categorical_feature=[4])
+    booster = model.booster_
+    r = np.array([0.2, np.nan, -0.1, 0.4, 1.0])
+    explainer = LightGBMTreeShap(booster, reference=r)
+    assert explainer.expected_value == pytest.approx(booster.predict(r[None, :], raw_score=True)[0], abs=1e-12)
+    phi, bias = explainer.shap_values(X[:2200])  # parallel kernel
+    np.testing.assert_allclose(phi.sum(axis=1) + bias, booster.predict(X[:2200], raw_score=True), atol=1e-10)
+    for i in range(4):
+        np.testing.assert_allclose(phi[i], _brute_force_baseline_shapley(booster, X[i], r), atol=1e-10)
+    # a constrained feature's contribution has the constraint's sign times the side of the reference
+    assert (phi[:, 0] * np.sign(X[:2200, 0] - r[0]) >= -1e-12).all()
+    assert (phi[:, 3] * np.sign(X[:2200, 3] - r[3]) <= 1e-12).all()
+    same = X[:2200, 0] == r[0]
+    assert (phi[same, 0] == 0).all()
+
+
 def test_deep_trees_are_left_to_pred_contrib() -> None:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(2000, 12))
@@ -78,21 +123,28 @@ def test_deep_trees_are_left_to_pred_contrib() -> None:
 
 
 # -------------------------------------------------------------------- Scorer
-def test_fast_path_equals_the_models_own_probabilities_and_contributions(w, features) -> None:
+def test_fast_path_equals_the_models_own_probabilities_and_raw_score(w, features) -> None:
     bundle = w.bundles["lightgbm"]
     fast = Scorer(bundle, w.settings.scoring)
     assert fast._explainer is not None and fast._calibrate is not None
     X = fast.prepare(features)
     pd_model = bundle.model.predict_proba(X)[:, 1]
-    contrib_model = bundle.model.contributions(X).to_numpy()
     M = fast.encode(features)
     phi, raw = fast._contrib_matrix(M)
-    assert np.abs(phi - contrib_model).max() < 1e-9
+    # contributions against the reference customer: they sum to score(row) - score(reference)
+    np.testing.assert_allclose(raw, bundle.model.decision_function(X), atol=1e-9)
+    ref_raw = bundle.model.decision_function(fast.to_frame(fast.reference_row[None, :]))[0]
+    assert fast.expected_value == pytest.approx(ref_raw, abs=1e-9)
+    np.testing.assert_allclose(phi.sum(axis=1), raw - ref_raw, atol=1e-9)
     assert np.abs(fast._calibrate(raw) - pd_model).max() < 1e-9
+    # the model's own (path-dependent) contributions give the same PDs and, after the rule, no contradiction
     slow = Scorer(bundle, w.settings.scoring, fast_shap=False)
     a, b = fast.score_features(features), slow.score_features(features)
     assert np.nanmax(np.abs(a["pd"] - b["pd"])) < 1e-9
-    pd.testing.assert_frame_equal(a.drop(columns="pd"), b.drop(columns="pd"))
+    keep = [c for c in a.columns if not c.startswith("reason_") and c != "pd"]
+    pd.testing.assert_frame_equal(a[keep], b[keep])
+    assert a.attrs["reasons"]["contradictions"] == 0 and b.attrs["reasons"]["contradictions"] == 0
+    assert a.attrs["reasons"]["shown"] > 0
 
 
 def test_five_c_levels_equal_the_baselines(w, features) -> None:
@@ -110,16 +162,30 @@ def test_one_ranking_rule_for_every_model_kind(w, features, kind: str) -> None:
     scorer = Scorer(bundle, w.settings.scoring)
     eligible = features[features["population_status"] == "eligible"].head(60)
     out = scorer.score_features(eligible)
-    contrib = bundle.model.contributions(scorer.prepare(eligible)).reindex(columns=scorer.features, fill_value=0.0)
+    contrib = scorer.contributions(eligible)
+    M = scorer.encode(eligible)
+    rule = scorer.rule
+    G = rule.concept_sums(contrib)
+    may_up, _ = rule.sides(M)
+    quotable = (may_up & (contrib > 0)).astype(float) @ rule.membership > 0  # concept has a member to quote
+    assert out.attrs["reasons"]["contradictions"] == 0
     for i in range(len(eligible)):
-        c = contrib.iloc[i]
         if out["status"].iloc[i] != "scored":
             continue
-        order = sorted(range(len(c)), key=lambda j: (-round(c.iloc[j], 6), j))
-        expected = [scorer.features[j] for j in order if c.iloc[j] > 1e-9][:4]
         got = [out[f"reason_up_{k}_code"].iloc[i] for k in range(1, 5)]
         got = [g for g in got if isinstance(g, str)]
-        assert got[: len(expected)] == expected[: len(got)], (kind, i)
+        concepts = [int(rule.concept_id[scorer.features.index(g)]) for g in got]
+        assert len(set(concepts)) == len(concepts), (kind, i)  # one reason per concept
+        sums = [G[i, k] for k in concepts]
+        assert all(v > 0 for v in sums) and sums == sorted(sums, reverse=True), (kind, i)
+        # every concept ranked above the last shown one (or any, when fewer than 4) was shown or has no quotable member
+        floor = sums[-1] if len(got) == 4 else 0.0
+        for k in np.flatnonzero((G[i] > floor) & quotable[i]):
+            assert k in concepts, (kind, i, rule.concept_names[k])
+        # each shown feature is its concept's largest positive quotable member
+        for g, k in zip(got, concepts):
+            members = np.flatnonzero((rule.concept_id == k) & may_up[i] & (contrib[i] > 0))
+            assert scorer.features.index(g) == members[np.argmax(contrib[i, members])], (kind, i)
         assert all(isinstance(out[f"reason_up_{k}"].iloc[i], str) for k in range(1, len(got) + 1))
 
 
@@ -134,7 +200,9 @@ def test_every_row_once_with_statuses_and_reasons(w, features) -> None:
     assert out.loc[scored, "pd"].between(0, 1).all() and out.loc[scored, "grade"].notna().all()
     assert (out.loc[defaulted, "grade"] == "D").all() and (out.loc[defaulted, "pd"] == 1.0).all()
     assert (out.loc[defaulted, "limit"] == 0).all() and out.loc[defaulted, "reason_up_1"].isna().all()
-    assert out.loc[scored, "reason_up_1"].str.match(r"^(Character|Capacity|Capital|Collateral|Conditions): ").all()
+    first = out.loc[scored, "reason_up_1"].dropna()
+    assert len(first) > 0.5 * scored.sum()  # a customer better than the reference on every count may have none
+    assert first.str.match(r"^(Character|Capacity|Capital|Collateral|Conditions): ").all()
     assert out.loc[scored, "credit_level"].between(0.1, 1).all()
     assert set(out["limit_basis"].dropna()) <= set(LIMIT_BASES)
 
@@ -255,6 +323,11 @@ def test_drift_report_and_migration_are_written_beside_the_scores(scored_run) ->
         assert v["status"] == expected
     assert set(drift["expected"]) <= CALENDAR_DRIVEN
     assert set(drift["alerts"]) == {k for k, v in variables.items() if v["status"] == "alert"}
+    scores = read_frame(second)
+    shown = int(scores.filter(regex=r"^reason_(up|down)_\d$").notna().to_numpy().sum())
+    assert drift["reasons"]["shown"] == shown > 0
+    assert drift["reasons"]["contradictions"] == 0
+    assert drift["reasons"]["reference"] == "typical customer in good standing"
     matrix = pd.read_csv(f"{second}.migration.csv", index_col=0)
     assert int(matrix.to_numpy().sum()) == len(tables.customers)
     assert matrix.loc["not_yet_onboarded", "not_yet_onboarded"] == 1

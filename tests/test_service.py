@@ -37,6 +37,8 @@ def served(tmp_path_factory):
     scores = Scorer(bundle, settings.scoring).score_features(features)
     write_frame(scores, settings.resolve(settings.paths.generated_dir) / f"scores_{AS_OF}.parquet")
     eligible = features[features["population_status"] == "eligible"]
+    # clients send the model's features (GET /v1/model); models.exclude_features (e.g. fin_leverage) are refused
+    eligible = eligible[[S.CUSTOMER_ID, S.SNAPSHOT_DATE, "population_status", *bundle.features]]
     with LiveServer(create_app(settings)) as server:  # bundle loaded in lifespan
         with httpx.Client(base_url=server.url, timeout=30) as client:
             yield client, bundle, eligible, scores

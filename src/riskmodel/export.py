@@ -111,6 +111,83 @@ def reference_distributions(
                        "upper": float, "level": str, "count": "int64", "share": float})
 
 
+def reason_reference(X_train: pd.DataFrame, y_train: np.ndarray,
+                     categorical_levels: dict[str, list[str]]) -> dict[str, Any]:
+    """The reference customer the reasons are measured against and quote (see riskmodel.explain.reasons).
+
+    A typical customer in good standing: per feature, the median (mode for categories; 0/1 flags
+    rounded) of the training rows that did not default within the horizon (label 0), over their
+    non-missing values.  Also each feature's training minimum and maximum (all rows), so a
+    calendar-driven feature outside its training range is never quoted as a reason.
+    """
+    good = X_train[np.asarray(y_train) == 0]
+    values: dict[str, Any] = {}
+    lo: dict[str, Any] = {}
+    hi: dict[str, Any] = {}
+    for col in X_train.columns:
+        s = good[col]
+        if col in categorical_levels or isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object:
+            counts = s.dropna().astype(str).value_counts()
+            values[col] = str(counts.index[0]) if len(counts) else None
+            lo[col] = hi[col] = None
+            continue
+        x = pd.to_numeric(s).to_numpy(dtype=float, na_value=np.nan)
+        x = x[~np.isnan(x)]
+        med = float(np.median(x)) if x.size else None
+        if med is not None and set(np.unique(x)) <= {0.0, 1.0}:
+            med = float(med >= 0.5)
+        values[col] = med
+        allx = pd.to_numeric(X_train[col]).to_numpy(dtype=float, na_value=np.nan)
+        allx = allx[~np.isnan(allx)]
+        lo[col] = float(allx.min()) if allx.size else None
+        hi[col] = float(allx.max()) if allx.size else None
+    return {"label": "typical customer in good standing",
+            "population": "training rows without a default within the horizon",
+            "n_rows": int(len(good)), "values": values, "train_min": lo, "train_max": hi}
+
+
+def feature_psi(reference: pd.DataFrame, X_test: pd.DataFrame) -> dict[str, float | None]:
+    """Train -> test PSI of every feature (the one PSI of riskmodel.drift), by feature."""
+    from riskmodel.drift import drift_report
+
+    rep = drift_report(reference, X_test, None)
+    rep = rep[rep["kind"] == "feature"]
+    return {str(r.variable): (None if not np.isfinite(r.psi) else float(r.psi)) for r in rep.itertuples()}
+
+
+def _card_reasons_section(manifest: dict[str, Any]) -> list[str]:
+    """Model card: feature PSI (train -> test), monotonicity one at a time and jointly, reason reference."""
+    from riskmodel.features.dictionary import CALENDAR_DRIVEN
+
+    lines: list[str] = []
+    rr = manifest.get("reason_reference")
+    if rr:
+        lines += ["## Reasons", f"Contributions are measured against, and reasons quote, a {rr['label']} "
+                  f"(per-feature median of {rr['n_rows']:,} {rr['population']}). A reason is shown only when its "
+                  "contribution and the side of the quoted value agree; calendar-driven features "
+                  f"({', '.join(sorted(CALENDAR_DRIVEN))}) are never quoted outside their training range.", ""]
+    mono = manifest.get("monotone_check") or {}
+    joint = manifest.get("joint_monotone_check") or {}
+    if mono or joint:
+        lines += ["## Monotone constraints"]
+        broken = [f for f, ok in mono.items() if not ok]
+        lines.append(f"- one feature at a time: {len(mono) - len(broken)} of {len(mono)} constraints hold"
+                     + (f"; violated: {', '.join(broken)}" if broken else ""))
+        for concept, r in joint.items():
+            moved = ", ".join(f"{f} {'+' if d > 0 else '-'}" for f, d in r["moved"].items())
+            lines.append(f"- jointly, concept {concept} ({moved}; {r['rows']} rows): "
+                         + ("holds" if r["ok"] else f"VIOLATED, raw score falls by up to {r['max_drop']:.3f}"))
+        lines.append("")
+    psi = manifest.get("feature_psi") or {}
+    if psi:
+        lines += ["## Feature drift, training to test (PSI)", "", "| feature | PSI | note |", "| --- | --- | --- |"]
+        for f, v in sorted(psi.items(), key=lambda kv: -(kv[1] if kv[1] is not None else -1.0)):
+            note = "calendar-driven" if f in CALENDAR_DRIVEN else ""
+            lines.append(f"| `{f}` | {'n/a' if v is None else f'{v:.3f}'} | {note} |")
+        lines.append("")
+    return lines
+
+
 def _baseline_definition(result: TrainResult) -> list[dict[str, Any]] | None:
     base = result.models.get(BASELINE)
     indicators = getattr(base.estimator, "indicators_", None) if base is not None else None
@@ -185,6 +262,7 @@ def model_card(manifest: dict[str, Any]) -> str:
     ]
     lines += card_lines(manifest.get("baseline"))
     lines += [
+        *_card_reasons_section(manifest),
         f"MLflow run: {manifest.get('mlflow_run_id') or 'not tracked'}; created {manifest['created_at']}.",
         "",
     ]
@@ -289,6 +367,14 @@ def build_bundle(
         "created_at": created.isoformat(timespec="seconds"),
         "mlflow_run_id": run_id,
         "reference_format": "see riskmodel.export: variable, kind, bin, bin_type, lower, upper, level, count, share",
+        "reason_reference": to_jsonable(reason_reference(result.X_train[[f for f in result.features
+                                                                          if f in result.X_train.columns]],
+                                                         result.y_train, result.categorical_levels),
+                                        nan_as_none=True),
+        "feature_psi": {f: v for f, v in feature_psi(reference, result.X_test).items() if f in result.features},
+        "monotone_check": to_jsonable((extra.get("monotone_check") or {}).get(name, {})),
+        "joint_monotone_check": to_jsonable((extra.get("joint_monotone_check") or {}).get(name, {}),
+                                            nan_as_none=True),
     }
     return Bundle(
         model=chosen.estimator,

@@ -480,6 +480,7 @@ def run_score(
     ids = tables.customers[S.CUSTOMER_ID].astype("str").sort_values(kind="stable").to_numpy()
     size = settings.scoring.chunk_size
     parts = []
+    reason_counts: dict[str, int] = {}  # shown, contradictions, withheld over all chunks (issue 10.1)
     n_chunks = len(list(iter_chunks(len(ids), size)))
     parts_iter = ([(slice(0, len(ids)), tables)] if n_chunks == 1 else chunk_tables(tables, ids, size))
     bar = tqdm(parts_iter, total=n_chunks, desc=f"scoring {len(ids):,} customers", unit="chunk",
@@ -489,6 +490,8 @@ def run_score(
         scored = scorer.score_features(feats)
         mask = (scored[STATUS] == SCORED).to_numpy()
         drift.update(feats.loc[mask], scored.loc[mask, "pd"].to_numpy())
+        for key, value in scored.attrs.get("reasons", {}).items():
+            reason_counts[key] = reason_counts.get(key, 0) + int(value)
         parts.append(scored)
     result = pd.concat(parts, ignore_index=True) if parts else scorer.score_features(pd.DataFrame())
     got = result[S.CUSTOMER_ID].astype(str)
@@ -512,7 +515,12 @@ def run_score(
         "warnings": report.loc[report["status"] == STATUS_WARNING, "variable"].tolist(),
         "expected": report.loc[report["status"] == STATUS_EXPECTED, "variable"].tolist(),
         "variables": json.loads(report.to_json(orient="records")),
+        # reasons whose direction contradicts the value they quote (must be 0), and reasons withheld
+        # because no member of their concept could be quoted without contradiction
+        "reasons": {"reference": scorer.reference_label, **reason_counts},
     }
+    if reason_counts.get("contradictions"):
+        log.error("%d reasons contradict the value they quote", reason_counts["contradictions"])
     write_text_atomic(Path(f"{out}.drift.json"), json.dumps(drift_doc, indent=2))
 
     if previous is not None:

@@ -3,9 +3,12 @@
 One :class:`Scorer` is built per bundle and shared by batch scoring, the memo
 and the REST service.  Contributions are computed once per row and reused for
 the reasons and the memo's waterfall.  For LightGBM champions they come from
-:class:`riskmodel.explain.treeshap.LightGBMTreeShap` (exact TreeSHAP, the same
-values as ``pred_contrib``, several times faster on shallow trees); other models
-use their own ``contributions(X)``.
+:class:`riskmodel.explain.treeshap.LightGBMTreeShap` against the bundle's reference
+customer in good standing (exact baseline Shapley values, tabulated; they sum to
+score - reference score, and the reasons quote that same customer); other models
+use their own ``contributions(X)``.  Reasons follow :class:`riskmodel.explain.reasons.ReasonRule`
+(one reason per concept, never contradicting the value it quotes); ``score_features``
+puts the counts (shown, contradictions, withheld) in ``result.attrs["reasons"]``.
 
 Row statuses (column ``status``): ``scored``; ``in_default`` (the customer's
 first default is on or before the date: grade D, PD 1, the default grade's
@@ -31,8 +34,8 @@ from riskmodel.data.tables import Tables
 from riskmodel.exceptions import ModelNotFoundError, NoDataError
 from riskmodel.explain.comparison import comparison_points
 from riskmodel.explain.policy import Policy, policy_for, policy_frame
-from riskmodel.explain.reasons import ReasonFormatter, rank_reasons
-from riskmodel.explain.templates import TEMPLATES
+from riskmodel.explain.reasons import REFERENCE_LABEL, ReasonFormatter, ReasonRule, count_contradictions
+from riskmodel.explain.templates import TEMPLATES, template_for
 from riskmodel.features.build import POPULATION_STATUS
 from riskmodel.grades import assign_grades
 
@@ -90,6 +93,32 @@ class Explanation:
     model_version: str
     model_name: str
     features: dict[str, Any] = field(default_factory=dict)
+    #: contributions summed by concept (riskmodel.features.dictionary.CONCEPTS), same base value
+    concept_contributions: pd.Series | None = None
+    #: what ``expected_value`` is: the reference customer's score, or the model's mean score
+    base_label: str = "portfolio average"
+
+    def waterfall(self) -> tuple[pd.Series, dict[str, str], str, str]:
+        """(contributions, bar labels, base label, remainder noun) for the memo's waterfall.
+
+        By concept when known (a concept's bar is labelled with the member that carries most of
+        it), else by feature; the bars still sum to score - base value.
+        """
+        from riskmodel.explain.reasons import feature_phrase
+        from riskmodel.features.dictionary import concept_of
+
+        c = self.contributions if self.contributions is not None else pd.Series(dtype=float)
+        if self.concept_contributions is None:
+            labels = {f: feature_phrase(f, self.features.get(f)) for f in c.index}
+            return c, labels, self.base_label, "features"
+        concepts = pd.Series(concept_of(list(c.index)), index=c.index)
+        labels = {}
+        for concept in self.concept_contributions.index:
+            members = c[concepts == concept]
+            lead = members.abs().idxmax() if len(members) else concept
+            phrase = feature_phrase(lead, self.features.get(lead))
+            labels[concept] = phrase if len(members) <= 1 else f"{concept}: {phrase}"
+        return self.concept_contributions, labels, self.base_label, "concepts"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict (no contributions series)."""
@@ -121,6 +150,7 @@ class _Scored:
     contrib: np.ndarray
     up: np.ndarray
     down: np.ndarray
+    reason_counts: dict[str, int] = field(default_factory=dict)
 
 
 class Scorer:
@@ -159,10 +189,13 @@ class Scorer:
         self.levels: dict[str, list[str]] = {k: [str(v) for v in lv]
                                              for k, lv in bundle.manifest.get("categorical_levels", {}).items()}
         self.c_of = self._c_of(bundle)
-        self.comparison = comparison_points(bundle.reference, self.features)
-        self.formatter = ReasonFormatter(self.features, self.c_of, self.comparison, self.levels)
         self._pos = {f: j for j, f in enumerate(self.features)}
         self._level_pos = {f: {v: k for k, v in enumerate(lv)} for f, lv in self.levels.items()}
+        self.comparison, self.reference_label, lower, upper = self._reason_reference(bundle)
+        self.reference_row = self.encode_records([self.comparison])[0]
+        self.formatter = ReasonFormatter(self.features, self.c_of, self.comparison, self.levels,
+                                         reference_label=self.reference_label)
+        self.rule = ReasonRule(self.features, self.reference_row, lower, upper)
         self._explainer = self._fast_explainer(bundle.model) if fast_shap else None
         self._lgb_cols: np.ndarray | None = None
         self._lgb_recode: dict[int, np.ndarray] = {}
@@ -181,6 +214,41 @@ class Scorer:
                 out.setdefault(str(ind["feature"]), str(ind["c"]))
         return out
 
+    def _reason_reference(self, bundle: Bundle) -> tuple[dict[str, Any], str, np.ndarray, np.ndarray]:
+        """The reference customer of the reasons: values by feature, its label, training min and max.
+
+        From the manifest's ``reason_reference`` (see :func:`riskmodel.export.reason_reference`);
+        bundles made before it compare with the portfolio median of the drift reference instead
+        (the contributions are then measured against that same point).
+        """
+        rr = bundle.manifest.get("reason_reference")
+        nan = float("nan")
+        if rr:
+            vals = rr.get("values", {})
+            lo = np.array([nan if rr.get("train_min", {}).get(f) is None else float(rr["train_min"][f])
+                           for f in self.features])
+            hi = np.array([nan if rr.get("train_max", {}).get(f) is None else float(rr["train_max"][f])
+                           for f in self.features])
+            return {f: vals.get(f) for f in self.features}, str(rr.get("label") or REFERENCE_LABEL), lo, hi
+        points = comparison_points(bundle.reference, self.features)
+        vals = {}
+        for f, v in points.items():
+            if isinstance(v, str) and f not in self.levels:  # a 0/1 flag that is 1 for most rows
+                v = 1.0
+            elif isinstance(v, float) and template_for(f).kind == "flag" and not np.isnan(v):
+                v = float(v >= 0.5)
+            vals[f] = v
+        lo, hi = np.full(len(self.features), nan), np.full(len(self.features), nan)
+        ref = bundle.reference
+        for j, f in enumerate(self.features):
+            g = ref[(ref["variable"] == f) & (ref["bin_type"] == "interval")] if len(ref) else ref
+            edges = np.concatenate([g["lower"].to_numpy(dtype=float), g["upper"].to_numpy(dtype=float)]) \
+                if len(g) else np.zeros(0)
+            edges = edges[np.isfinite(edges)]
+            if edges.size:
+                lo[j], hi[j] = edges.min(), edges.max()
+        return vals, "portfolio median", lo, hi
+
     @staticmethod
     def _fast_explainer(model: Any) -> Any:
         booster = getattr(model, "booster_", None)
@@ -191,7 +259,7 @@ class Scorer:
         if not can_explain(booster):
             log.info("trees too deep for the tabulated TreeSHAP; using the model's pred_contrib")
             return None
-        return LightGBMTreeShap(booster)
+        return LightGBMTreeShap(booster, lazy=True)  # tabulated once the reference customer is set
 
     def _align_booster(self) -> None:
         """Map our feature order and category codes onto the booster's; check the fast PD path."""
@@ -216,6 +284,8 @@ class Scorer:
             if bl != ours:
                 self._lgb_recode[names.index(name)] = np.array(
                     [bl.index(v) if v in bl else np.nan for v in ours], dtype=float)
+        # contributions against the reference customer the reasons quote (baseline Shapley)
+        self._explainer = ex.with_reference(self._lgb_matrix(self.reference_row[None, :])[0])
         self._calibrate = self._fast_calibration()
 
     def _fast_calibration(self) -> Any:
@@ -446,9 +516,11 @@ class Scorer:
             grade = np.asarray(assign_grades(pd_, self.master_scale), dtype=object)
         else:
             pd_, contrib, grade = np.zeros(0), np.zeros((0, len(self.features))), np.zeros(0, dtype=object)
-        up, down = rank_reasons(contrib, self.scoring.n_reasons_up, self.scoring.n_reasons_down)
+        up, down, counts = self.rule.select(contrib, Ms, self.scoring.n_reasons_up, self.scoring.n_reasons_down)
+        counts = {"rows": int(len(Ms)), "shown": int((up >= 0).sum() + (down >= 0).sum()),
+                  "contradictions": count_contradictions(self.rule, up, down, contrib, Ms), **counts}
         level, sub = self._five_c(Ms, X)
-        return _Scored(rows, Ms, pd_, grade, level, sub, contrib, up, down)
+        return _Scored(rows, Ms, pd_, grade, level, sub, contrib, up, down, counts)
 
     def _five_c(self, M: np.ndarray, X: pd.DataFrame | None) -> tuple[np.ndarray, pd.DataFrame]:
         """5C credit level and per-C levels from the baseline's indicator points (one pass)."""
@@ -555,8 +627,9 @@ class Scorer:
         for c in pol.columns:
             out[c] = pol[c].array
         out[MODEL_VERSION] = pd.Categorical([self.version] * n)
-        result = pd.DataFrame(out)
-        return result[output_columns(n_up, n_down)]
+        result = pd.DataFrame(out)[output_columns(n_up, n_down)]
+        result.attrs["reasons"] = dict(sc.reason_counts)  # shown, contradictions, withheld (see ReasonRule)
+        return result
 
     def _statement_figures(self, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Equity and revenue of the latest statement, recovered from the features (NaN without one).
@@ -569,6 +642,20 @@ class Scorer:
         revenue = np.expm1(col("fin_log_revenue"))
         equity = col("fin_equity_ratio") * np.expm1(col("fin_log_total_assets"))
         return equity, revenue
+
+    def _records(self, idx_row: np.ndarray, contrib_row: np.ndarray, texts_row: Sequence[object],
+                 values_row: Sequence[object]) -> list[dict[str, Any]]:
+        """The formatter's reason records plus the concept each speaks for and its summed contribution."""
+        recs = self.formatter.records(idx_row, contrib_row, texts_row, values_row)
+        sums = self.rule.concept_sums(contrib_row[None, :])[0]
+        for rec, j in zip(recs, [j for j in idx_row.tolist() if j >= 0]):
+            k = int(self.rule.concept_id[j])
+            rec["concept"] = self.rule.concept_names[k]
+            rec["concept_contribution"] = float(sums[k])
+            ref = self.comparison.get(self.features[j])
+            rec["reference_value"] = None if ref is None or (isinstance(ref, float) and np.isnan(ref)) else ref
+            rec["reference"] = self.reference_label
+        return recs
 
     def grade_names(self) -> list[str]:
         """Grades best first, then the default grade."""
@@ -624,10 +711,14 @@ class Scorer:
                 customer_id=ids[r], status=st, pd=float(sc.pd[i]), grade=grade,
                 credit_level=None if np.isnan(sc.level[i]) else float(sc.level[i]),
                 sub_scores={c: float(sub_values[i, k]) for k, c in enumerate(sub_cols)},
-                reasons_up=self.formatter.records(sc.up[i], sc.contrib[i], texts_up[i], row_values),
-                reasons_down=self.formatter.records(sc.down[i], sc.contrib[i], texts_down[i], row_values),
+                reasons_up=self._records(sc.up[i], sc.contrib[i], texts_up[i], row_values),
+                reasons_down=self._records(sc.down[i], sc.contrib[i], texts_down[i], row_values),
                 policy=policy_for(grade, equity[r], revenue[r], self.master_scale, invoiced[r]),
                 contributions=pd.Series(sc.contrib[i], index=self.features),
+                concept_contributions=pd.Series(self.rule.concept_sums(sc.contrib[i:i + 1])[0],
+                                                index=self.rule.concept_names),
+                base_label=(f"reference: {self.reference_label}" if self._explainer is not None
+                            else "portfolio average"),
                 expected_value=ev, model_version=self.version, model_name=self.model_name,
                 features={f: (None if v is None or (isinstance(v, float) and np.isnan(v)) else v)
                           for f, v in zip(self.features, row_values)},

@@ -344,6 +344,10 @@ def _monotone_report(fitted: dict[str, Any]) -> dict[str, dict[str, bool]]:
     return {n: dict(e.monotone_check_) for n, e in fitted.items() if hasattr(e, "monotone_check_")}
 
 
+def _joint_monotone_report(fitted: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {n: dict(e.joint_monotone_check_) for n, e in fitted.items() if hasattr(e, "joint_monotone_check_")}
+
+
 # --------------------------------------------------------------- public API
 def train_and_compare(
     X_train: pd.DataFrame,
@@ -398,7 +402,7 @@ def train_and_compare(
     return _assemble(
         fitted, p_train, p_test, X_train=X_tr, y_train=y_tr, X_test=X_te, y_test=y_te, settings=settings,
         data_info=data_info, features=features, levels=levels, test_keys=test_keys, oracle_test=oracle_test,
-        extra={"monotone_check": _monotone_report(fitted)},
+        extra={"monotone_check": _monotone_report(fitted), "joint_monotone_check": _joint_monotone_report(fitted)},
     )
 
 
@@ -454,5 +458,6 @@ def cross_validate_and_compare(
     return _assemble(
         fitted, p_in, oof, X_train=X_all, y_train=y_all, X_test=X_all, y_test=y_all, settings=settings,
         data_info=info, features=features, levels=levels, test_keys=keys, oracle_test=None,
-        extra={"monotone_check": _monotone_report(fitted), "folds": fold_of}, psi_override=psi_folds,
+        extra={"monotone_check": _monotone_report(fitted), "joint_monotone_check": _joint_monotone_report(fitted),
+               "folds": fold_of}, psi_override=psi_folds,
     )

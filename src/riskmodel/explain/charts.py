@@ -79,11 +79,14 @@ def five_c_chart(sub_scores: Mapping[str, float], credit_level: float | None) ->
 
 
 def waterfall_chart(contributions: pd.Series, base_value: float, labels: Mapping[str, str] | None = None,
-                    top: int = 10, unit: str = "log-odds") -> Figure:
+                    top: int = 10, unit: str = "log-odds", base_label: str = "portfolio average",
+                    rest_label: str = "features") -> Figure:
     """Contribution waterfall: from the base value through the largest contributions to the model's score.
 
     Red bars raise the risk, green bars lower it; the remaining features are summed in one bar.
-    The base value (portfolio average) and the customer's score are marked by dashed lines.
+    The base value (``base_label``: the portfolio average, or the reference customer the
+    contributions are measured against) and the customer's score are marked by dashed lines;
+    ``rest_label`` names what the remainder bar sums ("features", or "concepts").
     """
     labels = labels or {}
     c = contributions.astype(float)
@@ -91,7 +94,7 @@ def waterfall_chart(contributions: pd.Series, base_value: float, labels: Mapping
     shown = list(order[:top])
     items = [(labels.get(f, f), float(c[f])) for f in shown]
     if len(order) > top:
-        items.append((f"{len(order) - top} other features together", float(c.drop(index=shown).sum())))
+        items.append((f"{len(order) - top} other {rest_label} together (sum)", float(c.drop(index=shown).sum())))
     total = base_value + float(c.sum())
     n = len(items)
     fig = Figure(figsize=(8.2, 0.3 * (n + 2) + 0.8))
@@ -112,7 +115,7 @@ def waterfall_chart(contributions: pd.Series, base_value: float, labels: Mapping
         cum += v
     ax.plot([total], [ys[-1]], marker="D", color=NAVY, markersize=7)
     ax.text(total, ys[-1], f"   {total:+.2f}", va="center", ha="left", fontsize=9, color=NAVY, fontweight="bold")
-    names = ["portfolio average"] + [textwrap.shorten(lbl[:1].upper() + lbl[1:], 64, placeholder="…")
+    names = [base_label] + [textwrap.shorten(lbl[:1].upper() + lbl[1:], 64, placeholder="…")
                                      for lbl, _ in items] + ["this customer"]
     _style(ax)
     ax.set_yticks(ys, names, fontsize=8.5)

@@ -272,10 +272,10 @@ def build_memo(explanation: Any, tables: Tables, as_of: pd.Timestamp, publicatio
     if explanation.sub_scores:
         figs["five_c"] = charts.png_base64(charts.five_c_chart(explanation.sub_scores, explanation.credit_level))
     if explanation.contributions is not None and explanation.expected_value is not None:
-        labels = {f: feature_phrase(f, explanation.features.get(f)) for f in explanation.contributions.index}
+        contrib, labels, base_label, rest = explanation.waterfall()  # by concept (issue 10.1)
         unit = "risk points" if manifest.get("model_name") == "baseline_5c" else "log-odds"
         figs["waterfall"] = charts.png_base64(charts.waterfall_chart(
-            explanation.contributions, explanation.expected_value, labels, unit=unit))
+            contrib, explanation.expected_value, labels, unit=unit, base_label=base_label, rest_label=rest))
         context["waterfall_unit"] = unit
     if len(history) and (history["open_amount"].sum() > 0 or history["n_settled"].sum() > 0):
         figs["payments"] = charts.png_base64(charts.payment_chart(history))

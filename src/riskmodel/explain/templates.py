@@ -2,7 +2,8 @@
 
 A reason reads ``"<C>: <text with the customer's value> (<comparison>)."``, for
 example "Character: 3 invoices paid more than 60 days late in the last 12
-months (portfolio median: 0)."  :data:`TEMPLATES` holds one
+months (typical customer in good standing: 0)." (the comparison is the reference
+customer the contributions are measured against; see riskmodel.explain.reasons)  :data:`TEMPLATES` holds one
 :class:`ReasonTemplate` per feature of :data:`riskmodel.features.dictionary.FEATURES`
 (a test iterates FEATURES); the C comes from the dictionary, so it is said once.
 
@@ -361,8 +362,21 @@ def render_body(template: ReasonTemplate, key: object) -> str:
     return template.text.format(value=format_value(template.kind, key, template.unit))
 
 
-def render_comparison(template: ReasonTemplate, point: object) -> str:
-    """The comparison in brackets: the portfolio median, share of 1s or most common level."""
+def render_comparison(template: ReasonTemplate, point: object, reference: str | None = None) -> str:
+    """The comparison in brackets: the portfolio median, share of 1s or most common level.
+
+    With ``reference`` (e.g. "typical customer in good standing") the point is that reference
+    customer's value and reads ``"<reference>: <value>"`` for every kind.
+    """
+    if reference is not None:
+        if point is None or (isinstance(point, float) and np.isnan(point)):
+            return f"{reference}: not known"
+        if template.kind == "category":
+            return f"{reference}: {format_value('category', point)}"
+        if template.kind == "flag":
+            return f"{reference}: {render_body(template, float(point))}"  # type: ignore[arg-type]
+        key = display_key(template.kind, np.array([float(point)]))[0]  # type: ignore[arg-type]
+        return f"{reference}: {format_value(template.kind, key, None if template.kind == 'count' else template.unit)}"
     if point is None or (isinstance(point, float) and np.isnan(point)):
         return "no portfolio comparison"
     if template.kind == "flag":

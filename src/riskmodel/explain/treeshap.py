@@ -21,6 +21,18 @@ same missing-value and categorical rules) to floating-point rounding; the tests
 check it.  Boosters with deeper trees are refused by :func:`can_explain`;
 callers fall back to ``pred_contrib`` there.
 
+Against one reference customer (``reference=``), the same tables hold the exact
+*baseline* (interventional, one background row) Shapley values of the game
+``v(S) = f(x_S, r_rest)``: a leaf of value ``v`` whose path features split into
+``A`` (only the row follows the path), ``B`` (only the reference does) and the
+rest (both do) gives each feature of ``A`` ``v (a-1)! b! / (a+b)!`` and each of
+``B`` ``-v a! (b-1)! / (a+b)!``; a leaf neither follows adds nothing.  The values
+then sum to ``f(x) - f(r)``, the bias is ``f(r)``, a feature equal to the
+reference's gets exactly 0, and a feature under a monotone constraint gets the
+sign of its constraint times the sign of ``x_j - r_j`` (every marginal step
+moves that one feature from ``r_j`` to ``x_j``).  Reasons use this form (see
+:mod:`riskmodel.explain.reasons`).
+
 Example
 -------
 >>> explainer = LightGBMTreeShap(booster)            # doctest: +SKIP
@@ -174,9 +186,49 @@ def _leaf_table(value: float, ratios: np.ndarray, d: int, out: np.ndarray) -> No
             out[pattern, j] = value * diff * acc
 
 
-def _leaf_parts(tree: _Tree, leaf: int, max_path_features: int
+def _goes_left(node: dict[str, Any], value: float) -> bool:
+    """LightGBM's decision at one split for one value (the rule of :func:`_shap_block`)."""
+    if node["decision_type"] == "==":
+        if not value > -1.0:  # NaN or negative code: right
+            return False
+        return int(value) in {int(c) for c in str(node["threshold"]).split("||")}
+    missing = _MISSING[str(node["missing_type"])]
+    default_left = bool(node["default_left"])
+    threshold = float(node["threshold"])
+    if value != value:
+        return default_left if missing in (1, 2) else 0.0 <= threshold
+    if missing == 1 and abs(value) <= 1e-35:
+        return default_left
+    return value <= threshold
+
+
+def _baseline_leaf_table(value: float, ref_ok: list[bool], d: int) -> np.ndarray:
+    """(2**d x d) baseline Shapley values of one leaf against a reference; pattern bit j = row follows slot j."""
+    out = np.zeros((1 << d, max(d, 1)))
+    fact = [math.factorial(i) for i in range(d + 1)]
+    for pattern in range(1 << d):
+        row_ok = [bool((pattern >> j) & 1) for j in range(d)]
+        if any(not row_ok[j] and not ref_ok[j] for j in range(d)):
+            continue  # neither the row nor the reference can reach the leaf with these choices
+        a_set = [j for j in range(d) if row_ok[j] and not ref_ok[j]]
+        b_set = [j for j in range(d) if ref_ok[j] and not row_ok[j]]
+        a, b = len(a_set), len(b_set)
+        if a + b == 0:
+            continue
+        for j in a_set:
+            out[pattern, j] = value * fact[a - 1] * fact[b] / fact[a + b]
+        for j in b_set:
+            out[pattern, j] = -value * fact[a] * fact[b - 1] / fact[a + b]
+    return out
+
+
+def _leaf_parts(tree: _Tree, leaf: int, max_path_features: int, reference: np.ndarray | None = None
                 ) -> tuple[list[int], list[list[tuple[int, bool]]], np.ndarray, float]:
-    """A leaf's distinct features, the path conditions of each, its pattern table and its bias share."""
+    """A leaf's distinct features, the path conditions of each, its pattern table and its bias share.
+
+    With ``reference`` (one row, the booster's feature order) the table holds baseline Shapley
+    values against it and the bias share is the leaf value when the reference reaches the leaf.
+    """
     value, path = tree.leaves[leaf]
     feats: list[int] = []
     conds: list[list[tuple[int, bool]]] = []
@@ -193,14 +245,23 @@ def _leaf_parts(tree: _Tree, leaf: int, max_path_features: int
     d = len(feats)
     if d > max_path_features:
         raise ValueError(f"a leaf path uses {d} features (> {max_path_features}); use pred_contrib for such deep trees")
+    if reference is not None:
+        ref_ok = [all(_goes_left(tree.nodes[n], float(reference[feats[j]])) == left for n, left in conds[j])
+                  for j in range(d)]
+        table = _baseline_leaf_table(value, ref_ok, d)
+        return feats, conds, table[:, :d], value if all(ref_ok) else 0.0
     table = np.zeros((1 << d, max(d, 1)))
     if d:
         _leaf_table(value, np.asarray(ratios, dtype=np.float64), d, table)
     return feats, conds, table[:, :d], value * float(np.prod(ratios))
 
 
-def build_tables(booster: Any, max_path_features: int = 10) -> _Tables:
-    """Tabulate every tree of ``booster`` in groups; ValueError when a tree is too deep for it."""
+def build_tables(booster: Any, max_path_features: int = 10, reference: np.ndarray | None = None) -> _Tables:
+    """Tabulate every tree of ``booster`` in groups; ValueError when a tree is too deep for it.
+
+    ``reference``: one row in the booster's feature order (categories as its codes) for baseline
+    Shapley values against it; None for path-dependent TreeSHAP (``pred_contrib``).
+    """
     tree_info, _ = _tree_paths(booster)
     tree_node_start, tree_group_start = [0], [0]
     node_feature, node_threshold, node_kind, node_nan_left, node_zero_left = [], [], [], [], []
@@ -244,7 +305,7 @@ def build_tables(booster: Any, max_path_features: int = 10) -> _Tables:
             gfeats: list[int] = []
             parts = []
             for leaf in leaves:
-                feats, conds, ltable, leaf_bias = _leaf_parts(tree, leaf, max_path_features)
+                feats, conds, ltable, leaf_bias = _leaf_parts(tree, leaf, max_path_features, reference)
                 bias += leaf_bias
                 for f in feats:
                     if f not in gfeats:
@@ -386,18 +447,38 @@ class LightGBMTreeShap:
     max_path_features : int
         Refuse boosters whose leaf paths use more distinct features than this
         (a leaf's table grows as 2**d); see :func:`can_explain`.
+    reference : array, optional
+        One reference row (booster feature order, categories as the booster's codes, NaN
+        missing): the values are then baseline Shapley values against it, summing to
+        ``f(x) - f(reference)``, and :attr:`expected_value` is ``f(reference)``.
+    lazy : bool
+        Tabulate on first use instead of now.
     """
 
-    def __init__(self, booster: Any, max_path_features: int = 10) -> None:
+    def __init__(self, booster: Any, max_path_features: int = 10, reference: np.ndarray | None = None,
+                 lazy: bool = False) -> None:
         self.booster = booster
         self.max_path_features = max_path_features
-        self._tables = build_tables(booster, max_path_features)
+        self.reference = None if reference is None else np.asarray(reference, dtype=np.float64).ravel()
+        self._built: _Tables | None = None
+        if not lazy:  # lazy: tabulated on first use (when a reference will be set first)
+            self._built = build_tables(booster, max_path_features, self.reference)
         self.feature_names: list[str] = list(booster.feature_name())
         self.pandas_categorical: list[list[Any]] | None = getattr(booster, "pandas_categorical", None)
 
     @property
+    def _tables(self) -> _Tables:
+        if self._built is None:
+            self._built = build_tables(self.booster, self.max_path_features, self.reference)
+        return self._built
+
+    def with_reference(self, reference: np.ndarray | None) -> "LightGBMTreeShap":
+        """The same booster explained against ``reference`` (baseline Shapley; None: path-dependent)."""
+        return LightGBMTreeShap(self.booster, self.max_path_features, reference)
+
+    @property
     def expected_value(self) -> float:
-        """The bias term: the cover-weighted mean raw score."""
+        """The bias term: the cover-weighted mean raw score, or the reference's raw score."""
         return self._tables.bias
 
     def to_matrix(self, X: pd.DataFrame) -> np.ndarray:

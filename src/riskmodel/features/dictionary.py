@@ -415,3 +415,58 @@ def data_dictionary_markdown(settings: FeatureSettings | None = None) -> str:
         ]
         lines.append("")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ reasons: credit direction and concepts
+# Credit logic's direction of each feature: +1 a higher value means more risk, -1 less risk, absent (0)
+# when credit logic gives none (volumes, size, terms, category levels, calendar-driven ages).  A reason
+# that says a feature raises the risk must quote a value on the risky side of its reference
+# (see riskmodel.explain.reasons); the monotone constraints of params.yaml follow these signs.
+CREDIT_DIRECTION: dict[str, int] = {
+    **{f: 1 for f in ("pay_mean_dpd_12m", "pay_max_dpd_12m", "pay_max_dpd_24m", "pay_dpd_trend",
+                      "pay_share_late_12m", "pay_n_late_30_12m", "pay_n_late_60_12m", "pay_n_late_90_12m",
+                      "pay_overdue_amount", "pay_overdue_1_30", "pay_overdue_31_60", "pay_overdue_61_90",
+                      "pay_overdue_90p", "pay_overdue_share", "pay_utilisation", "fin_leverage",
+                      "vis_lavish_office_24m", "vis_red_flags_24m", "evt_lawsuits_12m", "evt_lawsuits_24m",
+                      "evt_tax_arrears_12m", "evt_tax_arrears_24m")},
+    **{f: -1 for f in ("pay_months_since_late", "fin_equity_ratio", "fin_current_ratio", "fin_quick_ratio",
+                       "fin_cash_ratio", "fin_interest_cover", "fin_ebit_margin", "fin_net_margin", "fin_roa",
+                       "fin_cfo_to_debt", "fin_altman_z2", "fin_audited", "vis_last_correspondence",
+                       "vis_last_responsiveness", "vis_last_expertise", "vis_last_premises",
+                       "vis_last_inventory_rating", "vis_last_management", "vis_last_staff_morale",
+                       "vis_last_disclosure", "vis_last_mean_rating", "vis_mean_rating_24m", "vis_rating_trend",
+                       "vis_licence_checked_share_24m", "reg_paid_in_ratio", "reg_business_scope_ok",
+                       "reg_address_verified", "evt_bank_ref_last", "evt_trade_ref_mean_24m",
+                       "evt_agency_rating_last", "evt_collateral_value", "evt_collateral_to_limit")},
+}
+
+# Concepts: features that measure one thing (near twins).  A reason speaks for a concept: its
+# contribution is the sum of its features' contributions, and it quotes the member that carries the
+# most of it (riskmodel.explain.reasons); the joint monotonicity check moves a concept's features
+# together (riskmodel.models.gbm).  A feature not listed is a concept of its own.
+CONCEPTS: dict[str, tuple[str, ...]] = {
+    "payment delays": ("pay_mean_dpd_12m", "pay_max_dpd_12m", "pay_max_dpd_24m", "pay_dpd_trend",
+                       "pay_share_late_12m", "pay_n_late_30_12m", "pay_n_late_60_12m", "pay_n_late_90_12m",
+                       "pay_months_since_late"),
+    "overdue amounts": ("pay_overdue_amount", "pay_overdue_1_30", "pay_overdue_31_60", "pay_overdue_61_90",
+                        "pay_overdue_90p", "pay_overdue_share"),
+    "trading volume": ("pay_n_invoices_3m", "pay_n_invoices_6m", "pay_n_invoices_12m", "pay_n_invoices_24m",
+                       "pay_amount_3m", "pay_amount_6m", "pay_amount_12m", "pay_amount_24m", "pay_open_amount"),
+    "leverage": ("fin_leverage", "fin_equity_ratio", "fin_altman_z2"),
+    "liquidity": ("fin_current_ratio", "fin_quick_ratio", "fin_cash_ratio"),
+    "profitability": ("fin_ebit_margin", "fin_net_margin", "fin_roa", "fin_interest_cover", "fin_cfo_to_debt"),
+    "size": ("fin_log_revenue", "fin_log_total_assets"),
+    "visit ratings": ("vis_last_correspondence", "vis_last_responsiveness", "vis_last_expertise",
+                      "vis_last_premises", "vis_last_inventory_rating", "vis_last_management",
+                      "vis_last_staff_morale", "vis_last_disclosure", "vis_last_mean_rating",
+                      "vis_mean_rating_24m", "vis_rating_trend"),
+    "lawsuits": ("evt_lawsuits_12m", "evt_lawsuits_24m"),
+    "tax arrears": ("evt_tax_arrears_12m", "evt_tax_arrears_24m"),
+    "collateral": ("evt_collateral_value", "evt_collateral_to_limit"),
+}
+
+
+def concept_of(features: list[str]) -> list[str]:
+    """The concept of each feature (its own name when it belongs to none)."""
+    where = {f: c for c, members in CONCEPTS.items() for f in members}
+    return [where.get(f, f) for f in features]

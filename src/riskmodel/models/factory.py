@@ -48,6 +48,7 @@ def make_models(settings: ModelSettings, features: Sequence[str], categorical: S
                 calibration_folds=settings.calibration_folds,
                 random_state=settings.seed,
                 n_jobs=settings.n_jobs,
+                on_violation="raise",  # a broken constrained direction fails training (MonotoneViolationError)
             )
         elif name == SCORECARD_NAME:
             sc = settings.logistic_scorecard

@@ -3,7 +3,15 @@
 After fitting, :meth:`LightGBMModel.check_monotone` verifies on a grid that every
 constrained feature moves the raw score only in its allowed direction
 (LightGBM has open reports of violated constraints); a violation is logged, or
-raised with ``on_violation="raise"``.
+raised with ``on_violation="raise"`` (training does: see riskmodel.models.factory).
+
+One feature at a time is not enough when features move together in the data (a
+twin left unconstrained can undo a constraint), so :meth:`LightGBMModel.check_joint_monotone`
+also moves every feature of a *concept* (riskmodel.features.dictionary.CONCEPTS) together
+along its joint empirical distribution: at step ``q`` each constrained member takes its
+``q`` quantile in its risky direction, each unconstrained member that is rank-correlated
+with the concept (|Spearman| >= 0.3) its quantile in the direction of that correlation;
+the raw score must never decrease along the steps.
 """
 
 from __future__ import annotations
@@ -54,6 +62,7 @@ class LightGBMModel(CalibratedPredictMixin, ClassifierMixin, BaseEstimator):
     booster_ : its lightgbm.Booster.
     monotone_constraints_ : list of int, one per feature.
     monotone_check_ : dict feature -> bool from the post-fit check.
+    joint_monotone_check_ : dict concept -> {"ok", "moved", "max_drop", "rows"} from the joint check.
     expected_value_ : float
         TreeSHAP base value in log-odds: ``expected_value_ + contributions(X).sum(axis=1)``
         is the booster's raw score (log-odds before calibration).
@@ -130,9 +139,19 @@ class LightGBMModel(CalibratedPredictMixin, ClassifierMixin, BaseEstimator):
         self.booster_ = self.lgbm_.booster_
         self.expected_value_ = float(self.lgbm_.predict(frame.iloc[:1], pred_contrib=True)[0, -1])
         self.monotone_check_ = self._check_monotone_frame(frame)
+        self.joint_monotone_check_ = self._check_joint_frame(frame)
         broken = [f for f, ok in self.monotone_check_.items() if not ok]
-        if broken:
-            msg = f"LightGBM broke its monotone constraints on {broken} (checked on a grid of training rows)"
+        joint = {c: r for c, r in self.joint_monotone_check_.items() if not r["ok"]}
+        if broken or joint:
+            parts = []
+            if broken:
+                parts.append(f"one feature at a time on {broken}")
+            for c, r in joint.items():
+                parts.append(f"jointly on concept {c!r} (features {r['moved']} moved together along their "
+                             f"quantiles: the raw score falls by up to {r['max_drop']:.3f} log-odds)")
+            msg = ("LightGBM broke its monotone constraints " + "; ".join(parts)
+                   + " (checked on a grid of training rows). Constrain or exclude the twin features "
+                   "(params.yaml models.lightgbm.monotone / models.exclude_features)")
             if self.on_violation == "raise":
                 raise MonotoneViolationError(msg)
             log.warning(msg)
@@ -164,6 +183,55 @@ class LightGBMModel(CalibratedPredictMixin, ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         return self._check_monotone_frame(predict_frame(self, X), n_rows, n_grid, seed)
+
+    def check_joint_monotone(self, X: Any, n_rows: int = 200, n_grid: int = 21,
+                             seed: int = 0) -> dict[str, dict[str, Any]]:
+        """Per concept with a constrained feature: does moving its features together keep the direction?
+
+        See the module docstring.  Returns concept -> {"ok": bool, "moved": {feature: +1/-1},
+        "max_drop": largest fall of the raw score along a risky step (0 when none), "rows": rows checked}.
+        """
+        check_is_fitted(self)
+        return self._check_joint_frame(predict_frame(self, X), n_rows, n_grid, seed)
+
+    def _check_joint_frame(self, frame: pd.DataFrame, n_rows: int = 200, n_grid: int = 21,
+                           seed: int = 0) -> dict[str, dict[str, Any]]:
+        from riskmodel.features.dictionary import CONCEPTS
+
+        cons = dict(zip(frame.columns, self.monotone_constraints_))
+        rng = np.random.default_rng(seed)
+        rows = frame.iloc[np.sort(rng.choice(len(frame), size=min(n_rows, len(frame)), replace=False))]
+        q = np.linspace(0.0, 1.0, n_grid)
+        out: dict[str, dict[str, Any]] = {}
+        for concept, members in CONCEPTS.items():
+            cols = [m for m in members if m in cons and m not in self.categories_]
+            constrained = [m for m in cols if cons[m]]
+            if not constrained or len(cols) < 2:
+                continue
+            lead = constrained[0]
+            moved: dict[str, int] = {}
+            for m in cols:
+                if cons[m]:
+                    moved[m] = int(cons[m])
+                    continue
+                both = frame[[m, lead]].apply(pd.to_numeric, errors="coerce").dropna()
+                if len(both) < 10:
+                    continue
+                rho = both[m].rank().corr(both[lead].rank())
+                if np.isfinite(rho) and abs(rho) >= 0.3:
+                    moved[m] = int(np.sign(rho)) * int(cons[lead])
+            block = rows.loc[rows.index.repeat(n_grid)].reset_index(drop=True)
+            for m, d in moved.items():
+                values = pd.to_numeric(frame[m], errors="coerce").dropna().to_numpy(dtype=float)
+                if len(values) == 0:
+                    continue
+                path = np.quantile(values, q if d > 0 else 1.0 - q)  # step by step towards more risk
+                block[m] = np.tile(path, len(rows))
+            raw = self.lgbm_.predict(block, raw_score=True).reshape(len(rows), n_grid)
+            steps = np.diff(raw, axis=1)
+            drop = float(max(0.0, -steps.min())) if steps.size else 0.0
+            out[concept] = {"ok": bool(drop <= 1e-9), "moved": moved, "max_drop": drop, "rows": int(len(rows))}
+        return out
 
     def _check_monotone_frame(self, frame: pd.DataFrame, n_rows: int = 200, n_grid: int = 25,
                               seed: int = 0) -> dict[str, bool]:
