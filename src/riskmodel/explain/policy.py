@@ -140,3 +140,90 @@ def policy_frame(grades: np.ndarray, equity: np.ndarray, revenue: np.ndarray, in
     })
     assert len(out) == n
     return out
+
+
+# ------------------------------------------------------------------ committee memo: calculation and limit review
+def limit_calculation(grade: str, equity: float | None, revenue: float | None, master_scale: MasterScaleSettings,
+                      invoiced_12m: float | None = None) -> dict[str, object]:
+    """The limit calculation of :func:`policy_for` as numbers (no text), for the JSON memo.
+
+    Keys: ``basis`` (one of :data:`LIMIT_BASES`), the grade's ``pct_equity`` / ``pct_revenue``,
+    ``equity``, ``revenue``, ``invoiced_12m``, ``terms_days`` and the candidate limits
+    ``by_equity`` / ``by_revenue`` / ``by_invoices`` (None where they do not apply), and
+    ``limit`` (None when the committee sets it).  Amounts are in the reporting currency.
+    """
+    g = grade_policy(grade, master_scale)
+    eq, rev, inv = _float(equity), _float(revenue), _float(invoiced_12m)
+    basis = _basis(g.limit_pct_equity, g.limit_pct_revenue, eq, rev, inv)
+    limit, _ = recommended_limit(grade, equity, revenue, master_scale, invoiced_12m)
+
+    def num(x: float) -> float | None:
+        return None if np.isnan(x) else float(x)
+
+    by_equity = g.limit_pct_equity * eq if basis in ("equity_and_revenue", "equity") else np.nan
+    by_revenue = g.limit_pct_revenue * max(rev, 0.0) if basis in ("equity_and_revenue", "revenue") else np.nan
+    by_invoices = max(inv, 0.0) * g.terms_days / DAYS_PER_YEAR if basis == "invoices" else np.nan
+    return {"basis": basis, "grade": g.grade, "pct_equity": float(g.limit_pct_equity),
+            "pct_revenue": float(g.limit_pct_revenue), "equity": num(eq), "revenue": num(rev),
+            "invoiced_12m": num(inv), "terms_days": int(g.terms_days), "by_equity": num(by_equity),
+            "by_revenue": num(by_revenue), "by_invoices": num(by_invoices), "limit": num(float(limit))}
+
+
+#: codes of the limit-review flags (:func:`review_limit`)
+LIMIT_FLAGS: tuple[str, ...] = (
+    "capped",  # the grade's rule gives more than the policy allows at one review: capped
+    "raise_with_material_delay",  # the limit goes up although the customer paid very late recently
+    "raise_with_loss",  # the limit goes up although the latest statement shows a loss
+    "new_limit",  # no current limit: a first limit needs the committee's approval
+)
+
+
+@dataclass(frozen=True)
+class LimitReview:
+    """The recommended limit after the review policy, with what the committee must look at."""
+
+    rule_limit: float | None  # what the grade's rule gives (None: the committee sets it)
+    current_limit: float
+    cap: float | None  # at most this without approval (None: no cap applies)
+    limit: float | None  # recommended: min(rule_limit, cap)
+    capped: bool
+    change_share: float | None  # (limit - current) / current; None when current is 0 or no limit
+    flags: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["flags"] = list(self.flags)
+        return d
+
+
+def review_limit(rule_limit: float | None, current_limit: float, max_increase_share: float,
+                 worst_delay_days: float | None, material_delay_days: int, latest_loss: bool | None) -> LimitReview:
+    """Cap the grade's limit by the review policy and flag a raise that moves against the risk.
+
+    The recommended limit is at most ``current_limit x (1 + max_increase_share)`` (params.yaml
+    ``limit_review``); more needs the committee's approval.  A raise (recommended above current)
+    is flagged when the worst delay reaches ``material_delay_days`` or the latest statement
+    shows a loss: the rating may allow it, but the evidence points the other way.
+    """
+    current = max(float(current_limit), 0.0)
+    rule = None if rule_limit is None or pd.isna(rule_limit) else float(rule_limit)
+    cap = current * (1.0 + max_increase_share) if current > 0 else None
+    if rule is None:
+        limit, capped = None, False
+    elif cap is not None and rule > cap:
+        limit, capped = cap, True
+    else:
+        limit, capped = rule, False
+    flags: list[str] = []
+    if capped:
+        flags.append("capped")
+    raising = limit is not None and limit > current
+    if raising and worst_delay_days is not None and worst_delay_days >= material_delay_days:
+        flags.append("raise_with_material_delay")
+    if raising and latest_loss:
+        flags.append("raise_with_loss")
+    if current <= 0 and limit is not None and limit > 0:
+        flags.append("new_limit")
+    change = None if limit is None or current <= 0 else (limit - current) / current
+    return LimitReview(rule_limit=rule, current_limit=current, cap=cap, limit=limit, capped=capped,
+                       change_share=change, flags=tuple(flags))
