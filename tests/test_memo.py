@@ -266,7 +266,7 @@ def test_recommended_limit_is_capped_and_flagged(project, cases) -> None:
     assert ("raise_with_material_delay" in p["flags"]) == (p["worst_delay_days"] >= p["material_delay_days"])
     assert ("raise_with_loss" in p["flags"]) == bool(p["latest_statement_loss"])
     html = _memo(project, cases, "gap", "html")
-    assert "so the recommendation is capped at EUR 2k" in html and "EUR 1k" in html
+    assert "so the recommendation is capped at EUR\u00a02k" in html and "EUR\u00a01k" in html
 
 
 def test_limit_review_rule() -> None:
@@ -299,7 +299,7 @@ def test_every_amount_carries_the_currency_and_no_minus_zero(project, cases) -> 
 
     from riskmodel.explain.memo import fmt_money, fmt_pct
 
-    assert fmt_pct(-0.001) == "0%" and fmt_pct(-0.004, 0, True) == "0%" and fmt_money(-0.0, "EUR") == "EUR 0"
+    assert fmt_pct(-0.001) == "0%" and fmt_pct(-0.004, 0, True) == "0%" and fmt_money(-0.0, "EUR") == "EUR\u00a00"
     for kind in ("gap", "default", "recent"):
         html = _memo(project, cases, kind, "html")
         assert "-0%" not in html and "−0%" not in html, kind
@@ -309,7 +309,7 @@ def test_every_amount_carries_the_currency_and_no_minus_zero(project, cases) -> 
         for r in reasons:  # reason sentences are the reason templates' own text
             text = text.replace(re.sub(r"<[^>]+>", " ", r), " ")
         bare = [m.group(0) for m in re.finditer(r"(?<![\w.])-?\d+(\.\d+)?(k|m|bn)\b", text)
-                if not text[max(0, m.start() - 4):m.start()].endswith("EUR ")]
+                if not text[max(0, m.start() - 4):m.start()].endswith("EUR\u00a0")]
         assert not bare, (kind, bare[:5])
 
 

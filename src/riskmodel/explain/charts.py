@@ -85,6 +85,14 @@ def _wrap(label: str, width: int = 46) -> str:
     return "\n".join(textwrap.wrap(text, width, break_long_words=False)) or text
 
 
+def _value_label(ax, x: float, y: float, text: str, **kw: Any) -> None:  # noqa: ANN001 - matplotlib Axes
+    """A value written just right of (x, y), on a white box so lines behind it never cross it."""
+    kw.pop("ha", None)
+    kw.pop("va", None)
+    ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, 0), ha="left", va="center", zorder=5,
+                bbox={"boxstyle": "round,pad=0.12", "fc": "white", "ec": "none", "alpha": 0.9}, **kw)
+
+
 def waterfall_chart(wf: Mapping[str, Any], pd_text: Callable[[float], str]) -> Figure:
     """Contribution waterfall from the structured memo's ``waterfall`` block.
 
@@ -122,25 +130,24 @@ def waterfall_chart(wf: Mapping[str, Any], pd_text: Callable[[float], str]) -> F
     ax.axvline(final, color=NAVY, linestyle=(0, (2, 2)), linewidth=0.9)
     bar_h = 0.22
     ax.plot([base], [ys[0]], marker="o", color=MUTED, markersize=6)
-    ax.text(base + 0.015 * span, ys[0], f"{base:+.2f}", va="center", ha="left", fontsize=8.5, color=MUTED)
+    _value_label(ax, base, ys[0], f"{base:+.2f}", va="center", ha="left", fontsize=8.5, color=MUTED)
     cum = base
     for v, yi in zip(values, ys[1:1 + len(values)]):
         ax.barh(yi, v, left=cum, color=RED if v > 0 else GREEN, height=bar_h)
-        ax.text(max(cum, cum + v) + 0.015 * span, yi, f"{v:+.2f}", va="center", ha="left", fontsize=8, color=INK)
+        _value_label(ax, max(cum, cum + v), yi, f"{v:+.2f}", fontsize=8, color=INK)
         cum += v
     k = 1 + len(values)
     if calib is not None:
         raw_pd = wf.get("raw_pd")
         ax.plot([raw], [ys[k]], marker="o", color=INK, markersize=5)
-        ax.text(raw + 0.015 * span, ys[k], f"{raw:+.2f}" + (f"  (PD {pd_text(raw_pd)} before calibration)"
+        _value_label(ax, raw, ys[k], f"{raw:+.2f}" + (f"  (PD {pd_text(raw_pd)} before calibration)"
                                                             if raw_pd is not None else ""),
                 va="center", ha="left", fontsize=8, color=INK)
         ax.barh(ys[k + 1], calib, left=raw, color=NAVY, height=bar_h, alpha=0.75)
-        ax.text(max(raw, raw + calib) + 0.015 * span, ys[k + 1], f"{calib:+.2f}", va="center", ha="left",
-                fontsize=8, color=INK)
+        _value_label(ax, max(raw, raw + calib), ys[k + 1], f"{calib:+.2f}", fontsize=8, color=INK)
         k += 2
     ax.plot([final], [ys[k]], marker="D", color=NAVY, markersize=7)
-    ax.text(final + 0.015 * span, ys[k], f"{final:+.2f} = PD {pd_text(float(wf['pd']))}", va="center", ha="left",
+    _value_label(ax, final, ys[k], f"{final:+.2f} = PD {pd_text(float(wf['pd']))}", va="center", ha="left",
             fontsize=9, color=NAVY, fontweight="bold")
     _style(ax)
     ax.set_yticks(ys, labels, fontsize=8.3, linespacing=1.05)
@@ -214,10 +221,16 @@ def ratio_chart(trend: pd.DataFrame, ratios: Mapping[str, str], pct: Sequence[st
             bx.append(xi)
             bv.append(vi)
         ax.plot(bx, bv, color=NAVY, linewidth=1.6, marker="o", markersize=3.5)
-        for m in miss:
-            ax.axvspan(m - 0.35, m + 0.35, color="#f3f4f6", zorder=0)
-            ax.text(m, 0.02, "no\nstatement", transform=ax.get_xaxis_transform(), ha="center", va="bottom",
-                    fontsize=6.5, color=MUTED)
+        runs: list[list[float]] = []  # consecutive missing years share one band and one label
+        for m in sorted(miss):
+            if runs and m - runs[-1][-1] < 1.25:
+                runs[-1].append(m)
+            else:
+                runs.append([m])
+        for run in runs:
+            ax.axvspan(run[0] - 0.4, run[-1] + 0.4, color="#f3f4f6", zorder=0)
+            ax.text((run[0] + run[-1]) / 2, 0.03, "no\nstatement", transform=ax.get_xaxis_transform(),
+                    ha="center", va="bottom", fontsize=6.5, color=MUTED, linespacing=0.95)
         if len(v) and not np.isnan(v[-1]):
             last = v[-1]
             shown = f"{round(last * 100) + 0:.0f}%" if name in pct else f"{last:.2f}"

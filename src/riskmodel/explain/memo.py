@@ -72,11 +72,11 @@ def _is_missing(x: Any) -> bool:
 
 
 def fmt_money(x: Any, currency: str) -> str:
-    """``EUR 12.3k``; ``—`` when missing."""
+    """``EUR 12.3k`` (joined by a no-break space); ``—`` when missing."""
     if _is_missing(x):
         return "—"
     s = format_money(float(x) + 0.0)
-    return f"{currency} {'0' if s in ('-0', '0') else s}"
+    return f"{currency}\u00a0{'0' if s in ('-0', '0') else s}"  # no-break space: the code stays with its number
 
 
 def fmt_pct(x: Any, digits: int = 0, signed: bool = False) -> str:
