@@ -358,3 +358,22 @@ def test_pdf_rendering_prints_no_library_log(project, cases, capfd, caplog) -> N
     assert not noisy, [r.getMessage() for r in noisy[:3]]
     out, err = capfd.readouterr()
     assert "fontTools" not in out + err and "weasyprint" not in (out + err).lower()
+
+
+def test_batch_policy_frame_applies_the_same_cap(project) -> None:
+    from riskmodel.explain.policy import policy_frame, review_limit
+
+    w, _, _ = project
+    ms = w.settings.master_scale
+    grades = np.array(["B2", "B2", "B2", None], dtype=object)
+    equity = np.array([3e6, 3e6, 3e6, 1e6])
+    revenue = np.array([4e6, 4e6, 4e6, 1e6])
+    current = np.array([14_000.0, 200_000.0, 0.0, 5_000.0])
+    plain = policy_frame(grades, equity, revenue, np.full(4, np.nan), ms)
+    capped = policy_frame(grades, equity, revenue, np.full(4, np.nan), ms, current_limit=current,
+                          max_increase_share=1.0)
+    assert plain["limit"].iloc[0] == pytest.approx(240_000.0)  # min(10% of 3m, 6% of 4m)
+    expected = [review_limit(plain["limit"].iloc[i], current[i], 1.0, None, 60, None).limit for i in range(3)]
+    assert capped["limit"].iloc[:3].tolist() == pytest.approx(expected)
+    assert capped["limit"].iloc[0] == 28_000.0 and capped["limit"].iloc[2] == pytest.approx(240_000.0)
+    assert np.isnan(capped["limit"].iloc[3])

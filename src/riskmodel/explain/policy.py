@@ -90,10 +90,13 @@ def policy_for(grade: str, equity: float | None, revenue: float | None, master_s
 
 
 def policy_frame(grades: np.ndarray, equity: np.ndarray, revenue: np.ndarray, invoiced_12m: np.ndarray,
-                 master_scale: MasterScaleSettings) -> pd.DataFrame:
+                 master_scale: MasterScaleSettings, current_limit: np.ndarray | None = None,
+                 max_increase_share: float | None = None) -> pd.DataFrame:
     """Vectorised :func:`policy_for` without the text: limit, limit_basis, terms, prepayment, review.
 
     ``grades`` may hold None / "" for rows without a grade; their policy columns are missing.
+    With ``current_limit`` and ``max_increase_share`` (params.yaml ``limit_review``) the limit is
+    capped as in :func:`review_limit`: at most ``current x (1 + share)`` where a current limit exists.
     """
     grades = np.asarray(grades, dtype=object)
     n = len(grades)
@@ -131,6 +134,11 @@ def policy_frame(grades: np.ndarray, equity: np.ndarray, revenue: np.ndarray, in
         default="invoices",
     )
     limit = np.where(basis == "committee", np.nan, limit)
+    if current_limit is not None and max_increase_share is not None:
+        cur = np.asarray(current_limit, dtype=float)
+        with np.errstate(invalid="ignore"):
+            cap = np.where(cur > 0, cur * (1.0 + max_increase_share), np.inf)
+            limit = np.where(np.isnan(limit), limit, np.minimum(limit, cap))
     out = pd.DataFrame({
         "limit": np.where(has, limit, np.nan),
         "limit_basis": pd.Categorical(np.where(has, basis, None), categories=list(LIMIT_BASES)),
