@@ -18,6 +18,7 @@ import copy
 import datetime as dt
 import logging
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,7 @@ from riskmodel.explain.history import (
 )
 from riskmodel.explain.policy import limit_calculation, review_limit
 from riskmodel.explain.reasons import feature_phrase
-from riskmodel.explain.templates import format_money
+from riskmodel.explain.templates import display_key, format_money, format_value, template_for
 from riskmodel.exceptions import RiskModelError
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,41 @@ def fmt_age(months: Any) -> str:
     return f"{months:.0f} months" if months < 24 else f"{months / 12:.1f} years"
 
 
+MONEY_KINDS = ("money", "log_money")
+
+
+def _shown_amount(feature: str, value: Any) -> str | None:
+    """How a money feature's value reads in its sentence (e.g. ``47.5k``); None for other features."""
+    kind = template_for(feature).kind
+    if kind not in MONEY_KINDS or _is_missing(value) or isinstance(value, str):
+        return None
+    return format_value(kind, float(display_key(kind, np.array([float(value)]))[0]))
+
+
+def amounts_with_currency(text: str, feature: str, value: Any, comparison: str | None, currency: str) -> str:
+    """A reason sentence or phrase with the currency before the amounts of a money feature.
+
+    The sentences come from the reason templates, which know no currency; the memo adds it
+    where the amount is: the customer's value and the portfolio median it is compared with.
+    """
+    shown = _shown_amount(feature, value)
+    if shown is None:
+        return text
+    # the amount itself, not the tail of a longer number ("5k" inside "45k")
+    out = re.sub(rf"(?<![\d.,-]){re.escape(shown)}", lambda m: f"{currency}\u00a0{m.group(0)}", text, count=1)
+    if comparison and "median: " in comparison:
+        out = out.replace(comparison, comparison.replace("median: ", f"median: {currency}\u00a0", 1), 1)
+    return out
+
+
+def _reason_body(reason: dict[str, Any], currency: str) -> str:
+    """The reason's sentence without its C label (the memo shows the C as a chip), amounts with currency."""
+    body = str(reason["text"]).split(": ", 1)[-1]
+    body = amounts_with_currency(body, str(reason["feature"]), reason.get("value"), reason.get("comparison"),
+                                 currency)
+    return body[:1].upper() + body[1:]
+
+
 @contextlib.contextmanager
 def _quiet_pdf_logs() -> Iterator[None]:
     """Raise the PDF library's loggers to ERROR for the duration (they log progress at INFO/WARNING)."""
@@ -136,7 +172,10 @@ def _draw_charts(data: dict[str, Any]) -> dict[str, str | None]:
     if data.get("sub_scores"):
         figs["five_c"] = charts.png_base64(charts.five_c_chart(data["sub_scores"], data.get("credit_level")))
     if data.get("waterfall"):
-        figs["waterfall"] = charts.png_base64(charts.waterfall_chart(data["waterfall"], fmt_pd))
+        wf = copy.deepcopy(data["waterfall"])
+        for step in wf["steps"]:
+            step["label"] = amounts_with_currency(step["label"], step["feature"], step["value"], None, cur)
+        figs["waterfall"] = charts.png_base64(charts.waterfall_chart(wf, fmt_pd))
     months = data["payments"]["months"]
     if months and any(m["open"] > 0 or m["n_settled"] > 0 for m in months):
         hist = pd.DataFrame(months).assign(month_end=lambda d: pd.to_datetime(d["month_end"]))
@@ -185,6 +224,7 @@ class Memo:
             "num": fmt_num,
             "date": fmt_date,
             "age": fmt_age,
+            "reason_body": lambda r: _reason_body(r, cur),
         })
         return env.get_template(TEMPLATE_NAME).render(**self.data, charts=_draw_charts(self.data),
                                                       rating_labels=RATING_LABELS, ratio_labels=KEY_RATIOS,
