@@ -186,7 +186,8 @@ def test_german_credit_out_of_time_with_a_made_up_time_column(german_result) -> 
     assert r.champion == "logistic_scorecard"
 
 
-def test_registered_pyfunc_of_a_table_with_text_categories_returns_reasons(tmp_path: Path) -> None:
+def test_registered_pyfunc_of_a_table_with_text_categories_returns_reasons(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """A text column (here ``sector``) must not stop the registered pyfunc from giving reasons (issue 10.5)."""
     import mlflow
 
@@ -208,7 +209,7 @@ def test_registered_pyfunc_of_a_table_with_text_categories_returns_reasons(tmp_p
         "evaluation": {"bootstrap_samples": 50},
     })
     run_train_table(settings, table, "default", out_dir=tmp_path / "report")
-    mlflow.set_tracking_uri(uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # not mlflow.set_tracking_uri: that global would leak
     model = mlflow.pyfunc.load_model(f"models:/{settings.tracking.registered_model}-table-shops@champion")
     rows = pd.DataFrame({"income": [20.0, 80.0, 50.0], "sector": ["farm", "tech", "retail"]})
     out = model.predict(rows)
