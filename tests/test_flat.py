@@ -190,3 +190,38 @@ def test_german_credit_out_of_time_with_a_made_up_time_column(german_result) -> 
     assert r.data["split"] == "out_of_time" and r.data["n_test"] == 250
     assert r.test_frame["time"].min() > pd.Timestamp(r.data["time_cutoff"])
     assert r.champion == "logistic_scorecard"
+
+
+def test_registered_pyfunc_of_a_table_with_text_categories_returns_reasons(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text column (here ``sector``) must not stop the registered pyfunc from giving reasons (issue 10.5)."""
+    import mlflow
+
+    from riskmodel.pipeline import run_train_table
+
+    rng = np.random.default_rng(7)
+    n = 400
+    sector = rng.choice(["retail", "farm", "tech"], n)
+    income = rng.normal(50, 15, n)
+    logit = -1.0 - 0.05 * (income - 50) + np.where(sector == "farm", 1.5, 0.0)
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    table = tmp_path / "shops.csv"
+    pd.DataFrame({"income": income, "sector": sector, "default": y}).to_csv(table, index=False)
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    settings = load_settings(overrides={
+        "paths": {k: str(tmp_path / k) for k in ("raw_dir", "generated_dir", "models_dir", "reports_dir")},
+        "tracking": {"uri": uri, "artifact_dir": str(tmp_path / "artifacts")},
+        "models": {"n_jobs": 1, "calibration_folds": 2, "lightgbm": {"params": {"n_estimators": 40}}},
+        "evaluation": {"bootstrap_samples": 50},
+    })
+    run_train_table(settings, table, "default", out_dir=tmp_path / "report")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # not mlflow.set_tracking_uri: that global would leak
+    model = mlflow.pyfunc.load_model(f"models:/{settings.tracking.registered_model}-table-shops@champion")
+    rows = pd.DataFrame({"income": [20.0, 80.0, 50.0], "sector": ["farm", "tech", "retail"]})
+    out = model.predict(rows)
+    assert len(out) == 3 and out["pd"].between(0, 1).all()
+    assert {"reason_up_1", "reason_down_1", "reason_up_1_code"} <= set(out.columns)
+    texts = pd.concat([out[c] for c in out.columns if c.startswith("reason_") and not c.endswith("_code")])
+    assert texts.notna().sum() >= 3  # every row explained
+    sector_texts = [t for t in texts.dropna() if t.startswith("Other: sector is ")]
+    assert sector_texts and all("most common in the portfolio" in t for t in sector_texts)

@@ -224,11 +224,15 @@ print("\\n".join(f"  - {r}" for r in reasons))"""),
 memo_file = pipeline.run_explain(settings, customer, as_of=str(as_of.date()), fmt="html")
 print(memo_file)
 HTML(memo_file.read_text())"""),
-    ("md", "The same explanation as structured data, for the ERP or a review workflow:"),
+    ("md", "The JSON memo is the memo's source (the HTML above is rendered from it): numbers, ISO dates and units, for the ERP or a review workflow. Its waterfall ends at the headline PD through the calibration step, and its limit is capped by `limit_review` in params.yaml:"),
     ("code", """import json
 
 memo_json = json.loads(pipeline.run_explain(settings, customer, as_of=str(as_of.date()), fmt="json").read_text())
-{k: memo_json[k] for k in list(memo_json)[:8]}"""),
+wf, policy = memo_json["waterfall"], memo_json["policy"]
+{"as_of": memo_json["as_of"], "currency": memo_json["currency"], "pd": memo_json["pd"], "grade": memo_json["grade"],
+ "raw_score": wf and wf["raw_score"], "calibration_step": wf and wf["calibration"],
+ "limit": policy and policy["limit"], "rule_limit": policy and policy["rule_limit"],
+ "flags": policy and policy["flags"]}"""),
 ]
 
 

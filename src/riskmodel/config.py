@@ -298,6 +298,26 @@ class ServiceSettings(_Section):
     api_key_env: str = "RISKMODEL_API_KEY"
 
 
+# --- committee memo: currency and limit review (issue 10.4) ---
+class ReportingSettings(_Section):
+    """How amounts are reported: every amount in the memo carries this ISO 4217 currency code."""
+
+    currency: str = Field("EUR", pattern=r"^[A-Z]{3}$")
+
+
+class LimitReviewSettings(_Section):
+    """Policy on changing a customer's limit at one review without committee approval.
+
+    The recommended limit is at most ``current x (1 + max_increase_share)`` (1.0: at most a
+    doubling).  A raise is flagged as moving against the risk when the customer's worst
+    delay in the last 24 months reaches ``material_delay_days`` or its latest statement
+    shows a loss.
+    """
+
+    max_increase_share: float = Field(1.0, ge=0.0)
+    material_delay_days: int = Field(60, ge=1)
+
+
 class Settings(_Section):
     """Everything tunable in riskmodel, as read from params.yaml."""
 
@@ -314,6 +334,8 @@ class Settings(_Section):
     tracking: TrackingSettings = TrackingSettings()
     scoring: ScoringSettings = ScoringSettings()
     service: ServiceSettings = ServiceSettings()
+    reporting: ReportingSettings = ReportingSettings()
+    limit_review: LimitReviewSettings = LimitReviewSettings()
     # folder of the params file; relative paths resolve against it (set by load_settings)
     root: Path = Path(".")
 

@@ -592,7 +592,7 @@ def run_explain(
         raise NoDataError(f"customer {customer_id} was onboarded on {onboarded.date()}, not before the as-of date "
                           f"{date.date()}: nothing to explain")
     memo = build_memo(explanation, mine, date, settings.features.publication_lag_months, bundle.manifest,
-                      scorer.master_scale)
+                      scorer.master_scale, currency=settings.reporting.currency, limit_review=settings.limit_review)
     out = (Path(out_file) if out_file is not None else
            settings.resolve(settings.paths.reports_dir) / "memos" / f"memo_{customer_id}_{date.date()}.{fmt}")
     if fmt == "html":

@@ -25,6 +25,27 @@ KEY_RATIOS: dict[str, str] = {
 }
 
 
+#: statement columns the memo shows beside the ratios
+TREND_COLUMNS: tuple[str, ...] = (S.PERIOD_END, S.REVENUE, S.EBIT, S.NET_INCOME, S.EQUITY, S.TOTAL_ASSETS, S.AUDITED)
+
+
+def missing_periods(period_ends: pd.Series | list, max_gap_months: int = 15) -> list[pd.Timestamp]:
+    """Fiscal period ends missing between consecutive statements (annual statements expected).
+
+    Between two statements more than ``max_gap_months`` apart, every period end one year
+    after the earlier one, until the later one, is missing: a gap a chart must not hide.
+    """
+    ends = sorted(pd.Timestamp(d) for d in period_ends)
+    out: list[pd.Timestamp] = []
+    for a, b in zip(ends, ends[1:]):
+        if (b - a).days > max_gap_months * DAYS_PER_MONTH:
+            k = 1
+            while (nxt := a + pd.DateOffset(years=k)) < b - pd.Timedelta(days=92):  # a quarter short of the next
+                out.append(pd.Timestamp(nxt))
+                k += 1
+    return out
+
+
 def month_ends(as_of: pd.Timestamp, months: int = 24) -> pd.DatetimeIndex:
     """The ``months`` month ends up to ``as_of`` (``as_of`` itself last when it is a month end)."""
     as_of = pd.Timestamp(as_of).normalize()
@@ -80,10 +101,9 @@ def financial_trend(financials: pd.DataFrame, as_of: pd.Timestamp, publication_l
     """The customer's statements published before ``as_of`` (oldest first), with the key ratios."""
     fin = published_statements(financials, as_of, publication_lag_months).tail(last_n)
     if fin.empty:
-        return pd.DataFrame(columns=[S.PERIOD_END, S.REVENUE, S.EQUITY, S.TOTAL_ASSETS, S.AUDITED,
-                                     *KEY_RATIOS])
+        return pd.DataFrame(columns=[*TREND_COLUMNS, *KEY_RATIOS])
     ratios = statement_ratios(fin)
-    out = fin[[S.PERIOD_END, S.REVENUE, S.EQUITY, S.TOTAL_ASSETS, S.AUDITED]].reset_index(drop=True)
+    out = fin[list(TREND_COLUMNS)].reset_index(drop=True)
     for name in KEY_RATIOS:
         out[name] = np.asarray(ratios[name], dtype=float)
     return out

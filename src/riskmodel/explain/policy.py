@@ -90,10 +90,13 @@ def policy_for(grade: str, equity: float | None, revenue: float | None, master_s
 
 
 def policy_frame(grades: np.ndarray, equity: np.ndarray, revenue: np.ndarray, invoiced_12m: np.ndarray,
-                 master_scale: MasterScaleSettings) -> pd.DataFrame:
+                 master_scale: MasterScaleSettings, current_limit: np.ndarray | None = None,
+                 max_increase_share: float | None = None) -> pd.DataFrame:
     """Vectorised :func:`policy_for` without the text: limit, limit_basis, terms, prepayment, review.
 
     ``grades`` may hold None / "" for rows without a grade; their policy columns are missing.
+    With ``current_limit`` and ``max_increase_share`` (params.yaml ``limit_review``) the limit is
+    capped as in :func:`review_limit`: at most ``current x (1 + share)`` where a current limit exists.
     """
     grades = np.asarray(grades, dtype=object)
     n = len(grades)
@@ -131,6 +134,11 @@ def policy_frame(grades: np.ndarray, equity: np.ndarray, revenue: np.ndarray, in
         default="invoices",
     )
     limit = np.where(basis == "committee", np.nan, limit)
+    if current_limit is not None and max_increase_share is not None:
+        cur = np.asarray(current_limit, dtype=float)
+        with np.errstate(invalid="ignore"):
+            cap = np.where(cur > 0, cur * (1.0 + max_increase_share), np.inf)
+            limit = np.where(np.isnan(limit), limit, np.minimum(limit, cap))
     out = pd.DataFrame({
         "limit": np.where(has, limit, np.nan),
         "limit_basis": pd.Categorical(np.where(has, basis, None), categories=list(LIMIT_BASES)),
@@ -140,3 +148,90 @@ def policy_frame(grades: np.ndarray, equity: np.ndarray, revenue: np.ndarray, in
     })
     assert len(out) == n
     return out
+
+
+# ------------------------------------------------------------------ committee memo: calculation and limit review
+def limit_calculation(grade: str, equity: float | None, revenue: float | None, master_scale: MasterScaleSettings,
+                      invoiced_12m: float | None = None) -> dict[str, object]:
+    """The limit calculation of :func:`policy_for` as numbers (no text), for the JSON memo.
+
+    Keys: ``basis`` (one of :data:`LIMIT_BASES`), the grade's ``pct_equity`` / ``pct_revenue``,
+    ``equity``, ``revenue``, ``invoiced_12m``, ``terms_days`` and the candidate limits
+    ``by_equity`` / ``by_revenue`` / ``by_invoices`` (None where they do not apply), and
+    ``limit`` (None when the committee sets it).  Amounts are in the reporting currency.
+    """
+    g = grade_policy(grade, master_scale)
+    eq, rev, inv = _float(equity), _float(revenue), _float(invoiced_12m)
+    basis = _basis(g.limit_pct_equity, g.limit_pct_revenue, eq, rev, inv)
+    limit, _ = recommended_limit(grade, equity, revenue, master_scale, invoiced_12m)
+
+    def num(x: float) -> float | None:
+        return None if np.isnan(x) else float(x)
+
+    by_equity = g.limit_pct_equity * eq if basis in ("equity_and_revenue", "equity") else np.nan
+    by_revenue = g.limit_pct_revenue * max(rev, 0.0) if basis in ("equity_and_revenue", "revenue") else np.nan
+    by_invoices = max(inv, 0.0) * g.terms_days / DAYS_PER_YEAR if basis == "invoices" else np.nan
+    return {"basis": basis, "grade": g.grade, "pct_equity": float(g.limit_pct_equity),
+            "pct_revenue": float(g.limit_pct_revenue), "equity": num(eq), "revenue": num(rev),
+            "invoiced_12m": num(inv), "terms_days": int(g.terms_days), "by_equity": num(by_equity),
+            "by_revenue": num(by_revenue), "by_invoices": num(by_invoices), "limit": num(float(limit))}
+
+
+#: codes of the limit-review flags (:func:`review_limit`)
+LIMIT_FLAGS: tuple[str, ...] = (
+    "capped",  # the grade's rule gives more than the policy allows at one review: capped
+    "raise_with_material_delay",  # the limit goes up although the customer paid very late recently
+    "raise_with_loss",  # the limit goes up although the latest statement shows a loss
+    "new_limit",  # no current limit: a first limit needs the committee's approval
+)
+
+
+@dataclass(frozen=True)
+class LimitReview:
+    """The recommended limit after the review policy, with what the committee must look at."""
+
+    rule_limit: float | None  # what the grade's rule gives (None: the committee sets it)
+    current_limit: float
+    cap: float | None  # at most this without approval (None: no cap applies)
+    limit: float | None  # recommended: min(rule_limit, cap)
+    capped: bool
+    change_share: float | None  # (limit - current) / current; None when current is 0 or no limit
+    flags: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["flags"] = list(self.flags)
+        return d
+
+
+def review_limit(rule_limit: float | None, current_limit: float, max_increase_share: float,
+                 worst_delay_days: float | None, material_delay_days: int, latest_loss: bool | None) -> LimitReview:
+    """Cap the grade's limit by the review policy and flag a raise that moves against the risk.
+
+    The recommended limit is at most ``current_limit x (1 + max_increase_share)`` (params.yaml
+    ``limit_review``); more needs the committee's approval.  A raise (recommended above current)
+    is flagged when the worst delay reaches ``material_delay_days`` or the latest statement
+    shows a loss: the rating may allow it, but the evidence points the other way.
+    """
+    current = max(float(current_limit), 0.0)
+    rule = None if rule_limit is None or pd.isna(rule_limit) else float(rule_limit)
+    cap = current * (1.0 + max_increase_share) if current > 0 else None
+    if rule is None:
+        limit, capped = None, False
+    elif cap is not None and rule > cap:
+        limit, capped = cap, True
+    else:
+        limit, capped = rule, False
+    flags: list[str] = []
+    if capped:
+        flags.append("capped")
+    raising = limit is not None and limit > current
+    if raising and worst_delay_days is not None and worst_delay_days >= material_delay_days:
+        flags.append("raise_with_material_delay")
+    if raising and latest_loss:
+        flags.append("raise_with_loss")
+    if current <= 0 and limit is not None and limit > 0:
+        flags.append("new_limit")
+    change = None if limit is None or current <= 0 else (limit - current) / current
+    return LimitReview(rule_limit=rule, current_limit=current, cap=cap, limit=limit, capped=capped,
+                       change_share=change, flags=tuple(flags))

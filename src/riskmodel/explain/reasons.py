@@ -164,8 +164,9 @@ class ReasonFormatter:
         self._levels = {j: np.array(list(levels[f]) + [None], dtype=object)
                         for j, f in enumerate(self.features) if levels and f in levels}
         self._text = [
-            _FeatureText(template_for(f), str(c_of.get(f) or "other").capitalize(),
-                         render_comparison(template_for(f), comparison.get(f), reference_label))
+            _FeatureText(template_for(f, bool(levels) and f in levels), str(c_of.get(f) or "other").capitalize(),
+                         render_comparison(template_for(f, bool(levels) and f in levels), comparison.get(f),
+                                           reference_label))
             for f in self.features
         ]
 

@@ -233,14 +233,17 @@ TEMPLATES: dict[str, ReasonTemplate] = {
 """One template per feature of the data dictionary (the tests check every feature has one)."""
 
 
-def generic_template(feature: str) -> ReasonTemplate:
-    """A plain template for a feature outside the dictionary (flat-table models)."""
-    return ReasonTemplate(f"{feature.replace('_', ' ')} is {{value}}", "score")
+def generic_template(feature: str, categorical: bool = False) -> ReasonTemplate:
+    """A plain template for a feature outside the dictionary (flat-table models).
+
+    ``categorical``: the feature holds text levels (a flat table's text column), so it reads as a category.
+    """
+    return ReasonTemplate(f"{feature.replace('_', ' ')} is {{value}}", "category" if categorical else "score")
 
 
-def template_for(feature: str) -> ReasonTemplate:
+def template_for(feature: str, categorical: bool = False) -> ReasonTemplate:
     """The feature's template, or a plain one for features outside the dictionary."""
-    return TEMPLATES.get(feature) or generic_template(feature)
+    return TEMPLATES.get(feature) or generic_template(feature, categorical)
 
 
 # ------------------------------------------------------------------ formatting
