@@ -508,8 +508,13 @@ def run_explain(
                           f"{date.date()}: nothing to explain")
     memo = build_memo(explanation, mine, date, settings.features.publication_lag_months, bundle.manifest,
                       scorer.master_scale)
-    out = (Path(out_file) if out_file is not None else
-           settings.resolve(settings.paths.reports_dir) / "memos" / f"memo_{customer_id}_{date.date()}.{fmt}")
+    if out_file is not None:
+        out = Path(out_file)
+    else:  # the id comes from the data: encode it and keep the file inside the memo folder
+        from riskmodel.safety import ensure_inside, safe_name
+
+        memo_dir = settings.resolve(settings.paths.reports_dir) / "memos"
+        out = ensure_inside(memo_dir, memo_dir / f"memo_{safe_name(customer_id)}_{date.date()}.{fmt}")
     if fmt == "html":
         write_text_atomic(out, memo.html())
     elif fmt == "pdf":

@@ -26,6 +26,7 @@ from riskmodel.explain.history import KEY_RATIOS, financial_trend, freshness, pa
 from riskmodel.explain.reasons import feature_phrase
 from riskmodel.explain.templates import format_money
 from riskmodel.exceptions import RiskModelError
+from riskmodel.safety import clip_text
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ def _visit_rows(visits: pd.DataFrame) -> list[dict[str, Any]]:
         rows.append({"date": _fmt_date(v[S.VISIT_DATE]), "ratings": ratings,
                      "mean": None if pd.isna(v["mean_rating"]) else f"{v['mean_rating']:.1f}",
                      "flags": flags, "low": low,
-                     "notes": None if pd.isna(v.get(S.NOTES)) else str(v.get(S.NOTES))})
+                     "notes": None if pd.isna(v.get(S.NOTES)) else clip_text(str(v.get(S.NOTES)))})
     return rows
 
 
