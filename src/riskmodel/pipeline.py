@@ -533,10 +533,14 @@ def run_serve(settings: Settings, host: str | None = None, port: int | None = No
 
     from riskmodel.service.app import create_app
 
+    from riskmodel.scoring import Scorer, load_champion_bundle
+
     host = host or settings.service.host
     port = port or settings.service.port
+    bundle = load_champion_bundle(settings)  # verified and tested here, so a bad model is one line, not a traceback
+    Scorer(bundle, settings.scoring).self_test()
     log.info("serving on http://%s:%d (OpenAPI at /docs)", host, port)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(create_app(settings, bundle), host=host, port=port, log_level="info", access_log=False)
 
 
 # ---------------------------------------------------------------------- demo
