@@ -75,7 +75,7 @@ def run_validate(settings: Settings, data_dir: Path | None = None) -> bool:
 
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
     log.info("validating the six input tables in %s", data_dir)
-    _, report = validate_tables(load_raw_tables(data_dir))
+    _, report = validate_tables(load_raw_tables(data_dir, settings.safety.na_values), settings.safety)
     if not report.ok:
         log.warning("data in %s breaks the data contract:\n%s", data_dir, report.to_text())
         return False
@@ -106,7 +106,7 @@ def run_features(settings: Settings, data_dir: Path | None = None, out_file: Pat
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
     out = (Path(out_file) if out_file is not None
            else settings.resolve(settings.paths.generated_dir) / "modelling_table.parquet")
-    tables = load_and_validate(data_dir)
+    tables = load_and_validate(data_dir, settings.safety)
     table = build_modelling_table(tables, settings.snapshots, settings.features)
     write_frame(table, out)
     write_frame(data_dictionary(settings.features), out.parent / "data_dictionary.csv", fmt="csv")
@@ -147,7 +147,7 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
     from riskmodel.training import train_and_compare
 
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
-    tables = load_and_validate(data_dir)
+    tables = load_and_validate(data_dir, settings.safety)
     table = build_modelling_table(tables, settings.snapshots, settings.features)
     train, test = _split_out_of_time(table, settings)
     keys = [S.CUSTOMER_ID, S.SNAPSHOT_DATE]
@@ -343,6 +343,26 @@ def _replace_dir(target: Path, write: "Callable[[Path], object]") -> Path:
 
 
 # --------------------------------------------------------------------- score
+def _read_previous_scores(previous: Path | str) -> "pd.DataFrame":
+    """The ``--previous`` scores, checked before anything is scored or written (one clear error)."""
+    from riskmodel.exceptions import DataNotFoundError, RiskModelError
+    from riskmodel.io import read_frame
+
+    path = Path(previous)
+    if not path.is_file():
+        raise DataNotFoundError(f"--previous {path}: no such file; give an earlier `riskmodel score` output")
+    try:
+        prev = read_frame(path)
+    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same one-line answer
+        raise RiskModelError(f"--previous {path} is not a readable scores file ({type(err).__name__}); give an "
+                             "earlier `riskmodel score` output (.parquet or .csv)") from None
+    missing = [c for c in ("customer_id", "grade") if c not in prev.columns]
+    if missing:
+        raise RiskModelError(f"--previous {path} has no column {', '.join(missing)}; give an earlier "
+                             "`riskmodel score` output")
+    return prev
+
+
 def run_score(
     settings: Settings,
     as_of: str,
@@ -374,7 +394,7 @@ def run_score(
     from riskmodel.exceptions import RiskModelError
     from riskmodel.features.build import build_features
     from riskmodel.features.dictionary import CALENDAR_DRIVEN
-    from riskmodel.io import read_frame, write_frame, write_text_atomic
+    from riskmodel.io import write_frame, write_text_atomic
     from riskmodel.migration import migration_matrix, migration_summary
     from riskmodel.scoring import (
         SCORED,
@@ -394,7 +414,8 @@ def run_score(
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
     out = (Path(out_file) if out_file is not None
            else settings.resolve(settings.paths.generated_dir) / f"scores_{date.date()}.{fmt}")
-    tables = load_and_validate(data_dir)
+    prev = _read_previous_scores(previous) if previous is not None else None  # before any work or write
+    tables = load_and_validate(data_dir, settings.safety)
     check_as_of(date, *data_span(tables))
     bundle = load_champion_bundle(settings)
     scorer = Scorer(bundle, settings.scoring)
@@ -419,6 +440,11 @@ def run_score(
     if len(result) != len(ids) or got.duplicated().any() or set(got) != set(ids):
         raise RiskModelError(f"scoring lost or repeated customers: {len(ids)} in, {len(result)} out "
                              f"({int(got.duplicated().sum())} repeated)")
+    if not (result[STATUS] == SCORED).any():
+        from riskmodel.exceptions import NoDataError
+
+        raise NoDataError(f"no customer can be scored as of {date.date()} (statuses: "
+                          f"{result[STATUS].value_counts().to_dict()}); choose a date inside the data")
     write_frame(result, out, fmt)
 
     report = drift.report()
@@ -439,8 +465,7 @@ def run_score(
     }
     write_text_atomic(Path(f"{out}.drift.json"), json.dumps(drift_doc, indent=2))
 
-    if previous is not None:
-        prev = read_frame(Path(previous))
+    if prev is not None:
         matrix = migration_matrix(prev, result, scorer.grade_names())
         write_text_atomic(Path(f"{out}.migration.csv"), matrix.to_csv())
         log.info("rating migration against %s: %s", previous, migration_summary(matrix, scorer.grade_names()))
@@ -488,7 +513,7 @@ def run_explain(
     if fmt not in ("html", "pdf", "json"):
         raise RiskModelError(f"explain: --format must be html, pdf or json, got {fmt!r}")
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
-    tables = load_and_validate(data_dir)
+    tables = load_and_validate(data_dir, settings.safety)
     ids = tables.customers[S.CUSTOMER_ID].astype(str)
     if customer_id not in set(ids):
         examples = ", ".join(ids.sort_values().head(3))
@@ -564,7 +589,7 @@ def run_demo(settings: Settings) -> None:
     from riskmodel.io import read_frame
     from riskmodel.scoring import SCORED, data_span, default_as_of
 
-    as_of = default_as_of(data_span(load_and_validate(raw_dir))[1])
+    as_of = default_as_of(data_span(load_and_validate(raw_dir, settings.safety))[1])
     scores_file = run_score(settings, as_of=str(as_of.date()), data_dir=raw_dir)
     scores = read_frame(scores_file)
     scored = scores[scores["status"] == SCORED]

@@ -17,6 +17,7 @@ open, no financial statement and no visit in the last 24 months).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +53,8 @@ MODEL_VERSION = "model_version"
 LEVEL_PREFIX = "level_"
 #: an as-of date more than this many days after the last record is refused (no data describes it)
 MAX_DAYS_AFTER_DATA = 366
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # no_activity: every one of these is zero (or missing) for an onboarded customer
 _ACTIVITY_FEATURES: tuple[str, ...] = ("pay_n_invoices_24m", "pay_open_amount", "fin_has_statement",
@@ -711,7 +714,12 @@ def default_as_of(last: pd.Timestamp) -> pd.Timestamp:
 
 
 def parse_as_of(as_of: Any) -> pd.Timestamp:
-    """A scoring date from a string or date; NoDataError with the expected format otherwise."""
+    """A scoring date from an ISO ``YYYY-MM-DD`` string or a date; NoDataError otherwise.
+
+    Only ISO dates are read: ``01/02/2024`` could be 1 February or 2 January, so it is refused.
+    """
+    if isinstance(as_of, str) and not _ISO_DATE.fullmatch(as_of.strip()):
+        raise NoDataError(f"as-of date {as_of[:40]!r} is not an ISO date; use YYYY-MM-DD (e.g. 2024-12-31)")
     try:
         ts = pd.Timestamp(as_of)
     except (ValueError, TypeError):
