@@ -128,7 +128,18 @@ def run_train(settings: Settings, data_dir: Path | None = None, out_dir: Path | 
     ``champion``).  Returns ``out_dir``.
     """
     out_dir = Path(out_dir) if out_dir is not None else settings.resolve(settings.paths.reports_dir) / "train"
+    _preflight_training(settings, out_dir)
     return publish_training(train_from_tables(settings, data_dir), settings, out_dir, run_name="train")
+
+
+def _preflight_training(settings: Settings, out_dir: Path) -> None:
+    """Before minutes of training: the report folder, the bundle folder and the MLflow store must be usable."""
+    from riskmodel.safety import check_tracking_store, preflight_output
+    from riskmodel.tracking import resolve_tracking_uri
+
+    preflight_output(Path(out_dir) / "metrics.json", need_bytes=50_000_000)
+    preflight_output(settings.resolve(settings.paths.models_dir) / "champion" / "manifest.json")
+    check_tracking_store(resolve_tracking_uri(settings))
 
 
 def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "TrainResult":
@@ -202,6 +213,7 @@ def run_train_table(
 
     table = Path(table)
     out_dir = Path(out_dir) if out_dir is not None else settings.resolve(settings.paths.reports_dir) / "train"
+    _preflight_training(settings, out_dir)
     X, y, ids, times = load_flat_table(table, target=target, id_col=id_col, time_col=time_col)
     baseline = load_baseline_file(baseline_file) if baseline_file is not None else None
     log.info("flat table %s: %d rows, %d features, default rate %.3f; %s; %s", table, len(y), X.shape[1],
@@ -394,7 +406,7 @@ def run_score(
     from riskmodel.exceptions import RiskModelError
     from riskmodel.features.build import build_features
     from riskmodel.features.dictionary import CALENDAR_DRIVEN
-    from riskmodel.io import write_frame, write_text_atomic
+    from riskmodel.io import atomic_group, frame_writer
     from riskmodel.migration import migration_matrix, migration_summary
     from riskmodel.scoring import (
         SCORED,
@@ -415,6 +427,9 @@ def run_score(
     out = (Path(out_file) if out_file is not None
            else settings.resolve(settings.paths.generated_dir) / f"scores_{date.date()}.{fmt}")
     prev = _read_previous_scores(previous) if previous is not None else None  # before any work or write
+    from riskmodel.safety import preflight_output
+
+    preflight_output(out, need_bytes=20_000_000)  # writable, with room, before minutes of work
     tables = load_and_validate(data_dir, settings.safety)
     check_as_of(date, *data_span(tables))
     bundle = load_champion_bundle(settings)
@@ -445,8 +460,6 @@ def run_score(
 
         raise NoDataError(f"no customer can be scored as of {date.date()} (statuses: "
                           f"{result[STATUS].value_counts().to_dict()}); choose a date inside the data")
-    write_frame(result, out, fmt)
-
     report = drift.report()
     flagged = report[report["status"].isin([STATUS_WARNING, STATUS_ALERT])]
     for row in flagged.itertuples():
@@ -463,11 +476,15 @@ def run_score(
         "expected": report.loc[report["status"] == STATUS_EXPECTED, "variable"].tolist(),
         "variables": json.loads(report.to_json(orient="records")),
     }
-    write_text_atomic(Path(f"{out}.drift.json"), json.dumps(drift_doc, indent=2))
-
-    if prev is not None:
-        matrix = migration_matrix(prev, result, scorer.grade_names())
-        write_text_atomic(Path(f"{out}.migration.csv"), matrix.to_csv())
+    matrix = migration_matrix(prev, result, scorer.grade_names()) if prev is not None else None
+    # the scores and their drift report (and migration) are replaced together or not at all
+    targets = [out, Path(f"{out}.drift.json")] + ([Path(f"{out}.migration.csv")] if matrix is not None else [])
+    with atomic_group(targets) as tmps:
+        frame_writer(result, fmt)(tmps[0])
+        tmps[1].write_text(json.dumps(drift_doc, indent=2), encoding="utf-8")
+        if matrix is not None:
+            tmps[2].write_text(matrix.to_csv(), encoding="utf-8")
+    if matrix is not None:
         log.info("rating migration against %s: %s", previous, migration_summary(matrix, scorer.grade_names()))
     counts = result[STATUS].value_counts().to_dict()
     grades = result["grade"].value_counts().sort_index().to_dict()
