@@ -9,10 +9,12 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional, TypeVar
 
+import click
 import typer
 
 from riskmodel.exceptions import RiskModelError
@@ -47,14 +49,30 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _handle_errors(func: F) -> F:
-    """Turn domain errors into a message and exit code 1, in one place."""
+    """Turn every failure into one line on stderr and exit code 1, in one place.
+
+    Domain errors carry their own message; a system fault (disk full, read-only
+    folder, a path under a file) gets what failed and what to do; anything else is
+    named with its type.  ``--verbose`` adds the traceback.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except RiskModelError as err:
+            if kwargs.get("verbose"):
+                traceback.print_exc()
             typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(code=1) from None
+        except (typer.Exit, typer.Abort, click.exceptions.ClickException, KeyboardInterrupt):
+            raise
+        except Exception as err:  # noqa: BLE001 - the one place where failures become a message
+            from riskmodel.safety import describe_failure
+
+            if kwargs.get("verbose"):
+                traceback.print_exc()
+            typer.secho(f"error: {describe_failure(err)}", fg=typer.colors.RED, err=True)
             raise typer.Exit(code=1) from None
 
     return wrapper  # type: ignore[return-value]

@@ -318,6 +318,28 @@ class LimitReviewSettings(_Section):
     material_delay_days: int = Field(60, ge=1)
 
 
+class SafetySettings(_Section):
+    """Defences against bad input and tampering (issue 11).
+
+    ``champion_source``: where scoring, memos and the service take the champion
+    from.  ``bundle`` (default) uses only the verified bundle in
+    ``models_dir/champion`` and refuses to start without it; ``bundle_or_registry``
+    falls back to the MLflow registry alias when there is *no* bundle (never when
+    a bundle fails verification), with a warning naming the model used;
+    ``registry`` always uses the alias.
+    ``na_values``: cell texts read as missing in CSV inputs besides the empty cell
+    (none by default: ``NA`` can be a real id and ``null`` a real note).
+    ``future_tolerance_days``: a record dated more than this after today is reported.
+    ``max_money``: bound on the magnitude of every money column (a finite 1e308 is
+    not an amount).
+    """
+
+    champion_source: Literal["bundle", "bundle_or_registry", "registry"] = "bundle"
+    na_values: list[str] = Field(default_factory=list)
+    future_tolerance_days: int = Field(31, ge=0)
+    max_money: float = Field(1e13, gt=0)
+
+
 class Settings(_Section):
     """Everything tunable in riskmodel, as read from params.yaml."""
 
@@ -336,6 +358,7 @@ class Settings(_Section):
     service: ServiceSettings = ServiceSettings()
     reporting: ReportingSettings = ReportingSettings()
     limit_review: LimitReviewSettings = LimitReviewSettings()
+    safety: SafetySettings = SafetySettings()
     # folder of the params file; relative paths resolve against it (set by load_settings)
     root: Path = Path(".")
 

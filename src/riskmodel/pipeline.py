@@ -93,7 +93,8 @@ def run_validate(settings: Settings, data_dir: Path | None = None) -> bool:
 
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
     log.info("validating the six input tables in %s", data_dir)
-    _, report = validate_tables(load_raw_tables(data_dir), settings.default_definition.materiality())
+    _, report = validate_tables(load_raw_tables(data_dir, settings.safety.na_values), settings.safety,
+                                settings.default_definition.materiality())
     if not report.ok:
         log.warning("data in %s breaks the data contract:\n%s", data_dir, report.to_text())
         return False
@@ -132,7 +133,7 @@ def run_features(
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
     out = (Path(out_file) if out_file is not None
            else settings.resolve(settings.paths.generated_dir) / "modelling_table.parquet")
-    tables = load_and_validate(data_dir, settings.default_definition.materiality())
+    tables = load_and_validate(data_dir, settings.safety, settings.default_definition.materiality())
     snapshots = settings.snapshots
     if fit_to_data:
         from riskmodel.features.build import fit_snapshots_to_data
@@ -159,6 +160,7 @@ def run_train(settings: Settings, data_dir: Path | None = None, out_dir: Path | 
     ``champion``).  Returns ``out_dir``.
     """
     out_dir = Path(out_dir) if out_dir is not None else settings.resolve(settings.paths.reports_dir) / "train"
+    _preflight_training(settings, out_dir)
     return publish_training(train_from_tables(settings, data_dir), settings, out_dir, run_name="train")
 
 
@@ -202,6 +204,16 @@ def require_history_for(model_features: Sequence[str], tables: Tables, model_nam
             "(the features are then left out).")
 
 
+def _preflight_training(settings: Settings, out_dir: Path) -> None:
+    """Before minutes of training: the report folder, the bundle folder and the MLflow store must be usable."""
+    from riskmodel.safety import check_tracking_store, preflight_output
+    from riskmodel.tracking import resolve_tracking_uri
+
+    preflight_output(Path(out_dir) / "metrics.json", need_bytes=50_000_000)
+    preflight_output(settings.resolve(settings.paths.models_dir) / "champion" / "manifest.json")
+    check_tracking_store(resolve_tracking_uri(settings))
+
+
 def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "TrainResult":
     """Read the six tables, build the modelling table, split out of time and compare the models.
 
@@ -218,7 +230,7 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
     from riskmodel.training import train_and_compare
 
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
-    tables = load_and_validate(data_dir, settings.default_definition.materiality())
+    tables = load_and_validate(data_dir, settings.safety, settings.default_definition.materiality())
     left_out = unavailable_features(tables)
     settings = leave_out_unavailable(settings, left_out)
     table = build_modelling_table(tables, settings.snapshots, settings.features)
@@ -277,6 +289,7 @@ def run_train_table(
 
     table = Path(table)
     out_dir = Path(out_dir) if out_dir is not None else settings.resolve(settings.paths.reports_dir) / "train"
+    _preflight_training(settings, out_dir)
     X, y, ids, times = load_flat_table(table, target=target, id_col=id_col, time_col=time_col)
     baseline = load_baseline_file(baseline_file) if baseline_file is not None else None
     log.info("flat table %s: %d rows, %d features, default rate %.3f; %s; %s", table, len(y), X.shape[1],
@@ -418,6 +431,26 @@ def _replace_dir(target: Path, write: "Callable[[Path], object]") -> Path:
 
 
 # --------------------------------------------------------------------- score
+def _read_previous_scores(previous: Path | str) -> "pd.DataFrame":
+    """The ``--previous`` scores, checked before anything is scored or written (one clear error)."""
+    from riskmodel.exceptions import DataNotFoundError, RiskModelError
+    from riskmodel.io import read_frame
+
+    path = Path(previous)
+    if not path.is_file():
+        raise DataNotFoundError(f"--previous {path}: no such file; give an earlier `riskmodel score` output")
+    try:
+        prev = read_frame(path)
+    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same one-line answer
+        raise RiskModelError(f"--previous {path} is not a readable scores file ({type(err).__name__}); give an "
+                             "earlier `riskmodel score` output (.parquet or .csv)") from None
+    missing = [c for c in ("customer_id", "grade") if c not in prev.columns]
+    if missing:
+        raise RiskModelError(f"--previous {path} has no column {', '.join(missing)}; give an earlier "
+                             "`riskmodel score` output")
+    return prev
+
+
 def run_score(
     settings: Settings,
     as_of: str,
@@ -449,7 +482,7 @@ def run_score(
     from riskmodel.exceptions import RiskModelError
     from riskmodel.features.build import build_features
     from riskmodel.features.dictionary import CALENDAR_DRIVEN
-    from riskmodel.io import read_frame, write_frame, write_text_atomic
+    from riskmodel.io import atomic_group, frame_writer
     from riskmodel.migration import migration_matrix, migration_summary
     from riskmodel.scoring import (
         SCORED,
@@ -469,7 +502,11 @@ def run_score(
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
     out = (Path(out_file) if out_file is not None
            else settings.resolve(settings.paths.generated_dir) / f"scores_{date.date()}.{fmt}")
-    tables = load_and_validate(data_dir, settings.default_definition.materiality())
+    prev = _read_previous_scores(previous) if previous is not None else None  # before any work or write
+    from riskmodel.safety import preflight_output
+
+    preflight_output(out, need_bytes=20_000_000)  # writable, with room, before minutes of work
+    tables = load_and_validate(data_dir, settings.safety, settings.default_definition.materiality())
     check_as_of(date, *data_span(tables))
     bundle = load_champion_bundle(settings)
     require_history_for(bundle.features, tables, bundle.model_name)
@@ -498,8 +535,11 @@ def run_score(
     if len(result) != len(ids) or got.duplicated().any() or set(got) != set(ids):
         raise RiskModelError(f"scoring lost or repeated customers: {len(ids)} in, {len(result)} out "
                              f"({int(got.duplicated().sum())} repeated)")
-    write_frame(result, out, fmt)
+    if not (result[STATUS] == SCORED).any():
+        from riskmodel.exceptions import NoDataError
 
+        raise NoDataError(f"no customer can be scored as of {date.date()} (statuses: "
+                          f"{result[STATUS].value_counts().to_dict()}); choose a date inside the data")
     report = drift.report()
     flagged = report[report["status"].isin([STATUS_WARNING, STATUS_ALERT])]
     for row in flagged.itertuples():
@@ -521,12 +561,15 @@ def run_score(
     }
     if reason_counts.get("contradictions"):
         log.error("%d reasons contradict the value they quote", reason_counts["contradictions"])
-    write_text_atomic(Path(f"{out}.drift.json"), json.dumps(drift_doc, indent=2))
-
-    if previous is not None:
-        prev = read_frame(Path(previous))
-        matrix = migration_matrix(prev, result, scorer.grade_names())
-        write_text_atomic(Path(f"{out}.migration.csv"), matrix.to_csv())
+    matrix = migration_matrix(prev, result, scorer.grade_names()) if prev is not None else None
+    # the scores and their drift report (and migration) are replaced together or not at all
+    targets = [out, Path(f"{out}.drift.json")] + ([Path(f"{out}.migration.csv")] if matrix is not None else [])
+    with atomic_group(targets) as tmps:
+        frame_writer(result, fmt)(tmps[0])
+        tmps[1].write_text(json.dumps(drift_doc, indent=2), encoding="utf-8")
+        if matrix is not None:
+            tmps[2].write_text(matrix.to_csv(), encoding="utf-8")
+    if matrix is not None:
         log.info("rating migration against %s: %s", previous, migration_summary(matrix, scorer.grade_names()))
     counts = result[STATUS].value_counts().to_dict()
     grades = result["grade"].value_counts().sort_index().to_dict()
@@ -572,7 +615,7 @@ def run_explain(
     if fmt not in ("html", "pdf", "json"):
         raise RiskModelError(f"explain: --format must be html, pdf or json, got {fmt!r}")
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
-    tables = load_and_validate(data_dir, settings.default_definition.materiality())
+    tables = load_and_validate(data_dir, settings.safety, settings.default_definition.materiality())
     ids = tables.customers[S.CUSTOMER_ID].astype(str)
     if customer_id not in set(ids):
         examples = ", ".join(ids.sort_values().head(3))
@@ -593,8 +636,13 @@ def run_explain(
                           f"{date.date()}: nothing to explain")
     memo = build_memo(explanation, mine, date, settings.features.publication_lag_months, bundle.manifest,
                       scorer.master_scale, currency=settings.reporting.currency, limit_review=settings.limit_review)
-    out = (Path(out_file) if out_file is not None else
-           settings.resolve(settings.paths.reports_dir) / "memos" / f"memo_{customer_id}_{date.date()}.{fmt}")
+    if out_file is not None:
+        out = Path(out_file)
+    else:  # the id comes from the data: encode it and keep the file inside the memo folder
+        from riskmodel.safety import ensure_inside, safe_name
+
+        memo_dir = settings.resolve(settings.paths.reports_dir) / "memos"
+        out = ensure_inside(memo_dir, memo_dir / f"memo_{safe_name(customer_id)}_{date.date()}.{fmt}")
     if fmt == "html":
         write_text_atomic(out, memo.html())
     elif fmt == "pdf":
@@ -613,10 +661,14 @@ def run_serve(settings: Settings, host: str | None = None, port: int | None = No
 
     from riskmodel.service.app import create_app
 
+    from riskmodel.scoring import Scorer, load_champion_bundle
+
     host = host or settings.service.host
     port = port or settings.service.port
+    bundle = load_champion_bundle(settings)  # verified and tested here, so a bad model is one line, not a traceback
+    Scorer(bundle, settings.scoring).self_test()
     log.info("serving on http://%s:%d (OpenAPI at /docs)", host, port)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(create_app(settings, bundle), host=host, port=port, log_level="info", access_log=False)
 
 
 # ---------------------------------------------------------------------- demo
@@ -640,7 +692,7 @@ def run_demo(settings: Settings) -> None:
     from riskmodel.io import read_frame
     from riskmodel.scoring import SCORED, data_span, default_as_of
 
-    as_of = default_as_of(data_span(load_and_validate(raw_dir))[1])
+    as_of = default_as_of(data_span(load_and_validate(raw_dir, settings.safety))[1])
     scores_file = run_score(settings, as_of=str(as_of.date()), data_dir=raw_dir)
     scores = read_frame(scores_file)
     scored = scores[scores["status"] == SCORED]

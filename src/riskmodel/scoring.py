@@ -20,6 +20,7 @@ open, no financial statement and no visit in the last 24 months).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,8 @@ MODEL_VERSION = "model_version"
 LEVEL_PREFIX = "level_"
 #: an as-of date more than this many days after the last record is refused (no data describes it)
 MAX_DAYS_AFTER_DATA = 366
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # no_activity: every one of these is zero (or missing) for an onboarded customer
 _ACTIVITY_FEATURES: tuple[str, ...] = ("pay_n_invoices_24m", "pay_open_amount", "fin_has_statement",
@@ -677,7 +680,22 @@ class Scorer:
         M = self.encode_records(records)
         known = np.array([all(rec.get(f) is not None for f in _ACTIVITY_FEATURES) for rec in records], dtype=bool)
         status = self.statuses(pd.DataFrame(index=range(len(records))), M, known)
+        empty = np.array([all(v is None for v in rec.values()) for rec in records], dtype=bool)
+        status = np.where(empty & (status == SCORED), NO_ACTIVITY, status)  # no evidence at all: nothing to judge
         return self._explain(M, status, list(customer_ids))
+
+    def self_test(self) -> None:
+        """Score one probe record end to end; ModelNotFoundError (one line) when the model cannot score."""
+        probe = self._probe_frame().iloc[[1]]
+        record = {f: (None if pd.isna(v) else v) for f, v in probe.iloc[0].items()}
+        try:
+            (result,) = self.explain_records([record], [None])
+            if result.pd is not None and not 0.0 <= float(result.pd) <= 1.0:
+                raise ValueError(f"PD {result.pd!r} outside [0, 1]")
+        except Exception as err:  # noqa: BLE001 - any failure means the model cannot serve
+            raise ModelNotFoundError(f"the champion {self.model_name} {self.version} loads but cannot score "
+                                     f"({type(err).__name__}: {str(err)[:200]}); re-export it with "
+                                     "`riskmodel train`") from err
 
     def _explain(self, M: np.ndarray, status: np.ndarray, ids: list[str | None]) -> list[Explanation]:
         rows = np.flatnonzero(status == SCORED)
@@ -728,24 +746,39 @@ class Scorer:
 
 # ------------------------------------------------------------------ helpers
 def load_champion_bundle(settings: Settings) -> Bundle:
-    """The champion: the exported bundle in ``models_dir/champion``, else the registry alias.
+    """The champion, from where ``safety.champion_source`` says, and a log line saying which and why.
 
-    Raises ModelNotFoundError naming both places when neither has a model.
+    ``bundle`` (default): the verified bundle in ``models_dir/champion`` only;
+    ``bundle_or_registry``: the registry alias when there is no bundle at all (a
+    bundle that fails verification is never replaced); ``registry``: the alias.
+    Raises ModelNotFoundError or BundleIntegrityError with one clear line.
     """
     directory = settings.resolve(settings.paths.models_dir) / "champion"
-    try:
-        return Bundle.load(directory)
-    except ModelNotFoundError as first:
+    source = settings.safety.champion_source
+    if source != "registry":
         try:
+            bundle = Bundle.load(directory)
+        except ModelNotFoundError as first:
+            if source == "bundle":
+                raise ModelNotFoundError(f"{first} (the MLflow registry is not used unless params.yaml sets "
+                                         "safety.champion_source: bundle_or_registry)") from None
             from riskmodel.tracking import load_champion
-        except ImportError:  # pragma: no cover - tracking is part of the package
-            raise first from None
-        try:
-            bundle = load_champion(settings)
-        except ModelNotFoundError as second:
-            raise ModelNotFoundError(f"{first}; and {second}") from None
-        log.info("loaded the champion from the MLflow registry (no bundle in %s)", directory)
+
+            try:
+                bundle = load_champion(settings)
+            except ModelNotFoundError as second:
+                raise ModelNotFoundError(f"{first}; and {second}") from None
+            log.warning("no bundle in %s: using the MLflow registry champion %s %s "
+                        "(safety.champion_source = bundle_or_registry)", directory, bundle.model_name, bundle.version)
+            return bundle
+        log.info("champion: %s %s from the verified bundle %s", bundle.model_name, bundle.version, directory)
         return bundle
+    from riskmodel.tracking import load_champion
+
+    bundle = load_champion(settings)
+    log.info("champion: %s %s from the MLflow registry (safety.champion_source = registry)",
+             bundle.model_name, bundle.version)
+    return bundle
 
 
 def data_span(tables: Tables) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -772,7 +805,12 @@ def default_as_of(last: pd.Timestamp) -> pd.Timestamp:
 
 
 def parse_as_of(as_of: Any) -> pd.Timestamp:
-    """A scoring date from a string or date; NoDataError with the expected format otherwise."""
+    """A scoring date from an ISO ``YYYY-MM-DD`` string or a date; NoDataError otherwise.
+
+    Only ISO dates are read: ``01/02/2024`` could be 1 February or 2 January, so it is refused.
+    """
+    if isinstance(as_of, str) and not _ISO_DATE.fullmatch(as_of.strip()):
+        raise NoDataError(f"as-of date {as_of[:40]!r} is not an ISO date; use YYYY-MM-DD (e.g. 2024-12-31)")
     try:
         ts = pd.Timestamp(as_of)
     except (ValueError, TypeError):

@@ -455,9 +455,15 @@ def load_champion(settings: Settings) -> Bundle:
         try:
             mv = client.get_model_version_by_alias(name, CHAMPION_ALIAS)
         except MlflowException as err:
+            from riskmodel.safety import redact_text
+
+            if getattr(err, "error_code", "") not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+                raise ModelNotFoundError(f"the MLflow registry at {redact_text(uri)} cannot be read "
+                                         f"({redact_text(str(err))[:200]}); check MLFLOW_TRACKING_URI") from None
             raise ModelNotFoundError(
-                f"no '{CHAMPION_ALIAS}' alias on registered model {name!r} in {uri}; run `riskmodel train` first"
-            ) from err
+                f"no '{CHAMPION_ALIAS}' alias on registered model {name!r} in {redact_text(uri)}; "
+                "run `riskmodel train` first"
+            ) from None
         with tempfile.TemporaryDirectory(prefix="riskmodel-champion-") as dest:
             local = client.download_artifacts(mv.run_id, _artifact_path_of(mv.source, mv.run_id), dest)
             model = mlflow.pyfunc.load_model(local)

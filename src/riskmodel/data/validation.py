@@ -11,12 +11,18 @@ Rule names used in reports (besides the names of the ``Check``s in the specs):
 ``missing_table``, ``missing_column``, ``extra_column`` (warning), ``type``,
 ``not_null``, ``unique_key``, ``foreign_key``, ``min``, ``max``,
 ``allowed_values``, ``date_range``, ``check_not_evaluated``, ``missing_optional_table``
-(warning: an optional table such as ``customer_terms`` is absent; the message says what is lost).
+(warning: an optional table such as ``customer_terms`` is absent; the message says what is lost),
+``ledger_default_not_recorded`` (warning: the ledger shows a default the defaults table lacks);
+and (issue 11, driven by params.yaml's ``safety`` section, per column type so every table gets them)
+``magnitude`` (a number beyond ``safety.max_money``), ``future_date`` (a date more
+than ``safety.future_tolerance_days`` after today) and ``empty_table``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +30,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from riskmodel.config import SafetySettings
 from riskmodel.data import schemas as S
 from riskmodel.data.default_definition import Materiality, performing_past_due
 from riskmodel.data.tables import Tables
@@ -65,6 +72,13 @@ OPTIONAL_TABLE_COST: dict[str, str] = {
         "left out of training and scoring. Supply customer_terms.parquet/.csv to use them."
     ),
 }
+MAGNITUDE = "magnitude"
+FUTURE_DATE = "future_date"
+EMPTY_TABLE = "empty_table"
+#: tables that must hold rows (an export with only a header is a failed export); others only warn
+MUST_HAVE_ROWS: tuple[str, ...] = (S.CUSTOMERS, S.INVOICES)
+#: due dates may lie ahead by the longest payment terms (365 days) on top of the tolerance
+DUE_DATE_EXTRA_DAYS = 366
 
 
 # ------------------------------------------------------------------- report
@@ -172,21 +186,23 @@ def find_table_file(data_dir: Path, table: str) -> Path:
     return found[0]
 
 
-def read_raw_table(path: Path) -> pd.DataFrame:
+def read_raw_table(path: Path, na_values: Sequence[str] = ()) -> pd.DataFrame:
     """Read one table file as it is: Parquet with its stored types, CSV with every column as text.
 
-    CSV cells are read as strings (empty cells and the usual NA markers become
-    missing) so that typing is done by validation, never silently by the reader.
+    CSV cells are read as strings so that typing is done by validation, never
+    silently by the reader.  Only an empty cell is missing: ``NA``, ``null``,
+    ``None`` or ``NaN`` are text (an id ``NA`` is an id, a note ``null`` a note)
+    unless listed in ``na_values`` (params.yaml ``safety.na_values``).
     """
     try:
         if path.suffix.lower() == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=True)
+            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=["", *na_values])
         return pd.read_parquet(path)
     except (OSError, ValueError, UnicodeDecodeError) as err:  # pyarrow and parser errors are ValueErrors
         raise SchemaError(f"cannot read {path}: {err}") from err
 
 
-def load_raw_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
+def load_raw_tables(data_dir: Path, na_values: Sequence[str] = ()) -> dict[str, pd.DataFrame]:
     """Read the six tables (and the optional ones present) from ``data_dir`` without typing them.
 
     Parameters
@@ -211,12 +227,13 @@ def load_raw_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
             log.debug("optional table %s not in %s", t, data_dir)
     raw = {}
     for table, path in paths.items():
-        raw[table] = read_raw_table(path)
+        raw[table] = read_raw_table(path, na_values)
         log.debug("read %s: %d rows from %s", table, len(raw[table]), path)
     return raw
 
 
-def load_and_validate(data_dir: Path, materiality: Materiality | None = Materiality()) -> Tables:
+def load_and_validate(data_dir: Path, safety: SafetySettings | None = None,
+                      materiality: Materiality | None = Materiality()) -> Tables:
     """Load the six tables from ``data_dir`` and return them typed, or raise.
 
     Raises
@@ -227,7 +244,8 @@ def load_and_validate(data_dir: Path, materiality: Materiality | None = Material
         Any error-level rule is broken; ``err.report`` holds the
         :class:`ValidationReport` and the message is its text.
     """
-    tables, report = validate_tables(load_raw_tables(data_dir), materiality)
+    safety = safety or SafetySettings()
+    tables, report = validate_tables(load_raw_tables(data_dir, safety.na_values), safety, materiality)
     if tables is None:
         raise SchemaError(report.to_text(), report=report)
     if report.warnings:
@@ -412,7 +430,9 @@ def _sample(values: pd.Series, n: int = N_EXAMPLES) -> str:
 class _TableValidator:
     """Validates one table; collects violations and notes into a shared report."""
 
-    def __init__(self, spec: S.TableSpec, raw: pd.DataFrame, report: ValidationReport) -> None:
+    def __init__(self, spec: S.TableSpec, raw: pd.DataFrame, report: ValidationReport,
+                 safety: SafetySettings | None = None) -> None:
+        self.safety = safety or SafetySettings()
         self.spec = spec
         self.raw = raw
         self.report = report
@@ -434,13 +454,14 @@ class _TableValidator:
     def run(self) -> pd.DataFrame:
         spec, raw = self.spec, self.raw
         names = spec.column_names
+        hint = _delimiter_hint(raw)
         for c in names:
             if c not in raw.columns:
                 self.report.violations.append(Violation(
                     spec.name, c, MISSING_COLUMN, "error", 1, [],
-                    f"required column {c!r} is missing (columns found: {', '.join(map(str, raw.columns))})"
-                    if not spec.column(c).nullable else
-                    f"column {c!r} is missing (it may hold empty cells, but the column must be there)"))
+                    (f"required column {c!r} is missing (columns found: {_found(raw.columns)})"
+                     if not spec.column(c).nullable else
+                     f"column {c!r} is missing (it may hold empty cells, but the column must be there)") + hint))
         extra = [str(c) for c in raw.columns if c not in names]
         for c in extra:
             self.report.violations.append(Violation(
@@ -473,6 +494,11 @@ class _TableValidator:
         if not col.nullable:
             self.add(col.name, NOT_NULL, missing, "empty cells in a required column")
         if col.kind in ("float", "int"):
+            limit = self.safety.max_money
+            huge = (typed.abs() > limit).fillna(False).astype(bool)
+            lost |= huge
+            self.add(col.name, MAGNITUDE, huge, f"values beyond ±{limit:g} (safety.max_money), not a plausible "
+                     f"amount: {_sample(typed[huge])}")
             if col.min is not None:
                 low = (typed < col.min).fillna(False).astype(bool)
                 self.add(col.name, MIN, low, f"values below the minimum {_fmt_value(col.min)}: "
@@ -494,6 +520,13 @@ class _TableValidator:
             lost |= out
             self.add(col.name, DATE_RANGE, out,
                      f"dates outside {S.MIN_DATE}..{S.MAX_DATE}: {_sample(parsed[out])}")
+            days = self.safety.future_tolerance_days + (DUE_DATE_EXTRA_DAYS if col.name.startswith("due") else 0)
+            horizon = pd.Timestamp(dt.date.today()) + pd.Timedelta(days=days)
+            future = (~missing & ~conv.bad & ~out & (parsed > horizon)).fillna(False).astype(bool)
+            lost |= future
+            self.add(col.name, FUTURE_DATE, future,
+                     f"dates more than {days} days after today (safety.future_tolerance_days), a typo or a "
+                     f"wrong export: {_sample(parsed[future])}")
         self.lost[col.name] = lost.astype(bool)
 
     # -- key
@@ -560,6 +593,23 @@ class _TableValidator:
                      f"{chk.description} [{chk.rows_failing}]", severity=chk.severity)
 
 
+def _found(columns: Any) -> str:
+    text = ", ".join(map(str, columns))
+    return text if len(text) <= 300 else text[:300] + "…"
+
+
+def _delimiter_hint(raw: pd.DataFrame) -> str:
+    """A hint when a CSV was read as one column whose name holds another separator (';', tab, '|')."""
+    if len(raw.columns) != 1:
+        return ""
+    name = str(raw.columns[0])
+    for sep, label in ((";", "';'"), ("\t", "a tab"), ("|", "'|'")):
+        if name.count(sep) >= 2:
+            return (f"; the header is one column holding {label}: the file looks separated by {label}, "
+                    "but CSV tables must be comma separated")
+    return ""
+
+
     # -- checks against the customer's row in customers
     def check_customer_rules(self, typed: pd.DataFrame, cust: _TableValidator,
                              customers: pd.DataFrame) -> None:
@@ -621,7 +671,8 @@ class _TableValidator:
 
 
 def validate_tables(
-    raw: dict[str, pd.DataFrame], materiality: Materiality | None = Materiality()
+    raw: dict[str, pd.DataFrame], safety: SafetySettings | None = None,
+    materiality: Materiality | None = Materiality(),
 ) -> tuple[Tables | None, ValidationReport]:
     """Type the raw tables (six required, optional ones when given) and check every contract rule.
 
@@ -658,7 +709,13 @@ def validate_tables(
             continue
         frame = raw[name].reset_index(drop=True)  # a new frame: the caller's is never touched
         report.rows[name] = len(frame)
-        v = _TableValidator(spec, frame, report)
+        if len(frame) == 0:
+            must = name in MUST_HAVE_ROWS
+            report.violations.append(Violation(
+                name, "-", EMPTY_TABLE, "error" if must else "warning", 1, [],
+                f"table {name!r} has no rows (only a header?)" + (": nothing to score or train on"
+                                                                  if must else ": check the export")))
+        v = _TableValidator(spec, frame, report, safety)
         typed[name] = v.run()
         validators[name] = v
 

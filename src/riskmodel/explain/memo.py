@@ -46,6 +46,7 @@ from riskmodel.explain.policy import limit_calculation, review_limit
 from riskmodel.explain.reasons import feature_phrase
 from riskmodel.explain.templates import display_key, format_money, format_value, template_for
 from riskmodel.exceptions import RiskModelError
+from riskmodel.safety import clip_text
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +318,7 @@ def _visit_rows(visits: pd.DataFrame) -> list[dict[str, Any]]:
         rows.append({"date": _iso(v[S.VISIT_DATE]),
                      "ratings": {r: (None if pd.isna(v[r]) else int(v[r])) for r in S.VISIT_RATINGS},
                      "mean": _num(v["mean_rating"]), "flags": flags,
-                     "notes": None if notes is None or pd.isna(notes) else str(notes)})
+                     "notes": None if notes is None or pd.isna(notes) else clip_text(str(notes))})
     return rows
 
 

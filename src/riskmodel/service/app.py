@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from riskmodel import __version__
 from riskmodel.bundle import Bundle
@@ -29,7 +30,10 @@ from riskmodel.exceptions import ModelNotFoundError, RiskModelError, UnknownCust
 from riskmodel.scoring import Scorer, load_champion_bundle, reason_columns
 from riskmodel.service.deps import (
     BYTES_PER_CUSTOMER,
+    ApiKeyGuard,
     BodySizeLimit,
+    ScoreFileError,
+    bounded_errors,
     ServiceState,
     get_scorer,
     get_state,
@@ -76,7 +80,9 @@ def create_app(settings: Settings, bundle: Bundle | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state: ServiceState = app.state.service
         loaded = bundle if bundle is not None else load_champion_bundle(settings)
-        state.scorer = Scorer(loaded, settings.scoring)
+        scorer = Scorer(loaded, settings.scoring)
+        scorer.self_test()  # /health never says "loaded" for a model that cannot score
+        state.scorer = scorer
         log.info("serving %s %s (%d features)%s", loaded.model_name, loaded.version, len(loaded.features),
                  "; API key required" if api_key else "")
         yield
@@ -88,10 +94,18 @@ def create_app(settings: Settings, bundle: Bundle | None = None) -> FastAPI:
         description="Explainable 12-month probability of default for business customers: PD, rating grade, "
                     "5C credit level, reasons in plain words, recommended limit and terms.",
         lifespan=lifespan,
+        docs_url=None,  # served below from the installed swagger-ui-bundle package: works offline
     )
     app.state.service = ServiceState(settings=settings, api_key=api_key)
     app.add_middleware(BodySizeLimit, limit=settings.service.max_batch * BYTES_PER_CUSTOMER)
+    app.add_middleware(ApiKeyGuard, api_key=api_key)  # added last = runs first: no key, no body read
     secured = [Depends(require_api_key)]
+    _offline_docs(app)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+        """A small 422 that never repeats the input (NaN, huge numbers, lone surrogates, floods)."""
+        return JSONResponse(status_code=422, content={"detail": bounded_errors(err.errors())})
 
     @app.exception_handler(RiskModelError)
     async def _domain_error(request: Request, err: RiskModelError) -> JSONResponse:
@@ -131,7 +145,8 @@ def create_app(settings: Settings, bundle: Bundle | None = None) -> FastAPI:
             raise HTTPException(status_code=413, detail=f"{len(body.customers)} customers in one request; "
                                 f"the limit is {limit} (service.max_batch)")
         rows, ids = validate_records(scorer, body.customers)
-        results = [e.as_dict() for e in scorer.explain_records(rows, ids)]
+        results = [{**e.as_dict(), "missing_features": [f for f in scorer.features if row.get(f) is None]}
+                   for e, row in zip(scorer.explain_records(rows, ids), rows)]
         return ScoreResponse(model_name=scorer.model_name, model_version=scorer.version, results=results)
 
     @app.get("/v1/customers/{customer_id}", response_model=CustomerScore, dependencies=secured,
@@ -139,7 +154,10 @@ def create_app(settings: Settings, bundle: Bundle | None = None) -> FastAPI:
     def customer(customer_id: str, request: Request) -> CustomerScore:
         """The customer's row of the latest batch score file (``riskmodel score``), with its reasons."""
         state = get_state(request)
-        found = state.batch_scores()
+        try:
+            found = state.batch_scores()
+        except ScoreFileError as err:
+            raise HTTPException(status_code=503, detail=str(err)) from None
         if found is None:
             raise HTTPException(status_code=404, detail="no batch score file yet; run `riskmodel score`")
         path, table = found
@@ -168,3 +186,23 @@ def create_app(settings: Settings, bundle: Bundle | None = None) -> FastAPI:
         )
 
     return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the files of the installed ``swagger-ui-bundle`` package (no CDN)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from starlette.staticfiles import StaticFiles
+
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:  # pragma: no cover - a declared dependency
+        log.warning("swagger-ui-bundle is not installed: /docs is not served (the schema is at /openapi.json)")
+        return
+    app.mount("/docs-static", StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - API",
+                                   swagger_js_url="/docs-static/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-static/swagger-ui.css",
+                                   swagger_favicon_url="/docs-static/favicon-32x32.png")

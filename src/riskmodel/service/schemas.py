@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 FeatureValue = float | int | bool | str | None
+MAX_FEATURES = 500  # per record; a flood of unknown names is refused by the parser, not listed
 
 
 class CustomerFeatures(BaseModel):
@@ -20,7 +22,16 @@ class CustomerFeatures(BaseModel):
 
     customer_id: str | None = Field(None, max_length=100, description="Passed through to the answer.")
     features: dict[str, FeatureValue] = Field(
-        default_factory=dict, description="Feature name -> value; see GET /v1/model for the names and levels.")
+        default_factory=dict, max_length=MAX_FEATURES,
+        description="Feature name -> value; see GET /v1/model for the names and levels.")
+
+    @field_validator("customer_id")
+    @classmethod
+    def _printable_id(cls, v: str | None) -> str | None:
+        """Ids are echoed back: no control characters, bidi overrides or lone surrogates."""
+        if v is not None and any(unicodedata.category(ch)[0] == "C" for ch in v):
+            raise ValueError("customer_id has control, format or surrogate characters")
+        return v
 
 
 class ScoreRequest(BaseModel):
@@ -61,6 +72,8 @@ class ScoreOut(BaseModel):
     reasons_up: list[ReasonOut]
     reasons_down: list[ReasonOut]
     policy: PolicyOut | None
+    missing_features: list[str] = Field(default_factory=list,
+                                        description="Model features not given (or null): scored as missing.")
 
 
 class ScoreResponse(BaseModel):
