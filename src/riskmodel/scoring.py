@@ -498,7 +498,7 @@ class Scorer:
         return status
 
     # ------------------------------------------------------------ scoring
-    def _compute(self, M: np.ndarray, rows: np.ndarray) -> _Scored:
+    def _compute(self, M: np.ndarray, rows: np.ndarray, count: bool = True) -> _Scored:
         """PD, grade, 5C levels, contributions and reason ranks of the rows ``rows`` of ``M``."""
         Ms = M[rows] if len(rows) != len(M) else M
         X = None
@@ -519,9 +519,11 @@ class Scorer:
             grade = np.asarray(assign_grades(pd_, self.master_scale), dtype=object)
         else:
             pd_, contrib, grade = np.zeros(0), np.zeros((0, len(self.features))), np.zeros(0, dtype=object)
-        up, down, counts = self.rule.select(contrib, Ms, self.scoring.n_reasons_up, self.scoring.n_reasons_down)
-        counts = {"rows": int(len(Ms)), "shown": int((up >= 0).sum() + (down >= 0).sum()),
-                  "contradictions": count_contradictions(self.rule, up, down, contrib, Ms), **counts}
+        up, down, counts = self.rule.select(contrib, Ms, self.scoring.n_reasons_up, self.scoring.n_reasons_down,
+                                            count=count)
+        if count:  # the batch report's counts; single explanations skip them (latency)
+            counts = {"rows": int(len(Ms)), "shown": int((up >= 0).sum() + (down >= 0).sum()),
+                      "contradictions": count_contradictions(self.rule, up, down, contrib, Ms), **counts}
         level, sub = self._five_c(Ms, X)
         return _Scored(rows, Ms, pd_, grade, level, sub, contrib, up, down, counts)
 
@@ -699,7 +701,7 @@ class Scorer:
 
     def _explain(self, M: np.ndarray, status: np.ndarray, ids: list[str | None]) -> list[Explanation]:
         rows = np.flatnonzero(status == SCORED)
-        sc = self._compute(M, rows)
+        sc = self._compute(M, rows, count=False)
         pos = {int(r): i for i, r in enumerate(rows)}
         equity, revenue = self._statement_figures(M)
         invoiced = M[:, self._pos["pay_amount_12m"]] if "pay_amount_12m" in self._pos else np.full(len(M), np.nan)

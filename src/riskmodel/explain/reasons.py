@@ -298,6 +298,9 @@ class ReasonRule:
         self.lower = np.full(F, np.nan) if lower is None else np.asarray(lower, dtype=float)
         self.upper = np.full(F, np.nan) if upper is None else np.asarray(upper, dtype=float)
         self.calendar = np.array([f in CALENDAR_DRIVEN for f in self.features])
+        self._calendar_cols = np.flatnonzero(self.calendar)
+        self._kind_cols = [(k, np.array([j for j, kj in enumerate(self.kinds) if kj == k], dtype=np.int64))
+                           for k in dict.fromkeys(self.kinds)]
         self.concepts = concept_of(self.features)
         names = list(dict.fromkeys(self.concepts))
         self.concept_names = names
@@ -312,31 +315,30 @@ class ReasonRule:
 
     def sides(self, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(may_raise, may_lower): per cell, whether the shown value may be quoted as raising / lowering."""
-        n, F = M.shape
-        up = np.ones((n, F), dtype=bool)
-        down = np.ones((n, F), dtype=bool)
-        for j in range(F):
-            x = M[:, j]
-            miss = np.isnan(x)
-            diff = _keys(self.kinds[j], x) - self.ref_keys[j]  # NaN where x or the reference is missing
-            d = self.direction[j]
-            if d:
-                up[:, j] = miss | (diff * d > 0)
-                down[:, j] = miss | (diff * d < 0)
-            else:
-                up[:, j] = down[:, j] = miss | (diff != 0)  # NaN != 0 is True: unknown reference, no side claimed
-            if self.calendar[j]:
-                lo, hi = self.lower[j], self.upper[j]
-                outside = (x < lo) | (x > hi)  # False for NaN bounds
-                up[:, j] &= ~outside
-                down[:, j] &= ~outside
+        M = np.asarray(M, dtype=float)
+        keys = np.empty_like(M)
+        for kind, cols in self._kind_cols:  # one display-rounding pass per format kind
+            keys[:, cols] = _keys(kind, M[:, cols])
+        diff = keys - self.ref_keys[None, :]  # NaN where the value or the reference is missing
+        miss = np.isnan(M)
+        d = self.direction[None, :]
+        other = diff != 0  # no direction: the shown value must differ (True for an unknown reference)
+        with np.errstate(invalid="ignore"):
+            up = miss | np.where(d > 0, diff > 0, np.where(d < 0, diff < 0, other))
+            down = miss | np.where(d > 0, diff < 0, np.where(d < 0, diff > 0, other))
+        cal = self._calendar_cols
+        if cal.size:
+            x = M[:, cal]
+            outside = (x < self.lower[cal]) | (x > self.upper[cal])  # False for NaN bounds
+            up[:, cal] &= ~outside
+            down[:, cal] &= ~outside
         return up, down
 
     def concept_sums(self, contrib: np.ndarray) -> np.ndarray:
         """(n, concepts) sums of the contributions of each concept's features."""
         return np.asarray(contrib, dtype=float) @ self.membership
 
-    def select(self, contrib: np.ndarray, M: np.ndarray, n_up: int, n_down: int
+    def select(self, contrib: np.ndarray, M: np.ndarray, n_up: int, n_down: int, count: bool = True
                ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
         """Quoted feature indices (n x n_up, n x n_down; -1 none), ranked by concept contribution, and counts.
 
@@ -366,9 +368,8 @@ class ReasonRule:
         ok = ((G > 0) & (best_up >= 0)) | ((G < 0) & (best_dn >= 0))
         score = np.where(ok, G, 0.0)
         gu, gd = rank_reasons(score, n_up, n_down)
-        raw_u, raw_d = rank_reasons(G, n_up, n_down)
         withheld = 0  # concepts among the unfiltered top reasons that the rule did not show
-        for raw, got in ((raw_u, gu), (raw_d, gd)):
+        for raw, got in zip(rank_reasons(G, n_up, n_down) if count else (), (gu, gd)):
             if raw.size:
                 kept = (raw[:, :, None] == got[:, None, :]).any(axis=2)
                 withheld += int(((raw >= 0) & ~kept).sum())
