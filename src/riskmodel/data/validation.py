@@ -593,23 +593,6 @@ class _TableValidator:
                      f"{chk.description} [{chk.rows_failing}]", severity=chk.severity)
 
 
-def _found(columns: Any) -> str:
-    text = ", ".join(map(str, columns))
-    return text if len(text) <= 300 else text[:300] + "…"
-
-
-def _delimiter_hint(raw: pd.DataFrame) -> str:
-    """A hint when a CSV was read as one column whose name holds another separator (';', tab, '|')."""
-    if len(raw.columns) != 1:
-        return ""
-    name = str(raw.columns[0])
-    for sep, label in ((";", "';'"), ("\t", "a tab"), ("|", "'|'")):
-        if name.count(sep) >= 2:
-            return (f"; the header is one column holding {label}: the file looks separated by {label}, "
-                    "but CSV tables must be comma separated")
-    return ""
-
-
     # -- checks against the customer's row in customers
     def check_customer_rules(self, typed: pd.DataFrame, cust: _TableValidator,
                              customers: pd.DataFrame) -> None:
@@ -668,6 +651,23 @@ def _delimiter_hint(raw: pd.DataFrame) -> str:
             self.add(chk.columns[0], chk.name, failing,
                      f"{chk.description} [{chk.rows_failing}; customers_X is the customer's X in "
                      f"{S.CUSTOMERS}]", severity=chk.severity)
+
+
+def _found(columns: Any) -> str:
+    text = ", ".join(map(str, columns))
+    return text if len(text) <= 300 else text[:300] + "…"
+
+
+def _delimiter_hint(raw: pd.DataFrame) -> str:
+    """A hint when a CSV was read as one column whose name holds another separator (';', tab, '|')."""
+    if len(raw.columns) != 1:
+        return ""
+    name = str(raw.columns[0])
+    for sep, label in ((";", "';'"), ("\t", "a tab"), ("|", "'|'")):
+        if name.count(sep) >= 2:
+            return (f"; the header is one column holding {label}: the file looks separated by {label}, "
+                    "but CSV tables must be comma separated")
+    return ""
 
 
 def validate_tables(

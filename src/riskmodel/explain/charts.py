@@ -96,7 +96,7 @@ def _value_label(ax, x: float, y: float, text: str, **kw: Any) -> None:  # noqa:
 def waterfall_chart(wf: Mapping[str, Any], pd_text: Callable[[float], str]) -> Figure:
     """Contribution waterfall from the structured memo's ``waterfall`` block.
 
-    From the portfolio average through the largest contributions (red raises the risk,
+    From the reference (``base_label``) through the largest contributions (red raises the risk,
     green lowers it; the rest summed in one bar) to the model's raw score, then the
     calibration step (navy) to the calibrated PD of the headline, whose logit it ends at.
     Labels wrap instead of being cut.  ``pd_text`` formats a PD as the memo does.

@@ -328,7 +328,7 @@ def _logit(p: float) -> float:
 
 
 def _waterfall(explanation: Any, unit: str, top: int = 10) -> dict[str, Any] | None:
-    """From the portfolio average through the largest contributions to the raw score, then to the PD.
+    """From the reference (base_label) through the largest contributions to the raw score, then to the PD.
 
     In log-odds the last step is the calibration: from the model's raw score (whose logistic
     is ``raw_pd``) to the logit of the calibrated PD, so the waterfall ends at the headline PD.
