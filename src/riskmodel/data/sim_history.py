@@ -47,7 +47,9 @@ so a decision at month end ``d`` depends only on records dated up to ``d``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -169,6 +171,22 @@ class _Draws:
         )
 
 
+def terms_on(terms: pd.DataFrame, customer_ids: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """The payment terms valid on each ``days[i]`` for ``customer_ids[i]`` (NaN before the first row).
+
+    A row applies from its ``valid_from`` day on (that day included).
+    """
+    hist = terms[[S.CUSTOMER_ID, S.VALID_FROM, S.PAYMENT_TERMS_DAYS]].astype({S.CUSTOMER_ID: "str"})
+    hist = hist.sort_values(S.VALID_FROM, kind="stable")
+    q = pd.DataFrame({S.CUSTOMER_ID: pd.Series(np.asarray(customer_ids, dtype=object), dtype="str"),
+                      S.INVOICE_DATE: np.asarray(days).astype("datetime64[D]").astype("datetime64[ns]"),
+                      "_row": np.arange(len(days))})
+    q = q.sort_values(S.INVOICE_DATE, kind="stable")
+    hit = pd.merge_asof(q, hist, left_on=S.INVOICE_DATE, right_on=S.VALID_FROM, by=S.CUSTOMER_ID,
+                        direction="backward", allow_exact_matches=True).sort_values("_row")
+    return hit[S.PAYMENT_TERMS_DAYS].to_numpy(dtype=np.float64)
+
+
 def apply_terms_to_invoices(invoices: pd.DataFrame, terms: pd.DataFrame) -> pd.DataFrame:
     """Invoices whose due date is the invoice date + the terms valid on the invoice date.
 
@@ -180,12 +198,7 @@ def apply_terms_to_invoices(invoices: pd.DataFrame, terms: pd.DataFrame) -> pd.D
     with the default definition that ``sim_ledger`` enforces (a shorter term
     must not push an invoice past 90 days without a recorded default).
     """
-    hist = terms[[S.CUSTOMER_ID, S.VALID_FROM, S.PAYMENT_TERMS_DAYS]].sort_values(S.VALID_FROM)
-    inv = invoices[[S.CUSTOMER_ID, S.INVOICE_DATE]].assign(_row=np.arange(len(invoices)))
-    inv = inv.sort_values(S.INVOICE_DATE, kind="stable")
-    hit = pd.merge_asof(inv, hist, left_on=S.INVOICE_DATE, right_on=S.VALID_FROM, by=S.CUSTOMER_ID,
-                        direction="backward", allow_exact_matches=True).sort_values("_row")
-    days = hit[S.PAYMENT_TERMS_DAYS].to_numpy(dtype=np.float64)
+    days = terms_on(terms, invoices[S.CUSTOMER_ID].to_numpy(dtype=object), invoices[S.INVOICE_DATE].to_numpy())
     due = invoices[S.DUE_DATE].to_numpy().copy()
     known = ~np.isnan(days)
     due[known] = (invoices[S.INVOICE_DATE].to_numpy()[known]
@@ -208,12 +221,14 @@ def simulate_customer_terms(
     rng: np.random.Generator,
     params: TermsParams | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ``customer_terms`` change log of every customer, and the ledger under those terms.
+    """The ``customer_terms`` change log of every customer, and a fixed ledger re-dated under those terms.
 
-    The decisions read the ledger, and new terms change the due dates of later
-    invoices, so the two are solved together: the history is recomputed from
-    the ledger under the previous pass's terms until nothing changes (each pass
-    settles at least the next decision of every customer, so a few passes do).
+    For a ledger given as records (the tests' synthetic ledgers): later
+    invoices fall due under the new terms and settled ones keep their days
+    beyond terms (:func:`apply_terms_to_invoices`); the defaults stay as given.
+    The simulator solves the terms and its own ledger together with
+    :func:`solve_terms`, where the default definition is applied to the final
+    due dates.
 
     Parameters
     ----------
@@ -236,15 +251,46 @@ def simulate_customer_terms(
     invoices : pandas.DataFrame
         ``invoices`` with each due date = invoice date + the terms valid on it.
     """
+    terms, (adjusted, _) = solve_terms(
+        pop, cal, customer_ids, (invoices, defaults), lambda led: led,
+        lambda t: (apply_terms_to_invoices(invoices, t), defaults), rng, params)
+    return terms, adjusted
+
+
+LedgerT = TypeVar("LedgerT")
+
+
+def solve_terms(
+    pop: Population,
+    cal: Calendar,
+    customer_ids: pd.Series,
+    ledger: LedgerT,
+    observe: Callable[[LedgerT], tuple[pd.DataFrame, pd.DataFrame]],
+    under_terms: Callable[[pd.DataFrame], LedgerT],
+    rng: np.random.Generator,
+    params: TermsParams | None = None,
+) -> tuple[pd.DataFrame, LedgerT]:
+    """The change log and the ledger under it, solved together to a fixed point.
+
+    The decisions read the ledger (``observe`` gives its invoices and defaults
+    tables) and new terms change the due dates of later invoices
+    (``under_terms`` gives the ledger under a change log, starting from
+    ``ledger`` under the onboarding terms), so the history is recomputed from
+    the ledger under the previous pass's history until it no longer changes.
+    It settles: a decision at a month end reads only invoices issued before it,
+    whose due dates follow earlier decisions, so each pass settles at least the
+    next decision of every customer (a few passes in practice).  The returned
+    ledger is ``under_terms(terms)`` of the returned ``terms``.
+    """
     p = params or TermsParams()
     draws = _Draws.draw(rng, len(_month_ends(cal)), pop.n, p)
-    ledger = invoices
+    last: pd.DataFrame | None = None
     for _ in range(MAX_PASSES):
-        terms = customer_terms_from_ledger(pop, cal, customer_ids, ledger, defaults, draws, p)
-        adjusted = apply_terms_to_invoices(invoices, terms)
-        if adjusted[S.DUE_DATE].equals(ledger[S.DUE_DATE]):
-            return terms, adjusted
-        ledger = adjusted
+        invoices, defaults = observe(ledger)
+        terms = customer_terms_from_ledger(pop, cal, customer_ids, invoices, defaults, draws, p)
+        if last is not None and terms.equals(last):
+            return terms, ledger
+        ledger, last = under_terms(terms), terms
     raise RuntimeError(f"customer terms and due dates did not settle in {MAX_PASSES} passes")
 
 
