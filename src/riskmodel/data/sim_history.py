@@ -15,7 +15,9 @@ observes at each decision date:
   "ratings are re-evaluated periodically and whenever payment behaviour
   changes"): from the ledger *as observed at d* (invoices issued before d,
   unpaid at d) the team sees the amount more than 30 and more than 90 days
-  past due.  Material 90+ arrears freeze the limit (0: no new credit, terms kept);
+  past due.  Material 90+ arrears freeze the limit (0: no new credit, terms kept;
+  in the simulated base a material 90+ arrear is a default, so this fires only
+  on ledgers that disagree with the definition, e.g. real data);
   material 30+ arrears at two month ends in a row cut it by half and shorten
   the terms one step (90 -> 60 -> 45 -> 30 -> 14 days).  The decision takes
   effect 5 to 25 days after the month end (the credit committee's lag);
@@ -33,6 +35,20 @@ observes at each decision date:
   a new registration check whose result can differ from the last one (a firm
   found trading outside its scope or not at its address at the rate of the
   onboarding checks; a failed check is remedied with probability 0.5).
+
+How it meets the ledger: the decisions read the ledger and the terms set the
+due dates of later invoices, so :func:`solve_terms` iterates to a fixed point.
+The simulator passes a ledger that is re-settled under each pass's due dates
+(``sim_ledger.settle_ledger``: payments keep their days beyond terms, then the
+default definition is applied to those due dates and the ``dpd90`` default is
+recorded on the first material crossing), so the final ledger, the history,
+the recorded defaults and the oracle agree: no performing customer shows a
+material 90+ dpd under the final due dates, and a recorded default stays in
+the latent chain's month.  The alternative, deciding the terms on the ledger
+before the default definition caps its payments, was rejected: the company
+would act on arrears its final ledger never shows.  :func:`simulate_customer_terms`
+keeps a given ledger's defaults and only re-dates it (for ledgers given as
+records, as in the tests).
 
 Anchors: terms of 30 to 60 days are the norm, the EU Late Payment Directive
 caps them at 60 unless agreed (DESIGN.md section 8), hence the ladder; the

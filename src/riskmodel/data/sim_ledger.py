@@ -12,6 +12,13 @@ payment delay is drawn from the customer's state at the due date:
 * stressed: nearly always late, typically 1-3 months;
 * fraudulent (before the bust-out): paid early, flatteringly.
 
+The draws (:func:`draw_invoices`) are separate from the settlement under given
+due dates (:func:`settle_ledger`): the due dates follow the terms the credit
+control sets from this very ledger (``sim_history.solve_terms``), and the
+default definition is applied to the final due dates, so the ledger, the terms
+history and the recorded defaults agree.  A payment is kept as days beyond its
+due date when the terms change (the customer's payment habit).
+
 Customers already on the books when the ledger starts bring their opening items:
 invoices issued before the start and still unpaid on it.
 

@@ -11,7 +11,9 @@ reports biased by the visitor, external events and collateral.
 
 The pieces live in ``sim_world`` (calendar, factors, population, the default
 process), ``sim_ledger`` (invoices and defaults), ``sim_reports`` (financials,
-visits, events, collateral) and ``sim_oracle`` (true 12-month PDs; see its
+visits, events, collateral), ``sim_history`` (the dated history of limits,
+terms, capital and checks, solved together with the ledger so that the
+default definition holds on the final due dates) and ``sim_oracle`` (true 12-month PDs; see its
 docstring for exactly how they are computed).  Everything is vectorised numpy
 and driven by one ``numpy.random.default_rng(seed)`` (split into independent
 child streams with ``Generator.spawn``), so a seed gives the same base.
