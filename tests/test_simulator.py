@@ -15,6 +15,7 @@ from riskmodel.config import load_settings
 from riskmodel.data import schemas as S
 from riskmodel.data.default_definition import Materiality, past_due_at, performing_past_due
 from riskmodel.data.sim_reports import CUSTOMER_HALO_SD, VISIT_LOADS, VISITOR_LENIENCY_SD
+from riskmodel.data.sim_world import SimParams, make_calendar, make_population, make_systematic, simulate_history
 from riskmodel.data.simulator import SimulationResult, oracle_path_for, simulate, summarise
 from riskmodel.data.tables import Tables
 from riskmodel.data.validation import LEDGER_DEFAULT, validate_tables
@@ -226,8 +227,6 @@ def test_ledger_agrees_with_the_default_definition(small: SimulationResult) -> N
 def test_recorded_defaults_stay_in_the_latent_chains_month(small: SimulationResult) -> None:
     """The ledger, the terms history and the default definition move a default's day only inside
     the month the latent chain chose, so the oracle's true PDs still describe the recorded defaults."""
-    from riskmodel.data.sim_world import SimParams, make_calendar, make_population, make_systematic, simulate_history
-
     p = SimParams()
     r_sys, r_pop, r_hist, *_ = np.random.default_rng(11).spawn(9)  # the streams simulate(seed=11) uses
     cal = make_calendar(START, 4)
