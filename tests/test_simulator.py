@@ -15,6 +15,7 @@ from riskmodel.config import load_settings
 from riskmodel.data import schemas as S
 from riskmodel.data.default_definition import Materiality, past_due_at, performing_past_due
 from riskmodel.data.sim_reports import CUSTOMER_HALO_SD, VISIT_LOADS, VISITOR_LENIENCY_SD
+from riskmodel.data.sim_world import SimParams, make_calendar, make_population, make_systematic, simulate_history
 from riskmodel.data.simulator import SimulationResult, oracle_path_for, simulate, summarise
 from riskmodel.data.tables import Tables
 from riskmodel.data.validation import LEDGER_DEFAULT, validate_tables
@@ -221,6 +222,24 @@ def test_ledger_agrees_with_the_default_definition(small: SimulationResult) -> N
         before = past_due_at(inv, [row[S.DEFAULT_DATE] - pd.Timedelta(days=1)])
         assert on["material"].all(), cid
         assert not before["material"].any(), cid
+
+
+def test_recorded_defaults_stay_in_the_latent_chains_month(small: SimulationResult) -> None:
+    """The ledger, the terms history and the default definition move a default's day only inside
+    the month the latent chain chose, so the oracle's true PDs still describe the recorded defaults."""
+    p = SimParams()
+    r_sys, r_pop, r_hist, *_ = np.random.default_rng(11).spawn(9)  # the streams simulate(seed=11) uses
+    cal = make_calendar(START, 4)
+    pop = make_population(600, cal, p, r_pop)
+    hist = simulate_history(pop, cal, make_systematic(cal, p, r_sys), p, r_hist)
+    order = np.argsort(pop.onboarded_day, kind="stable")  # customer numbers follow the onboarding order
+    chain = pd.Series(hist.default_day[order], index=small.tables.customers[S.CUSTOMER_ID].to_numpy())
+    chain = chain[chain >= 0]
+    d = small.tables.defaults.set_index(S.CUSTOMER_ID)[S.DEFAULT_DATE]
+    assert len(d) > 20 and set(d.index) == set(chain.index)
+    chain_dates = pd.to_datetime(chain.reindex(d.index).to_numpy(), unit="D")
+    assert (d.dt.to_period("M").to_numpy() == chain_dates.to_period("M").to_numpy()).all()
+    assert (d.to_numpy() != chain_dates.to_numpy()).any()  # some were moved to the ledger's crossing day
 
 
 def test_materiality_is_configurable_and_the_absolute_threshold_binds() -> None:

@@ -15,7 +15,9 @@ observes at each decision date:
   "ratings are re-evaluated periodically and whenever payment behaviour
   changes"): from the ledger *as observed at d* (invoices issued before d,
   unpaid at d) the team sees the amount more than 30 and more than 90 days
-  past due.  Material 90+ arrears freeze the limit (0: no new credit, terms kept);
+  past due.  Material 90+ arrears freeze the limit (0: no new credit, terms kept;
+  in the simulated base a material 90+ arrear is a default, so this fires only
+  on ledgers that disagree with the definition, e.g. real data);
   material 30+ arrears at two month ends in a row cut it by half and shorten
   the terms one step (90 -> 60 -> 45 -> 30 -> 14 days).  The decision takes
   effect 5 to 25 days after the month end (the credit committee's lag);
@@ -34,6 +36,20 @@ observes at each decision date:
   found trading outside its scope or not at its address at the rate of the
   onboarding checks; a failed check is remedied with probability 0.5).
 
+How it meets the ledger: the decisions read the ledger and the terms set the
+due dates of later invoices, so :func:`solve_terms` iterates to a fixed point.
+The simulator passes a ledger that is re-settled under each pass's due dates
+(``sim_ledger.settle_ledger``: payments keep their days beyond terms, then the
+default definition is applied to those due dates and the ``dpd90`` default is
+recorded on the first material crossing), so the final ledger, the history,
+the recorded defaults and the oracle agree: no performing customer shows a
+material 90+ dpd under the final due dates, and a recorded default stays in
+the latent chain's month.  The alternative, deciding the terms on the ledger
+before the default definition caps its payments, was rejected: the company
+would act on arrears its final ledger never shows.  :func:`simulate_customer_terms`
+keeps a given ledger's defaults and only re-dates it (for ledgers given as
+records, as in the tests).
+
 Anchors: terms of 30 to 60 days are the norm, the EU Late Payment Directive
 caps them at 60 unless agreed (DESIGN.md section 8), hence the ladder; the
 periodic and behaviour-driven review (DESIGN.md section 2); the freeze of
@@ -47,7 +63,9 @@ so a decision at month end ``d`` depends only on records dated up to ``d``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -169,6 +187,22 @@ class _Draws:
         )
 
 
+def terms_on(terms: pd.DataFrame, customer_ids: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """The payment terms valid on each ``days[i]`` for ``customer_ids[i]`` (NaN before the first row).
+
+    A row applies from its ``valid_from`` day on (that day included).
+    """
+    hist = terms[[S.CUSTOMER_ID, S.VALID_FROM, S.PAYMENT_TERMS_DAYS]].astype({S.CUSTOMER_ID: "str"})
+    hist = hist.sort_values(S.VALID_FROM, kind="stable")
+    q = pd.DataFrame({S.CUSTOMER_ID: pd.Series(np.asarray(customer_ids, dtype=object), dtype="str"),
+                      S.INVOICE_DATE: np.asarray(days).astype("datetime64[D]").astype("datetime64[ns]"),
+                      "_row": np.arange(len(days))})
+    q = q.sort_values(S.INVOICE_DATE, kind="stable")
+    hit = pd.merge_asof(q, hist, left_on=S.INVOICE_DATE, right_on=S.VALID_FROM, by=S.CUSTOMER_ID,
+                        direction="backward", allow_exact_matches=True).sort_values("_row")
+    return hit[S.PAYMENT_TERMS_DAYS].to_numpy(dtype=np.float64)
+
+
 def apply_terms_to_invoices(invoices: pd.DataFrame, terms: pd.DataFrame) -> pd.DataFrame:
     """Invoices whose due date is the invoice date + the terms valid on the invoice date.
 
@@ -180,12 +214,7 @@ def apply_terms_to_invoices(invoices: pd.DataFrame, terms: pd.DataFrame) -> pd.D
     with the default definition that ``sim_ledger`` enforces (a shorter term
     must not push an invoice past 90 days without a recorded default).
     """
-    hist = terms[[S.CUSTOMER_ID, S.VALID_FROM, S.PAYMENT_TERMS_DAYS]].sort_values(S.VALID_FROM)
-    inv = invoices[[S.CUSTOMER_ID, S.INVOICE_DATE]].assign(_row=np.arange(len(invoices)))
-    inv = inv.sort_values(S.INVOICE_DATE, kind="stable")
-    hit = pd.merge_asof(inv, hist, left_on=S.INVOICE_DATE, right_on=S.VALID_FROM, by=S.CUSTOMER_ID,
-                        direction="backward", allow_exact_matches=True).sort_values("_row")
-    days = hit[S.PAYMENT_TERMS_DAYS].to_numpy(dtype=np.float64)
+    days = terms_on(terms, invoices[S.CUSTOMER_ID].to_numpy(dtype=object), invoices[S.INVOICE_DATE].to_numpy())
     due = invoices[S.DUE_DATE].to_numpy().copy()
     known = ~np.isnan(days)
     due[known] = (invoices[S.INVOICE_DATE].to_numpy()[known]
@@ -208,12 +237,14 @@ def simulate_customer_terms(
     rng: np.random.Generator,
     params: TermsParams | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ``customer_terms`` change log of every customer, and the ledger under those terms.
+    """The ``customer_terms`` change log of every customer, and a fixed ledger re-dated under those terms.
 
-    The decisions read the ledger, and new terms change the due dates of later
-    invoices, so the two are solved together: the history is recomputed from
-    the ledger under the previous pass's terms until nothing changes (each pass
-    settles at least the next decision of every customer, so a few passes do).
+    For a ledger given as records (the tests' synthetic ledgers): later
+    invoices fall due under the new terms and settled ones keep their days
+    beyond terms (:func:`apply_terms_to_invoices`); the defaults stay as given.
+    The simulator solves the terms and its own ledger together with
+    :func:`solve_terms`, where the default definition is applied to the final
+    due dates.
 
     Parameters
     ----------
@@ -236,15 +267,46 @@ def simulate_customer_terms(
     invoices : pandas.DataFrame
         ``invoices`` with each due date = invoice date + the terms valid on it.
     """
+    terms, (adjusted, _) = solve_terms(
+        pop, cal, customer_ids, (invoices, defaults), lambda led: led,
+        lambda t: (apply_terms_to_invoices(invoices, t), defaults), rng, params)
+    return terms, adjusted
+
+
+LedgerT = TypeVar("LedgerT")
+
+
+def solve_terms(
+    pop: Population,
+    cal: Calendar,
+    customer_ids: pd.Series,
+    ledger: LedgerT,
+    observe: Callable[[LedgerT], tuple[pd.DataFrame, pd.DataFrame]],
+    under_terms: Callable[[pd.DataFrame], LedgerT],
+    rng: np.random.Generator,
+    params: TermsParams | None = None,
+) -> tuple[pd.DataFrame, LedgerT]:
+    """The change log and the ledger under it, solved together to a fixed point.
+
+    The decisions read the ledger (``observe`` gives its invoices and defaults
+    tables) and new terms change the due dates of later invoices
+    (``under_terms`` gives the ledger under a change log, starting from
+    ``ledger`` under the onboarding terms), so the history is recomputed from
+    the ledger under the previous pass's history until it no longer changes.
+    It settles: a decision at a month end reads only invoices issued before it,
+    whose due dates follow earlier decisions, so each pass settles at least the
+    next decision of every customer (a few passes in practice).  The returned
+    ledger is ``under_terms(terms)`` of the returned ``terms``.
+    """
     p = params or TermsParams()
     draws = _Draws.draw(rng, len(_month_ends(cal)), pop.n, p)
-    ledger = invoices
+    last: pd.DataFrame | None = None
     for _ in range(MAX_PASSES):
-        terms = customer_terms_from_ledger(pop, cal, customer_ids, ledger, defaults, draws, p)
-        adjusted = apply_terms_to_invoices(invoices, terms)
-        if adjusted[S.DUE_DATE].equals(ledger[S.DUE_DATE]):
-            return terms, adjusted
-        ledger = adjusted
+        invoices, defaults = observe(ledger)
+        terms = customer_terms_from_ledger(pop, cal, customer_ids, invoices, defaults, draws, p)
+        if last is not None and terms.equals(last):
+            return terms, ledger
+        ledger, last = under_terms(terms), terms
     raise RuntimeError(f"customer terms and due dates did not settle in {MAX_PASSES} passes")
 
 

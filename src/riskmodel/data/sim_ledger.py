@@ -12,6 +12,13 @@ payment delay is drawn from the customer's state at the due date:
 * stressed: nearly always late, typically 1-3 months;
 * fraudulent (before the bust-out): paid early, flatteringly.
 
+The draws (:func:`draw_invoices`) are separate from the settlement under given
+due dates (:func:`settle_ledger`): the due dates follow the terms the credit
+control sets from this very ledger (``sim_history.solve_terms``), and the
+default definition is applied to the final due dates, so the ledger, the terms
+history and the recorded defaults agree.  A payment is kept as days beyond its
+due date when the terms change (the customer's payment habit).
+
 Customers already on the books when the ledger starts bring their opening items:
 invoices issued before the start and still unpaid on it.
 
@@ -106,6 +113,35 @@ def activity_window(pop: Population, cal: Calendar, hist: History) -> tuple[np.n
     return lo, hi - lo + 1
 
 
+@dataclass(frozen=True)
+class DrawnInvoices:
+    """Every invoice and every random number of the ledger, drawn before the due dates are known.
+
+    The due dates depend on the terms valid on each invoice date, which the
+    company's credit control (``sim_history``) sets from the ledger it observes;
+    so the draws are made once, here, and :func:`settle_ledger` turns them into
+    the ledger under any given due dates.  A payment is held as days beyond the
+    due date (``delay``): a customer's days beyond terms is its payment habit,
+    the measure trade-credit agencies rate payers on (e.g. Dun & Bradstreet's
+    Paydex), so a change of terms moves the payment with the due date.
+    """
+
+    cust: np.ndarray  # (k,) customer index of each invoice
+    inv_day: np.ndarray
+    base_due: np.ndarray  # due date under the onboarding terms
+    amount: np.ndarray
+    delay: np.ndarray  # paid = max(due + delay, inv_day) before the default definition is applied
+    paid_amount: np.ndarray
+    opening: np.ndarray  # issued before the extract starts (kept only when still unpaid on its first day)
+    u_agree: np.ndarray  # (k,) where in 60..90 days late a capped payment falls
+    u_kind: np.ndarray  # (n,) the per-customer draws of the default kind and the recoveries
+    beta_write_off: np.ndarray
+    beta_other: np.ndarray
+    u_nil: np.ndarray
+    u_resolve: np.ndarray
+    resolve_lag: np.ndarray
+
+
 def simulate_ledger(
     pop: Population,
     cal: Calendar,
@@ -117,11 +153,24 @@ def simulate_ledger(
     lp: LedgerParams = LedgerParams(),
     materiality: Materiality = Materiality(),
 ) -> Ledger:
-    """Draw every invoice, its payment, and each defaulter's default kind and recoveries.
+    """Draw every invoice, its payment, and each defaulter's default kind and recoveries, under the onboarding terms.
 
     The ledger agrees with the default definition (:mod:`riskmodel.data.default_definition`):
     no customer carries a material amount more than ``materiality.dpd_days`` past due
     while performing (see :func:`agree_with_default_definition`).
+    """
+    drawn = draw_invoices(pop, cal, sysm, hist, rng, lp)
+    return settle_ledger(drawn, drawn.base_due, pop, cal, hist, customer_ids, collateral_at_default, lp, materiality)
+
+
+def draw_invoices(
+    pop: Population, cal: Calendar, sysm: Systematic, hist: History, rng: np.random.Generator,
+    lp: LedgerParams = LedgerParams(),
+) -> DrawnInvoices:
+    """Draw every invoice, its payment habit and the defaulters' kinds and recoveries (see :class:`DrawnInvoices`).
+
+    A payment delay is drawn from the customer's state at the due date under the
+    onboarding terms and then kept as days beyond whatever the due date becomes.
     """
     n, M = pop.n, cal.n_months
     lo, days = activity_window(pop, cal, hist)
@@ -193,32 +242,67 @@ def simulate_ledger(
     delay = np.where(late, late_days, -early_days).astype(np.int64)
     del quality, p_late, u1, u2, z, long, short_days, long_days, stressed_days, stressed_median
     del late_days, early_days, late, dm
-    paid = np.maximum(due + delay, inv_day)
     paid_amount = amount.copy()
     short_pay = rng.random(k) < lp.short_pay_share
     paid_amount[short_pay] = np.round(amount[short_pay] * (0.85 + 0.14 * u3[short_pay]), 2)
     dispute = ~pop.fraud[cust] & ~short_pay & (rng.random(k) < lp.dispute_share)
     nd = int(dispute.sum())
-    paid[dispute] = np.maximum(due[dispute] + 30 + rng.integers(0, 61, nd), inv_day[dispute])
+    delay[dispute] = 30 + rng.integers(0, 61, nd)
     paid_amount[dispute] = np.round(amount[dispute] * rng.uniform(0.0, lp.dispute_recovered_max, nd), 2)
-    del u3, short_pay, delay, dispute
+    del u3, short_pay, dispute
+    u_agree = rng.random(k)
+    u_kind = rng.random(n)
+    beta_write_off, beta_other = rng.beta(1.0, 8.0, n), rng.beta(1.0, 5.0, n)
+    u_nil = rng.random(n)
+    u_resolve, resolve_lag = rng.random(n), rng.integers(60, 541, n)
+    return DrawnInvoices(
+        cust=cust, inv_day=inv_day, base_due=due, amount=amount, delay=delay, paid_amount=paid_amount,
+        opening=opening, u_agree=u_agree, u_kind=u_kind, beta_write_off=beta_write_off, beta_other=beta_other,
+        u_nil=u_nil, u_resolve=u_resolve, resolve_lag=resolve_lag)
+
+
+def settle_ledger(
+    drawn: DrawnInvoices,
+    due: np.ndarray,
+    pop: Population,
+    cal: Calendar,
+    hist: History,
+    customer_ids: pd.Series,
+    collateral_at_default: np.ndarray,
+    lp: LedgerParams = LedgerParams(),
+    materiality: Materiality = Materiality(),
+) -> Ledger:
+    """The ledger and the defaults of ``drawn`` when the invoices fall due on ``due``.
+
+    Payments follow the due dates (``delay`` days beyond them); then the
+    default definition is applied to these final due dates
+    (:func:`agree_with_default_definition`), so whatever terms the due dates
+    come from, no performing customer carries a material amount more than
+    ``materiality.dpd_days`` past due and every ``dpd90`` default is recorded on
+    the ledger's first material crossing, inside the latent chain's default month.
+    Deterministic: every random number is in ``drawn``.
+    """
+    n = pop.n
+    cust, inv_day, amount = drawn.cust, drawn.inv_day, drawn.amount
+    paid = np.maximum(due + drawn.delay, inv_day)
+    paid_amount = drawn.paid_amount.copy()
 
     # ---- the ledger agrees with the default definition: dpd90 defaults where it first crosses
     paid, dday, crossed = agree_with_default_definition(
-        pop, cal, hist, cust, inv_day, due, amount, paid, rng.random(k), materiality)
+        pop, cal, hist, cust, inv_day, due, amount, paid, drawn.u_agree, materiality)
     keep = ~((dday[cust] >= 0) & (inv_day >= dday[cust]))  # nothing is invoiced on or after the default
-    keep &= ~(opening & (paid < cal.start))  # settled before the extract starts: not in it
+    keep &= ~(drawn.opening & (paid < cal.start))  # settled before the extract starts: not in it
     if not keep.all():
-        cust, mon, inv_day, due = cust[keep], mon[keep], inv_day[keep], due[keep]
-        amount, terms, paid, paid_amount = amount[keep], terms[keep], paid[keep], paid_amount[keep]
-        k = len(cust)
+        cust, inv_day, due = cust[keep], inv_day[keep], due[keep]
+        amount, paid, paid_amount = amount[keep], paid[keep], paid_amount[keep]
+    k = len(cust)
 
     # ---- defaults: everything not paid by the default date stays unpaid
     has = dday >= 0
     unpaid = has[cust] & (paid >= dday[cust])
     uc = cust[unpaid]
     exposure = np.bincount(uc, weights=amount[unpaid], minlength=n)
-    u = rng.random(n)
+    u = drawn.u_kind
     kind = np.where(
         pop.fraud, np.where(u < 0.6, KIND_LEGAL, KIND_INSOLVENCY),
         np.where(crossed, KIND_DPD90,
@@ -227,13 +311,13 @@ def simulate_ledger(
     kind = np.where(has, kind, -1)
 
     # recoveries: a written-off account is settled for a share of what it owed
-    base = np.where(kind == KIND_WRITE_OFF, rng.beta(1.0, 8.0, n), rng.beta(1.0, 5.0, n))
-    base = np.where((kind == KIND_INSOLVENCY) & (rng.random(n) < lp.insolvency_nil_share), 0.0, base)
+    base = np.where(kind == KIND_WRITE_OFF, drawn.beta_write_off, drawn.beta_other)
+    base = np.where((kind == KIND_INSOLVENCY) & (drawn.u_nil < lp.insolvency_nil_share), 0.0, base)
     cover = np.minimum(1.0, collateral_at_default / np.maximum(exposure, 1.0))
     recovery = np.minimum(0.95, base + (1.0 - base) * 0.85 * cover)
     resolve = np.where(
         kind == KIND_WRITE_OFF, dday,
-        np.where(rng.random(n) < lp.resolved_share, dday + rng.integers(60, 541, n), -1))
+        np.where(drawn.u_resolve < lp.resolved_share, dday + drawn.resolve_lag, -1))
     resolved = has & (resolve >= 0) & (resolve <= cal.end)
     ru = unpaid & resolved[cust]
     paid[unpaid] = -1

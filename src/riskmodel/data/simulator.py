@@ -11,7 +11,9 @@ reports biased by the visitor, external events and collateral.
 
 The pieces live in ``sim_world`` (calendar, factors, population, the default
 process), ``sim_ledger`` (invoices and defaults), ``sim_reports`` (financials,
-visits, events, collateral) and ``sim_oracle`` (true 12-month PDs; see its
+visits, events, collateral), ``sim_history`` (the dated history of limits,
+terms, capital and checks, solved together with the ledger so that the
+default definition holds on the final due dates) and ``sim_oracle`` (true 12-month PDs; see its
 docstring for exactly how they are computed).  Everything is vectorised numpy
 and driven by one ``numpy.random.default_rng(seed)`` (split into independent
 child streams with ``Generator.spawn``), so a seed gives the same base.
@@ -39,8 +41,8 @@ import pandas as pd
 from riskmodel.data import schemas as S
 from riskmodel.data.default_definition import Materiality
 from riskmodel.data.sim_frames import id_width, make_ids, to_category, to_dates
-from riskmodel.data.sim_history import simulate_customer_terms, with_current_values
-from riskmodel.data.sim_ledger import simulate_ledger
+from riskmodel.data.sim_history import solve_terms, terms_on, with_current_values
+from riskmodel.data.sim_ledger import Ledger, draw_invoices, settle_ledger
 from riskmodel.data.sim_oracle import oracle_pd
 from riskmodel.data.sim_reports import plan_collateral, simulate_events, simulate_financials, simulate_visits
 from riskmodel.data.sim_world import (
@@ -122,22 +124,33 @@ def simulate(
 
     collateral = plan_collateral(pop, cal, hist, r_coll)
     at_default = collateral.net_at(pop.n, np.where(hist.default_day >= 0, hist.default_day, cal.end))
-    ledger = simulate_ledger(pop, cal, sysm, hist, customer_ids, at_default, r_ledger, materiality=materiality)
+    # the ledger and the dated history of limits, terms, capital and checks, solved together: the
+    # credit control reads the ledger it observes, its terms set later invoices' due dates, and the
+    # default definition is applied to the final due dates (sim_history.solve_terms, sim_ledger.settle_ledger)
+    drawn = draw_invoices(pop, cal, sysm, hist, r_ledger)
+    inv_ids = customer_ids.to_numpy(dtype=object)[drawn.cust]
+    inv_dates = drawn.inv_day.astype("datetime64[D]")
+
+    def under_terms(terms: pd.DataFrame) -> Ledger:
+        days = terms_on(terms, inv_ids, inv_dates)
+        due = np.where(np.isnan(days), drawn.base_due, drawn.inv_day + np.nan_to_num(days).astype(np.int64))
+        return settle_ledger(drawn, due, pop, cal, hist, customer_ids, at_default, materiality=materiality)
+
+    (r_terms,) = rng.spawn(1)
+    first = settle_ledger(drawn, drawn.base_due, pop, cal, hist, customer_ids, at_default, materiality=materiality)
+    terms, ledger = solve_terms(pop, cal, customer_ids, first, lambda led: (led.invoices, led.defaults),
+                                under_terms, r_terms)
     # the recorded default day: where the ledger first crosses the default definition (same month)
     hist = replace(hist, default_day=ledger.default_day)
     tables = Tables(
-        customers=_customers_frame(pop, customer_ids, rank),
+        customers=with_current_values(_customers_frame(pop, customer_ids, rank), terms),
         invoices=ledger.invoices,
         financials=simulate_financials(pop, cal, sysm, hist, p, customer_ids, r_fin),
         visits=simulate_visits(pop, cal, sysm, hist, customer_ids, r_vis, p),
         events=simulate_events(pop, cal, sysm, hist, ledger, collateral, customer_ids, r_evt),
         defaults=ledger.defaults,
+        customer_terms=terms,
     )
-    # the dated history of limits, terms, capital and checks (sim_history); customers keep the latest values
-    (r_terms,) = rng.spawn(1)
-    terms, invoices = simulate_customer_terms(pop, cal, customer_ids, tables.invoices, tables.defaults, r_terms)
-    tables = replace(tables, customers=with_current_values(tables.customers, terms), invoices=invoices,
-                     customer_terms=terms)
     oracle = oracle_pd(pop, cal, sysm, hist, p, customer_ids, r_oracle)
     oracle = oracle.sort_values([S.SNAPSHOT_DATE, S.CUSTOMER_ID], kind="stable", ignore_index=True)
     return SimulationResult(tables=tables, oracle=oracle)
