@@ -224,4 +224,5 @@ def test_registered_pyfunc_of_a_table_with_text_categories_returns_reasons(tmp_p
     texts = pd.concat([out[c] for c in out.columns if c.startswith("reason_") and not c.endswith("_code")])
     assert texts.notna().sum() >= 3  # every row explained
     sector_texts = [t for t in texts.dropna() if t.startswith("Other: sector is ")]
-    assert sector_texts and all("most common in the portfolio" in t for t in sector_texts)
+    # a text category is quoted as a level, against the reference customer's level
+    assert sector_texts and all("(typical customer in good standing: " in t for t in sector_texts)

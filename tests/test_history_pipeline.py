@@ -15,16 +15,17 @@ from riskmodel.pipeline import leave_out_unavailable, require_history_for
 
 def test_leave_out_unavailable_excludes_the_features_and_drops_5c_indicators(caplog):
     settings = load_settings()
+    excluded_before = settings.models.exclude_features
     on_card = [i.feature for i in settings.baseline.indicators if i.feature in HISTORY_FEATURES]
     assert on_card  # the default card reads at least one history feature (paid-in ratio, collateral to limit)
     with caplog.at_level(logging.WARNING, logger="riskmodel.pipeline"):
         out = leave_out_unavailable(settings, HISTORY_FEATURES)
-    assert set(HISTORY_FEATURES) <= set(out.models.exclude_features)
+    assert set(HISTORY_FEATURES) | set(excluded_before) == set(out.models.exclude_features)
     assert not {i.feature for i in out.baseline.indicators} & set(HISTORY_FEATURES)
     assert len(out.baseline.indicators) == len(settings.baseline.indicators) - len(on_card)
     assert "no customer_terms history" in caplog.text and all(f in caplog.text for f in on_card)
     assert leave_out_unavailable(settings, ()) is settings
-    assert settings.models.exclude_features == ()  # the original is untouched
+    assert settings.models.exclude_features == excluded_before  # the original is untouched
 
 
 def test_scoring_refuses_a_history_trained_model_on_a_folder_without_history():
