@@ -90,6 +90,8 @@ class TrainResult:
             out["vs_baseline"] = self.vs_baseline
         if self.oracle is not None:
             out["oracle"] = self.oracle
+        if "backtest" in self.extra:  # issue 9: correlation-adjusted backtest of the champion's PDs
+            out["backtest"] = self.extra["backtest"]
         return out
 
 
@@ -300,6 +302,7 @@ def _assemble(
         frame["pd_oracle"] = np.asarray(oracle_test, dtype=float)
     for name in results:
         frame[f"pd_{name}"] = p_test[name]
+    extra = {**extra, "backtest": champion_backtest(champion, p_test[champion], y_test, X_test, frame, settings)}
     data = {"source": "table", "split": "out_of_time", **data_info,
             "n_train": int(len(y_train)), "n_test": int(len(y_test)),
             "test_positive_rate": float(np.mean(y_test))}
@@ -308,6 +311,18 @@ def _assemble(
         champion=champion, X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
         test_frame=frame, oracle=oracle, extra=extra,
     )
+
+
+def champion_backtest(name: str, p: np.ndarray, y: np.ndarray, X: pd.DataFrame, keys: pd.DataFrame,
+                      settings: Settings) -> dict[str, Any]:
+    """The backtest of one model's test PDs (issue 9), by grade, by cohort and by industry where known."""
+    from riskmodel.evaluation.backtest import run_backtest
+
+    snap = keys[schemas.SNAPSHOT_DATE].to_numpy() if schemas.SNAPSHOT_DATE in keys.columns else None
+    industry = X["reg_industry"].to_numpy() if "reg_industry" in X.columns else None
+    bt = run_backtest(y, p, settings.master_scale, settings.calibration.asset_correlation, snapshot=snap,
+                      industry=industry, bins=settings.evaluation.calibration_bins)
+    return {"model": name, "philosophy": settings.calibration.philosophy, **bt}
 
 
 def _monotone_report(fitted: dict[str, Any]) -> dict[str, dict[str, bool]]:
