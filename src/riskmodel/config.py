@@ -270,6 +270,8 @@ class CalibrationSettings(_Section):
     asset_correlation: float = Field(0.05, gt=0, lt=1)
     covariates: tuple[str, ...] = ("ptf_ind_overdue_share", "ptf_all_overdue_share_chg_6m")
     regularisation_C: float = Field(1.0, gt=0)
+    enabled: bool = True
+    portfolio_in_model: bool = False
 
 
 class Settings(_Section):

@@ -143,6 +143,7 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
     from riskmodel.data.simulator import oracle_path_for
     from riskmodel.data.validation import load_and_validate
     from riskmodel.features.build import build_modelling_table
+    from riskmodel.features.portfolio import PREFIX as PORTFOLIO_PREFIX
     from riskmodel.io import read_frame
     from riskmodel.training import train_and_compare
 
@@ -151,7 +152,8 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
     table = build_modelling_table(tables, settings.snapshots, settings.features)
     train, test = _split_out_of_time(table, settings)
     keys = [S.CUSTOMER_ID, S.SNAPSHOT_DATE]
-    features = [c for c in table.columns if c not in (*keys, S.LABEL)]
+    features = [c for c in table.columns if c not in (*keys, S.LABEL)
+                and (settings.calibration.portfolio_in_model or not c.startswith(PORTFOLIO_PREFIX))]
 
     oracle_test = None
     oracle_file = oracle_path_for(data_dir)
@@ -177,6 +179,13 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
         settings, settings.baseline, data_info, test_keys=test[keys].reset_index(drop=True),
         oracle_test=oracle_test, train_groups=train[S.CUSTOMER_ID].astype(str).to_numpy(),
     )
+    if settings.calibration.enabled:  # issue 9: the PD level for the declared rating philosophy
+        from riskmodel.training import calibrate_levels
+
+        ptf = [c for c in table.columns if c.startswith(PORTFOLIO_PREFIX)]
+        result = calibrate_levels(result, settings, train[S.SNAPSHOT_DATE].to_numpy(),
+                                  train[ptf].reset_index(drop=True), test[ptf].reset_index(drop=True),
+                                  train[S.CUSTOMER_ID].astype(str).to_numpy())
     result.extra.setdefault("train_period", data_info["train_period"])
     result.extra.setdefault("test_period", data_info["test_period"])
     return result

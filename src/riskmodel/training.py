@@ -441,3 +441,62 @@ def cross_validate_and_compare(
         data_info=info, features=features, levels=levels, test_keys=keys, oracle_test=None,
         extra={"monotone_check": _monotone_report(fitted), "folds": fold_of}, psi_override=psi_folds,
     )
+
+
+# ------------------------------------------- central-tendency calibration (issue 9)
+def out_of_fold_pd(name: str, estimator: Any, X: pd.DataFrame, y: np.ndarray, features: list[str], folds: int,
+                   seed: int, groups: np.ndarray | None = None) -> np.ndarray:
+    """Out-of-fold PDs of a fitted model's template on its training rows (customers kept together)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    oof = np.full(len(y), np.nan)
+    if groups is not None:
+        splits = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(X, y, groups)
+    else:
+        splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(X, y)
+    for tr, te in splits:
+        est = _fit(name, clone(estimator), X.iloc[tr], y[tr], features,
+                   None if groups is None or name == BASELINE_NAME else groups[tr])
+        oof[te] = _predict(name, est, X.iloc[te], features)
+    return oof
+
+
+def calibrate_levels(result: TrainResult, settings: Settings, train_snapshots: Any, cov_train: pd.DataFrame,
+                     cov_test: pd.DataFrame, train_groups: np.ndarray | None = None) -> TrainResult:
+    """Set every model's PD level for ``calibration.philosophy`` from the training outcomes only.
+
+    Each model's out-of-fold training PDs (and, for point in time, the portfolio
+    covariates) fit a :class:`~riskmodel.models.central_tendency.CentralTendency`
+    as of ``split.train_end + horizon`` (every training label has matured then,
+    none of the test period is read); the test PDs and the training references
+    (out of fold, so drift compares like with like) are then recalibrated and
+    every metric, test and the champion gate are recomputed.
+    ``extra["central_tendency"]`` maps model -> the fitted calibration (dict).
+    """
+    from riskmodel.models.central_tendency import fit_central_tendency
+
+    cal = settings.calibration
+    h = settings.snapshots.horizon_months
+    as_of = (pd.Timestamp(settings.split.train_end) + pd.DateOffset(months=h)).date()
+    p_train, p_test, cts = {}, {}, {}
+    for name, m in result.models.items():
+        oof = out_of_fold_pd(name, m.estimator, result.X_train, result.y_train, result.features,
+                             settings.models.calibration_folds, settings.models.seed, train_groups)
+        ct = fit_central_tendency(oof, result.y_train, train_snapshots, cov_train, cal, h, as_of)
+        p_train[name] = ct.apply(oof, cov_train)
+        p_test[name] = ct.apply(m.pd_test, cov_test)
+        cts[name] = ct.to_dict()
+        log.info("central tendency of %s: %s", name, ct.describe())
+    frame = result.test_frame
+    keys = [c for c in (schemas.CUSTOMER_ID, schemas.SNAPSHOT_DATE) if c in frame.columns]
+    uncal = {n: {"mean_pd_test": float(np.mean(m.pd_test)), "auc": m.metrics["auc"]} for n, m in result.models.items()}
+    extra = {k: v for k, v in result.extra.items() if k != "backtest"}
+    extra.update(central_tendency=cts, before_calibration=uncal)
+    return _assemble(
+        {n: m.estimator for n, m in result.models.items()}, p_train, p_test, X_train=result.X_train,
+        y_train=result.y_train, X_test=result.X_test, y_test=result.y_test, settings=settings,
+        data_info={k: v for k, v in result.data.items() if k not in ("n_train", "n_test", "test_positive_rate")},
+        features=result.features, levels=result.categorical_levels,
+        test_keys=frame[keys].reset_index(drop=True) if keys else None,
+        oracle_test=frame["pd_oracle"].to_numpy() if "pd_oracle" in frame.columns else None, extra=extra,
+    )
