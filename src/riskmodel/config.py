@@ -272,6 +272,7 @@ class CalibrationSettings(_Section):
     regularisation_C: float = Field(1.0, gt=0)
     enabled: bool = True
     portfolio_in_model: bool = False
+    central_tendency_band: float = Field(0.2, gt=0, lt=1)
 
 
 class Settings(_Section):

@@ -218,7 +218,9 @@ def pd_level_section(manifest: dict[str, Any]) -> list[str]:
         lines += ["", "## Rating philosophy and PD level", PHILOSOPHY_TEXT.get(phil, str(phil))]
         ct = manifest.get("central_tendency")
         if ct:
-            lines.append(f"- central tendency: {ct}")
+            from riskmodel.models.central_tendency import CentralTendency
+
+            lines.append(f"- PD level: {CentralTendency.from_dict(ct).describe()}")
     if bt:
         lines += ["", "## Backtest of the PDs (test period)", f"- {bt['verdict']}",
                   f"- traffic light (correlation-adjusted binomial, asset correlation {bt['asset_correlation']:g}): "
@@ -277,7 +279,7 @@ def build_bundle(
         "calibration": settings.models.calibration,
         "calibration_folds": settings.models.calibration_folds,
         "rating_philosophy": settings.calibration.philosophy,
-        "central_tendency": to_jsonable(extra.get("central_tendency")),
+        "central_tendency": to_jsonable((extra.get("central_tendency") or {}).get(name)),
         "horizon_months": settings.snapshots.horizon_months,
         "training_period": to_jsonable(extra.get("train_period")),
         "test_period": to_jsonable(extra.get("test_period")),
