@@ -214,13 +214,16 @@ def pd_level_section(manifest: dict[str, Any]) -> list[str]:
     phil = manifest.get("rating_philosophy")
     bt = (manifest.get("metrics") or {}).get("backtest")
     lines: list[str] = []
-    if phil:
-        lines += ["", "## Rating philosophy and PD level", PHILOSOPHY_TEXT.get(phil, str(phil))]
-        ct = manifest.get("central_tendency")
-        if ct:
-            from riskmodel.models.central_tendency import CentralTendency
+    ct = manifest.get("central_tendency")
+    if phil and ct:
+        from riskmodel.models.central_tendency import CentralTendency
 
-            lines.append(f"- PD level: {CentralTendency.from_dict(ct).describe()}")
+        lines += ["", "## Rating philosophy and PD level", PHILOSOPHY_TEXT.get(phil, str(phil)),
+                  f"- PD level: {CentralTendency.from_dict(ct).describe()}"]
+    elif phil:
+        lines += ["", "## Rating philosophy and PD level",
+                  "No central-tendency step on this path: the PDs keep the learned model's own calibration on "
+                  "the training rows, whatever the economy at the rating date (no declared philosophy applies)."]
     if bt:
         lines += ["", "## Backtest of the PDs (test period)", f"- {bt['verdict']}",
                   f"- traffic light (correlation-adjusted binomial, asset correlation {bt['asset_correlation']:g}): "

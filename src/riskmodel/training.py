@@ -462,7 +462,8 @@ def out_of_fold_pd(name: str, estimator: Any, X: pd.DataFrame, y: np.ndarray, fe
 
 
 def calibrate_levels(result: TrainResult, settings: Settings, train_snapshots: Any, cov_train: pd.DataFrame,
-                     cov_test: pd.DataFrame, train_groups: np.ndarray | None = None) -> TrainResult:
+                     cov_test: pd.DataFrame, train_groups: np.ndarray | None = None,
+                     oof: dict[str, np.ndarray] | None = None) -> TrainResult:
     """Set every model's PD level for ``calibration.philosophy`` from the training outcomes only.
 
     Each model's out-of-fold training PDs (and, for point in time, the portfolio
@@ -471,7 +472,8 @@ def calibrate_levels(result: TrainResult, settings: Settings, train_snapshots: A
     none of the test period is read); the test PDs and the training references
     (out of fold, so drift compares like with like) are then recalibrated and
     every metric, test and the champion gate are recomputed.
-    ``extra["central_tendency"]`` maps model -> the fitted calibration (dict).
+    ``extra["central_tendency"]`` maps model -> the fitted calibration (dict);
+    ``extra["oof_pd"]`` model -> the out-of-fold training PDs (``oof`` reuses them).
     """
     from riskmodel.models.central_tendency import fit_central_tendency
 
@@ -479,19 +481,21 @@ def calibrate_levels(result: TrainResult, settings: Settings, train_snapshots: A
     h = settings.snapshots.horizon_months
     as_of = (pd.Timestamp(settings.split.train_end) + pd.DateOffset(months=h)).date()
     p_train, p_test, cts = {}, {}, {}
+    oofs = dict(oof or {})
     for name, m in result.models.items():
-        oof = out_of_fold_pd(name, m.estimator, result.X_train, result.y_train, result.features,
-                             settings.models.calibration_folds, settings.models.seed, train_groups)
-        ct = fit_central_tendency(oof, result.y_train, train_snapshots, cov_train, cal, h, as_of)
-        p_train[name] = ct.apply(oof, cov_train)
+        if name not in oofs:
+            oofs[name] = out_of_fold_pd(name, m.estimator, result.X_train, result.y_train, result.features,
+                                        settings.models.calibration_folds, settings.models.seed, train_groups)
+        ct = fit_central_tendency(oofs[name], result.y_train, train_snapshots, cov_train, cal, h, as_of)
+        p_train[name] = ct.apply(oofs[name], cov_train)
         p_test[name] = ct.apply(m.pd_test, cov_test)
         cts[name] = ct.to_dict()
         log.info("central tendency of %s: %s", name, ct.describe())
     frame = result.test_frame
     keys = [c for c in (schemas.CUSTOMER_ID, schemas.SNAPSHOT_DATE) if c in frame.columns]
     uncal = {n: {"mean_pd_test": float(np.mean(m.pd_test)), "auc": m.metrics["auc"]} for n, m in result.models.items()}
-    extra = {k: v for k, v in result.extra.items() if k != "backtest"}
-    extra.update(central_tendency=cts, before_calibration=uncal)
+    extra = {k: v for k, v in result.extra.items() if k not in ("backtest", "oof_pd")}
+    extra.update(central_tendency=cts, before_calibration=uncal, oof_pd=oofs)
     return _assemble(
         {n: m.estimator for n, m in result.models.items()}, p_train, p_test, X_train=result.X_train,
         y_train=result.y_train, X_test=result.X_test, y_test=result.y_test, settings=settings,
