@@ -81,3 +81,13 @@ def test_report_verdict_box_turns_red_with_words(tmp_path) -> None:
     assert 'class="verdict failing" id="pd-fitness"' in html
     assert "PDs are NOT fit for setting limits" in html
     assert 'id="backtest"' in html
+
+
+def test_point_in_time_pds_are_judged_without_the_downturn_excuse() -> None:
+    """A 50% under-prediction is yellow at most after default correlation, but red for point-in-time PDs."""
+    y, p, snaps = _portfolio(1.5)
+    ttc = bt.run_backtest(y, p, MS, 0.05, snapshot=snaps, philosophy="through_the_cycle")
+    pit = bt.run_backtest(y, p, MS, 0.05, snapshot=snaps, philosophy="point_in_time")
+    assert ttc["decisive_test"] == "correlated" and ttc["light"] != "red"
+    assert pit["decisive_test"] == "jeffreys" and pit["light"] == "red" and not pit["fit_for_limits"]
+    assert "Jeffreys test" in pit["verdict"] and "NOT fit" in pit["verdict"]

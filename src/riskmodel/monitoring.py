@@ -58,7 +58,8 @@ def monitor_cohorts(y: np.ndarray, p: np.ndarray, snapshot: np.ndarray, industry
     for s in sorted(set(snap)):
         m = snap == s
         bt = run_backtest(y[m], p[m], settings.master_scale, rho,
-                          industry=None if industry is None else industry[m], bins=settings.evaluation.calibration_bins)
+                          industry=None if industry is None else industry[m], bins=settings.evaluation.calibration_bins,
+                          philosophy=(model or {}).get("rating_philosophy"))
         o = bt["overall"]
         b = band(o["mean_pd"], rho)
         dr = o["observed_rate"]

@@ -700,7 +700,8 @@ def run_recalibrate(settings: Settings, as_of: str, data_dir: Path | None = None
                     reason=f"AUC {a1:.3f} vs 5C {a0:.3f}, DeLong p {pv:.2g}")
     backtest = run_backtest(y[oot], p_new[oot], settings.master_scale, settings.calibration.asset_correlation,
                             snapshot=snaps[oot], industry=X_oot["reg_industry"].astype(str).to_numpy()
-                            if "reg_industry" in X_oot else None, bins=settings.evaluation.calibration_bins)
+                            if "reg_industry" in X_oot else None, bins=settings.evaluation.calibration_bins,
+                            philosophy=settings.calibration.philosophy)
     created = pd.Timestamp.now(tz="UTC").to_pydatetime()
     manifest = json.loads(json.dumps(bundle.manifest, default=str))
     metrics = manifest.setdefault("metrics", {})

@@ -322,6 +322,12 @@ def metrics_for_mlflow(result: TrainResult) -> dict[str, float]:
     for k, v in (doc.get("oracle") or {}).items():
         if isinstance(v, (int, float, np.number)):
             out[f"oracle.{k}"] = float(v)
+    bt = doc.get("backtest")  # issue 9: the champion's PD level on the test rows
+    if bt:
+        for k in ("mean_pd", "observed_rate", "correlated_p", "jeffreys_p"):
+            out[f"backtest.{k}"] = float(bt["overall"][k])
+        for light in ("yellow", "red"):
+            out[f"backtest.grades_{light}"] = float(sum(r["light"] == light for r in bt["by_grade"]))
     return {k: v for k, v in out.items() if np.isfinite(v)}
 
 

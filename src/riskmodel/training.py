@@ -302,7 +302,10 @@ def _assemble(
         frame["pd_oracle"] = np.asarray(oracle_test, dtype=float)
     for name in results:
         frame[f"pd_{name}"] = p_test[name]
-    extra = {**extra, "backtest": champion_backtest(champion, p_test[champion], y_test, X_test, frame, settings)}
+    # the PDs carry a declared philosophy only after the central-tendency step: its test decides (issue 9)
+    phil = settings.calibration.philosophy if "central_tendency" in extra else None
+    extra = {**extra, "backtest": champion_backtest(champion, p_test[champion], y_test, X_test, frame, settings,
+                                                    phil)}
     data = {"source": "table", "split": "out_of_time", **data_info,
             "n_train": int(len(y_train)), "n_test": int(len(y_test)),
             "test_positive_rate": float(np.mean(y_test))}
@@ -314,15 +317,19 @@ def _assemble(
 
 
 def champion_backtest(name: str, p: np.ndarray, y: np.ndarray, X: pd.DataFrame, keys: pd.DataFrame,
-                      settings: Settings) -> dict[str, Any]:
-    """The backtest of one model's test PDs (issue 9), by grade, by cohort and by industry where known."""
+                      settings: Settings, philosophy: str | None = None) -> dict[str, Any]:
+    """The backtest of one model's test PDs (issue 9), by grade, by cohort and by industry where known.
+
+    ``philosophy`` is the declared rating philosophy of the PDs (None: no central-tendency step).
+    """
     from riskmodel.evaluation.backtest import run_backtest
 
     snap = keys[schemas.SNAPSHOT_DATE].to_numpy() if schemas.SNAPSHOT_DATE in keys.columns else None
     industry = X["reg_industry"].to_numpy() if "reg_industry" in X.columns else None
+    phil = philosophy
     bt = run_backtest(y, p, settings.master_scale, settings.calibration.asset_correlation, snapshot=snap,
-                      industry=industry, bins=settings.evaluation.calibration_bins)
-    return {"model": name, "philosophy": settings.calibration.philosophy, **bt}
+                      industry=industry, bins=settings.evaluation.calibration_bins, philosophy=phil)
+    return {"model": name, "philosophy": phil or "none (the learned model's own level)", **bt}
 
 
 def _monotone_report(fitted: dict[str, Any]) -> dict[str, dict[str, bool]]:

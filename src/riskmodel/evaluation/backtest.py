@@ -176,13 +176,25 @@ def _records(table: pd.DataFrame, key: str) -> list[dict[str, Any]]:
     return t.to_dict(orient="records")
 
 
+def decisive_column(philosophy: str | None) -> str:
+    """Which light decides the verdict: Jeffreys for point-in-time PDs, correlation-adjusted otherwise.
+
+    A point-in-time PD is meant to carry the state of the cycle, so given it defaults are
+    close to independent and a downturn is no excuse; a through-the-cycle (or hybrid) PD
+    leaves the cycle out by design, so the systematic factor must be allowed for (Tasche).
+    """
+    return "light_jeffreys" if philosophy == "point_in_time" else "light"
+
+
 def run_backtest(y: np.ndarray, p: np.ndarray, master_scale: MasterScaleSettings, rho: float,
-                 snapshot: Any = None, industry: Any = None, bins: int = 10) -> dict[str, Any]:
+                 snapshot: Any = None, industry: Any = None, bins: int = 10,
+                 philosophy: str | None = None) -> dict[str, Any]:
     """The whole backtest as a JSON-ready document (the metrics.json ``backtest`` block).
 
     Keys: ``asset_correlation``, ``overall`` (all rows), ``by_grade``, ``by_snapshot`` and
     ``by_industry`` (lists of rows, the last two only when given), ``hosmer_lemeshow``,
-    ``light`` (the worst correlation-adjusted light over grades and cohorts),
+    ``decisive_test`` (``jeffreys`` for point-in-time PDs, else ``correlated``: see
+    :func:`decisive_column`), ``light`` (the worst decisive light over grades and cohorts),
     ``fit_for_limits`` (light is green) and ``verdict`` (one sentence).
     """
     y, p = _check(y, p)
@@ -190,14 +202,16 @@ def run_backtest(y: np.ndarray, p: np.ndarray, master_scale: MasterScaleSettings
     grades = assign_grades(p, master_scale)
     out: dict[str, Any] = {"asset_correlation": float(rho)}
     out["overall"] = group_tests(len(y), int(y.sum()), float(p.mean()) if len(p) else float("nan"), rho)
+    col = decisive_column(philosophy)
+    out["decisive_test"] = "jeffreys" if col == "light_jeffreys" else "correlated"
     by_grade = backtest_table(y, p, grades, rho, order=names)
     out["by_grade"] = _records(by_grade, "grade")
-    lights = list(by_grade["light"])
+    lights = list(by_grade[col])
     if snapshot is not None:
         snap = pd.to_datetime(pd.Series(np.asarray(snapshot))).dt.date.astype(str).to_numpy()
         by_snap = backtest_table(y, p, snap, rho)
         out["by_snapshot"] = _records(by_snap, "snapshot_date")
-        lights += list(by_snap["light"])
+        lights += list(by_snap[col])
         out["by_snapshot_grade"] = [
             {"snapshot_date": s, **r}
             for s in sorted(set(snap))
@@ -217,9 +231,10 @@ def run_backtest(y: np.ndarray, p: np.ndarray, master_scale: MasterScaleSettings
 def verdict_sentence(bt: dict[str, Any]) -> str:
     """Plain words for the committee: are these PDs fit for setting limits?"""
     o = bt["overall"]
-    red = [r["grade"] for r in bt["by_grade"] if r["light"] == RED]
-    yellow = [r["grade"] for r in bt["by_grade"] if r["light"] == YELLOW]
-    snaps = [r["snapshot_date"] for r in bt.get("by_snapshot", []) if r["light"] != GREEN]
+    col = "light_jeffreys" if bt.get("decisive_test") == "jeffreys" else "light"
+    red = [r["grade"] for r in bt["by_grade"] if r[col] == RED]
+    yellow = [r["grade"] for r in bt["by_grade"] if r[col] == YELLOW]
+    snaps = [r["snapshot_date"] for r in bt.get("by_snapshot", []) if r[col] != GREEN]
     level = (f"mean PD {o['mean_pd']:.2%} against an observed default rate of {o['observed_rate']:.2%}")
     where = []
     if red:
@@ -228,12 +243,14 @@ def verdict_sentence(bt: dict[str, Any]) -> str:
         where.append(f"yellow in grade(s) {', '.join(yellow)}")
     if snaps:
         where.append(f"cohort(s) {', '.join(snaps)} not green")
-    detail = f" ({'; '.join(where)}; correlation-adjusted binomial test, asset correlation {bt['asset_correlation']:g})"
+    test = ("Jeffreys test (point-in-time PDs must carry the cycle)" if col == "light_jeffreys" else
+            f"correlation-adjusted binomial test, asset correlation {bt['asset_correlation']:g}")
+    detail = f" ({'; '.join(where)}; {test})"
     if bt["light"] == RED:
-        return ("PDs are NOT fit for setting limits: they under-state the observed defaults beyond what a "
-                f"downturn of 1 in 1,000 explains: {level}{detail}.")
+        return ("PDs are NOT fit for setting limits: they under-state the observed defaults at more than 99.9% "
+                f"confidence: {level}{detail}.")
     if bt["light"] == YELLOW:
         return ("PDs are fit for setting limits only with caution: the observed defaults exceed the PDs at "
-                f"95% confidence after default correlation: {level}{detail}; review the level before relying on it.")
-    return (f"PDs are fit for setting limits: no grade or cohort exceeds its PD at 95% confidence after default "
-            f"correlation (asset correlation {bt['asset_correlation']:g}); {level}.")
+                f"95% confidence: {level}{detail}; review the level before relying on it.")
+    return (f"PDs are fit for setting limits: no grade or cohort exceeds its PD at 95% confidence ({test}); "
+            f"{level}.")

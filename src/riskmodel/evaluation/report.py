@@ -368,13 +368,14 @@ def backtest_context(result: TrainResult) -> dict[str, Any] | None:
     if not bt:
         return None
     cols = ["n", "defaults", "observed_rate", "mean_pd", "binomial_p", "jeffreys_p", "correlated_p",
-            "vasicek_dr_95", "vasicek_dr_999", "light"]
+            "vasicek_dr_95", "vasicek_dr_999", "light_jeffreys", "light"]
+    decisive = "light_jeffreys" if bt.get("decisive_test") == "jeffreys" else "light"
 
     def table(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
         body = []
         for r in rows:
             cells = [str(r[key])] + [_bt_cell(c, r[c]) for c in cols]
-            body.append({"cells": cells, "light": _LIGHT_CLASS.get(r["light"], "")})
+            body.append({"cells": cells, "light": _LIGHT_CLASS.get(r[decisive], "")})
         heads = [key.replace("_", " ")] + [_BT_HEADERS.get(c, c.replace("_", " ")) for c in cols]
         return {"columns": heads, "rows": body}
 
@@ -405,7 +406,7 @@ def _bt_cell(col: str, v: Any) -> str:
     return _pct(v)
 
 
-_BT_HEADERS = {"observed_rate": "observed", "mean_pd": "mean PD", "binomial_p": "binomial p",
+_BT_HEADERS = {"light_jeffreys": "light (Jeffreys)", "light": "light (correlated)", "observed_rate": "observed", "mean_pd": "mean PD", "binomial_p": "binomial p",
                "jeffreys_p": "Jeffreys p", "correlated_p": "correlated p", "vasicek_dr_95": "critical DR 95%",
                "vasicek_dr_999": "critical DR 99.9%"}
 
