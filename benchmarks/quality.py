@@ -169,7 +169,8 @@ def _lights(y: np.ndarray, p: np.ndarray, settings) -> str:
 
     names = [g.grade for g in settings.master_scale.grades]
     t = backtest_table(y, p, assign_grades(p, settings.master_scale), settings.calibration.asset_correlation, names)
-    return " ".join(f"{g}:{t.loc[g, 'light'][0].upper()}" for g in t.index if t.loc[g, "n"] > 0)
+    return " ".join(f"{g}:{t.loc[g, 'light'][0].upper()}{t.loc[g, 'light_jeffreys'][0].upper()}"
+                    for g in t.index if t.loc[g, "n"] > 0)
 
 
 def run_calibration(settings, data_dir: Path | None = None) -> pd.DataFrame:
@@ -255,7 +256,7 @@ def run_calibration(settings, data_dir: Path | None = None) -> pd.DataFrame:
     for k, p in cols.items():
         lo, hi = mx.bootstrap_auc_ci(y, p, n=settings.evaluation.bootstrap_samples, level=0.95,
                                      seed=settings.evaluation.seed, groups=test[schemas.CUSTOMER_ID].astype(str).to_numpy())
-        print(f"{k:>14}: AUC {mx.auc(y, p):.4f} [{lo:.4f}, {hi:.4f}]; per-grade lights (G/Y/R, correlation-adjusted, "
+        print(f"{k:>14}: AUC {mx.auc(y, p):.4f} [{lo:.4f}, {hi:.4f}]; per-grade lights (G/Y/R, correlation-adjusted then Jeffreys, "
               f"all 2023 cohorts pooled) {_lights(y, p, settings)}")
         for s in np.unique(t_snap):
             m = t_snap == s
