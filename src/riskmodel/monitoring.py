@@ -50,8 +50,12 @@ def band(mean_pd: float, rho: float) -> dict[str, float]:
 
 
 def monitor_cohorts(y: np.ndarray, p: np.ndarray, snapshot: np.ndarray, industry: np.ndarray | None,
-                    settings: Settings, as_of: Any, model: dict[str, Any]) -> dict[str, Any]:
-    """The monitoring document: per matured cohort a backtest, the band and an alert; an overall status."""
+                    settings: Settings, as_of: Any, model: dict[str, Any], train_end: Any = None) -> dict[str, Any]:
+    """The monitoring document: per matured cohort a backtest, the band and an alert; an overall status.
+
+    A cohort's ``light`` is its central-tendency alert; ``grade_light`` the worst per-grade light of its
+    backtest (informative: cohorts of the training period, ``in_training_period``, are scored in sample).
+    """
     rho = settings.calibration.asset_correlation
     snap = pd.to_datetime(pd.Series(snapshot)).dt.date.astype(str).to_numpy()
     cohorts = []
@@ -69,17 +73,21 @@ def monitor_cohorts(y: np.ndarray, p: np.ndarray, snapshot: np.ndarray, industry
         alert = "red" if out_999 else "yellow" if off or dr > b["high_95"] or dr < b["low_95"] else "green"
         cohorts.append({
             "snapshot_date": s, "n": o["n"], "defaults": o["defaults"], "observed_rate": dr, "mean_pd": o["mean_pd"],
-            "band": {**b, "relative_tolerance": tol}, "central_tendency_alert": alert, "light": worst_light([bt["light"], alert]),
+            "band": {**b, "relative_tolerance": tol}, "central_tendency_alert": alert, "light": alert,
+            "grade_light": bt["light"], "decisive_test": bt["decisive_test"],
+            "in_training_period": bool(train_end is not None and pd.Timestamp(s) <= pd.Timestamp(train_end)),
             "by_grade": bt["by_grade"], "by_industry": bt.get("by_industry", []),
             "hosmer_lemeshow": bt["hosmer_lemeshow"],
         })
     flagged = [c["snapshot_date"] for c in cohorts if c["light"] != "green"]
+    graded = [c["snapshot_date"] for c in cohorts if c["grade_light"] != "green" and not c["in_training_period"]]
     status = worst_light(c["light"] for c in cohorts)
     return {
         "as_of": str(pd.Timestamp(as_of).date()), "model": model, "asset_correlation": rho,
         "horizon_months": settings.snapshots.horizon_months, "status": status, "flagged_cohorts": flagged,
-        "summary": (f"{len(flagged)} of {len(cohorts)} matured cohorts outside their band or with a red/yellow "
-                    f"grade: {', '.join(flagged)}" if flagged else
-                    f"all {len(cohorts)} matured cohorts within their band, no grade yellow or red"),
+        "summary": (f"{len(flagged)} of {len(cohorts)} matured cohorts outside their central-tendency band: "
+                    f"{', '.join(flagged)}" if flagged else f"all {len(cohorts)} matured cohorts within their band")
+                   + (f"; out-of-sample cohorts with a yellow or red grade: {', '.join(graded)}" if graded else ""),
+        "cohorts_with_grade_alerts": graded,
         "cohorts": cohorts,
     }

@@ -626,13 +626,14 @@ def run_monitor(settings: Settings, as_of: str, data_dir: Path | None = None, ou
     doc = monitor_cohorts(rows[S.LABEL].to_numpy(dtype=int), p, rows[S.SNAPSHOT_DATE].to_numpy(),
                           rows["reg_industry"].astype(str).to_numpy() if "reg_industry" in rows else None, settings,
                           date, {"name": bundle.model_name, "version": bundle.version,
-                                 "rating_philosophy": bundle.manifest.get("rating_philosophy")})
+                                 "rating_philosophy": bundle.manifest.get("rating_philosophy")},
+                          train_end=(bundle.manifest.get("training_period") or [None, None])[1])
     out = (Path(out_file) if out_file is not None
            else settings.resolve(settings.paths.reports_dir) / "monitor" / f"monitor_{date.date()}.json")
     write_text_atomic(out, json.dumps(to_jsonable(doc, nan_as_none=True), indent=2))
     for c in doc["cohorts"]:
         if c["light"] != "green":
-            log.warning("monitor: cohort %s realised %.2f%% against predicted %.2f%% (band %.2f%%..%.2f%% at 95%%): %s",
+            log.warning("monitor: central tendency of cohort %s: realised %.2f%% against predicted %.2f%% (band %.2f%%..%.2f%% at 95%%): %s",
                         c["snapshot_date"], 100 * c["observed_rate"], 100 * c["mean_pd"], 100 * c["band"]["low_95"],
                         100 * c["band"]["high_95"], c["light"])
     log.info("monitor as of %s (%s %s): %s -> %s", date.date(), bundle.model_name, bundle.version, doc["summary"], out)
