@@ -14,6 +14,12 @@ pooled over all out-of-fold rows and as the mean of the per-fold AUCs (the
 references quoted in the datasets' README are per-fold means: German 0.786 /
 0.786, Taiwan 0.782 / 0.733 for gradient boosting / logistic).
 
+PD level (``--datasets calibration``, issue 9): on the default base (``data/raw`` of
+``riskmodel demo``, else simulated), for each test snapshot the predicted and
+observed default rate, per-grade traffic lights and AUC, before (the learned
+models' own level) and after (central tendency for point in time, through the
+cycle, and point in time recalibrated each quarter).
+
 Simulated base: the default base of params.yaml, out-of-time split from
 params.yaml; each model's test AUC, DeLong p-value against the 5C baseline and
 the share of the baseline-to-oracle AUC gap it closes.
@@ -124,7 +130,7 @@ def run_simulated(settings) -> pd.DataFrame:
     sp = settings.split
     tr = table[(d >= sp.train_start) & (d <= sp.train_end)]
     te = table[(d >= sp.test_start) & (d <= sp.test_end)]
-    feats = [c for c in table.columns if c not in (*keys, schemas.LABEL, "true_pd_12m")]
+    feats = [c for c in table.columns if c not in (*keys, schemas.LABEL, "true_pd_12m") and not c.startswith("ptf_")]
     t0 = time.perf_counter()
     res = train_and_compare(tr[feats], tr[schemas.LABEL], te[feats], te[schemas.LABEL], settings, settings.baseline,
                             {"source": "simulated", "split": "out_of_time"}, test_keys=te[keys],
@@ -156,9 +162,111 @@ def run_simulated(settings) -> pd.DataFrame:
     return out
 
 
+# ------------------------------------------------ PD level before and after (issue 9)
+def _lights(y: np.ndarray, p: np.ndarray, settings) -> str:
+    from riskmodel.evaluation.backtest import backtest_table
+    from riskmodel.grades import assign_grades
+
+    names = [g.grade for g in settings.master_scale.grades]
+    t = backtest_table(y, p, assign_grades(p, settings.master_scale), settings.calibration.asset_correlation, names)
+    return " ".join(f"{g}:{t.loc[g, 'light'][0].upper()}{t.loc[g, 'light_jeffreys'][0].upper()}"
+                    for g in t.index if t.loc[g, "n"] > 0)
+
+
+def run_calibration(settings, data_dir: Path | None = None) -> pd.DataFrame:
+    """Each 2023 test snapshot: predicted vs observed default rate, per-grade lights, AUC; before and after.
+
+    before: today's method (the learned models' own level, no portfolio indicators);
+    after: the central-tendency step for point in time (the default) and through the cycle, fitted on the
+    out-of-fold training PDs and the training outcomes only; and point in time recalibrated each quarter
+    (``riskmodel recalibrate --as-of S`` for every test snapshot S: cohorts matured by S only).
+    """
+    from riskmodel.data.simulator import simulate
+    from riskmodel.data.validation import load_and_validate
+    from riskmodel.evaluation import metrics as mx
+    from riskmodel.features.build import build_modelling_table
+    from riskmodel.models.central_tendency import fit_central_tendency, matured
+    from riskmodel.pipeline import _split_out_of_time
+    from riskmodel.training import _predict, _prepare, calibrate_levels, out_of_fold_pd
+
+    raw = data_dir or settings.resolve(settings.paths.raw_dir)
+    t0 = time.perf_counter()
+    if (Path(raw) / "customers.parquet").is_file() or (Path(raw) / "customers.csv").is_file():
+        tables, source = load_and_validate(Path(raw)), str(raw)
+    else:
+        sim_s = settings.simulation
+        tables, source = simulate(sim_s.n_customers, sim_s.start_date, sim_s.years, sim_s.seed).tables, "simulated"
+    table = build_modelling_table(tables, settings.snapshots, settings.features)
+    train, test = _split_out_of_time(table, settings)
+    keys = list(schemas.MODEL_KEYS)
+    ptf = [c for c in table.columns if c.startswith("ptf_")]
+    feats = [c for c in table.columns if c not in (*keys, schemas.LABEL) and c not in ptf]
+    groups = train[schemas.CUSTOMER_ID].astype(str).to_numpy()
+    before = train_and_compare(train[feats], train[schemas.LABEL], test[feats], test[schemas.LABEL], settings,
+                               settings.baseline, {"source": source}, test_keys=test[keys].reset_index(drop=True),
+                               train_groups=groups)
+    oof = {n: out_of_fold_pd(n, m.estimator, before.X_train, before.y_train, before.features,
+                             settings.models.calibration_folds, settings.models.seed, groups)
+           for n, m in before.models.items()}
+    variants = {"before": before}
+    for phil in ("point_in_time", "through_the_cycle"):
+        s2 = settings.model_copy(update={"calibration": settings.calibration.model_copy(update={"philosophy": phil})})
+        variants[phil] = calibrate_levels(before, s2, train[schemas.SNAPSHOT_DATE].to_numpy(),
+                                          train[ptf].reset_index(drop=True), test[ptf].reset_index(drop=True),
+                                          groups, oof=oof)
+    # point in time recalibrated at each test snapshot S from the cohorts matured by S (the before champion's ranking)
+    champ = before.champion
+    est = before.models[champ].estimator
+    d = table[schemas.SNAPSHOT_DATE]
+    X_all = _prepare(table[feats], before.categorical_levels)
+    p_all = _predict(champ, est, X_all, before.features)
+    in_train = ((d >= pd.Timestamp(settings.split.train_start)) & (d <= pd.Timestamp(settings.split.train_end))).to_numpy()
+    p_all[in_train] = oof[champ]  # training rows out of fold
+    h = settings.snapshots.horizon_months
+    rolling = np.full(len(test), np.nan)
+    t_snap = test[schemas.SNAPSHOT_DATE].to_numpy()
+    te_rows = np.flatnonzero(~in_train & (d >= pd.Timestamp(settings.split.test_start)).to_numpy())
+    for s in np.unique(t_snap):
+        use = matured(d.to_numpy(), s, h)
+        ct = fit_central_tendency(p_all[use], table[schemas.LABEL].to_numpy()[use], d.to_numpy()[use],
+                                  table.loc[use, ptf].reset_index(drop=True), settings.calibration, h, s)
+        m = t_snap == s
+        rolling[m] = ct.apply(p_all[te_rows][m], test.loc[m, ptf].reset_index(drop=True))
+    y = test[schemas.LABEL].to_numpy()
+    cols = {"before": before.models[before.champion].pd_test,
+            "pit": variants["point_in_time"].models[variants["point_in_time"].champion].pd_test,
+            "ttc": variants["through_the_cycle"].models[variants["through_the_cycle"].champion].pd_test,
+            "pit_quarterly": rolling}
+    print(f"\n== PD level on the test period ({source}; {time.perf_counter() - t0:.0f} s): champion before "
+          f"{before.champion}, point in time {variants['point_in_time'].champion}, through the cycle "
+          f"{variants['through_the_cycle'].champion}; asset correlation {settings.calibration.asset_correlation}")
+    rows = []
+    for s in np.unique(t_snap):
+        m = t_snap == s
+        row = {"snapshot": str(pd.Timestamp(s).date()), "n": int(m.sum()), "observed": y[m].mean()}
+        for k, p in cols.items():
+            row[f"pd_{k}"] = p[m].mean()
+            row[f"rel_{k}"] = p[m].mean() / y[m].mean() - 1
+            row[f"auc_{k}"] = mx.auc(y[m], p[m])
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    print(out.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    ok = {k: bool((out[f"rel_{k}"].abs() <= 0.2).all()) for k in cols}
+    print("mean PD within 20% of observed on every test snapshot: " + ", ".join(f"{k} {v}" for k, v in ok.items()))
+    for k, p in cols.items():
+        lo, hi = mx.bootstrap_auc_ci(y, p, n=settings.evaluation.bootstrap_samples, level=0.95,
+                                     seed=settings.evaluation.seed, groups=test[schemas.CUSTOMER_ID].astype(str).to_numpy())
+        print(f"{k:>14}: AUC {mx.auc(y, p):.4f} [{lo:.4f}, {hi:.4f}]; per-grade lights (G/Y/R, correlation-adjusted then Jeffreys, "
+              f"all 2023 cohorts pooled) {_lights(y, p, settings)}")
+        for s in np.unique(t_snap):
+            m = t_snap == s
+            print(f"{'':>16}{pd.Timestamp(s).date()}: {_lights(y[m], p[m], settings)}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--datasets", default="german,taiwan,simulated")
+    ap.add_argument("--datasets", default="german,taiwan,simulated,calibration")
     ap.add_argument("--params", default=None, help="params.yaml (default: the project's)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
@@ -173,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
             run_flat(name, settings)
         elif name == "simulated":
             run_simulated(settings)
+        elif name == "calibration":
+            run_calibration(settings)
         else:
             ap.error(f"unknown dataset {name!r}")
     return 0

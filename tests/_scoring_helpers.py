@@ -60,7 +60,8 @@ def _train(settings: Settings, table: Any) -> dict[str, Bundle]:
     sp = settings.split
     train = table[(dates >= str(sp.train_start)) & (dates <= str(sp.train_end))]
     test = table[(dates >= str(sp.test_start)) & (dates <= str(sp.test_end))]
-    feats = [c for c in table.columns if c not in (S.CUSTOMER_ID, S.SNAPSHOT_DATE, S.LABEL)]
+    feats = [c for c in table.columns if c not in (S.CUSTOMER_ID, S.SNAPSHOT_DATE, S.LABEL)
+             and not c.startswith("ptf_")]  # the portfolio indicators set the level, they are not model features
     result = train_and_compare(train[feats], train[S.LABEL].to_numpy(), test[feats], test[S.LABEL].to_numpy(),
                                settings, settings.baseline, {"source": "simulated", "split": "out_of_time"})
     created = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)

@@ -221,3 +221,37 @@ def reference_features(
     out["evt_collateral_value"] = max(round(float(coll), 2), 0.0)
     out["evt_collateral_to_limit"] = _ratio(out["evt_collateral_value"], limit, 100.0, True)
     return out
+
+
+# ------------------------------------------------ portfolio family (issue 9), one (segment, S) at a time
+def reference_portfolio(tables: Tables, customer_id: str, snapshot: pd.Timestamp) -> dict[str, float]:
+    """The ptf_* features of one row, by plain filtering (slow, obviously point in time)."""
+    S_ = pd.Timestamp(snapshot)
+    cust = tables.customers.set_index(tables.customers[S.CUSTOMER_ID].astype(str))
+    me = cust.loc[customer_id]
+    inv = tables.invoices.merge(tables.customers[[S.CUSTOMER_ID, S.INDUSTRY, S.REGION]], on=S.CUSTOMER_ID)
+    out: dict[str, float] = {}
+    for level, col in (("all", None), ("ind", S.INDUSTRY), ("rgn", S.REGION)):
+        seg_inv = inv if col is None else inv[inv[col].astype(str) == str(me[col])]
+        seg_cust = cust if col is None else cust[cust[col].astype(str) == str(me[col])]
+
+        def overdue_share(at: pd.Timestamp, over_days: int = 0) -> float:
+            open_ = seg_inv[(seg_inv[S.INVOICE_DATE] < at) & (seg_inv[S.PAID_DATE].isna() | (seg_inv[S.PAID_DATE] >= at))]
+            total = float(open_[S.AMOUNT].sum())
+            late = open_[(at - open_[S.DUE_DATE]).dt.days > over_days] if over_days else open_[open_[S.DUE_DATE] < at]
+            return float(late[S.AMOUNT].sum()) / total if total > 0 else math.nan
+
+        out[f"ptf_{level}_overdue_share"] = overdue_share(S_)
+        out[f"ptf_{level}_overdue90_share"] = overdue_share(S_, 90)
+        for m in (3, 6):
+            out[f"ptf_{level}_overdue_share_chg_{m}m"] = overdue_share(S_) - overdue_share(S_ - pd.DateOffset(months=m))
+        lo = S_ - pd.DateOffset(months=12)
+        first = {str(k): v for k, v in tables.defaults.groupby(S.CUSTOMER_ID)[S.DEFAULT_DATE].min().items()}
+        fd = pd.Series([first.get(c, pd.NaT) for c in seg_cust.index], index=seg_cust.index, dtype="datetime64[ns]")
+        at_risk = (seg_cust[S.ONBOARDED_DATE] < S_) & (fd.isna() | (fd >= lo))
+        new = at_risk & fd.notna() & (fd < S_)
+        out[f"ptf_{level}_default_rate_12m"] = float(new.sum()) / float(at_risk.sum()) if at_risk.sum() else math.nan
+        settled = seg_inv[(seg_inv[S.PAID_DATE] >= lo) & (seg_inv[S.PAID_DATE] < S_)]
+        dpd = (settled[S.PAID_DATE] - settled[S.DUE_DATE]).dt.days.clip(lower=0)
+        out[f"ptf_{level}_mean_dpd_12m"] = float(dpd.mean()) if len(dpd) else math.nan
+    return out

@@ -16,6 +16,7 @@ from riskmodel.exceptions import ConfigError, SchemaError, UnknownCustomerError
 from riskmodel.features import build_features, build_labels, build_modelling_table, snapshot_dates
 from riskmodel.features.dictionary import (
     FEATURES,
+    PORTFOLIO_FEATURES,
     data_dictionary,
     data_dictionary_markdown,
     feature_families,
@@ -439,7 +440,7 @@ def test_dictionary_covers_exactly_the_built_columns_with_valid_families_and_cs(
     assert sum(len(v) for v in fam.values()) == len(FEATURES)
     assert all(n.startswith("pay_") for n in fam["payments"])
     dd = data_dictionary()
-    assert list(dd["feature"]) == list(FEATURES) and set(dd["c"]) <= set(
+    assert list(dd["feature"]) == [*FEATURES, *PORTFOLIO_FEATURES] and set(dd["c"]) <= set(
         ("character", "capacity", "capital", "collateral", "conditions")
     )
     assert "`pay_n_late_60_12m`" in data_dictionary_markdown()

@@ -9,7 +9,7 @@ from feature_fixtures import customer, default, event, invoice, make_tables, sta
 from riskmodel.config import load_settings
 from riskmodel.data import schemas as S
 from riskmodel.exceptions import SchemaError
-from riskmodel.features.dictionary import FEATURES
+from riskmodel.features.dictionary import FEATURES, PORTFOLIO_FEATURES
 from riskmodel.pipeline import run_features
 
 
@@ -51,7 +51,7 @@ def test_run_features_writes_table_and_dictionary(tmp_path):
     out = run_features(_settings(tmp_path), data_dir=raw)
     assert out == tmp_path / "generated" / "modelling_table.parquet"
     table = pd.read_parquet(out)
-    assert list(table.columns) == [S.CUSTOMER_ID, S.SNAPSHOT_DATE, S.LABEL, *FEATURES]
+    assert list(table.columns) == [S.CUSTOMER_ID, S.SNAPSHOT_DATE, S.LABEL, *FEATURES, *PORTFOLIO_FEATURES]
     # 2020-03-31: A, B (C not onboarded); 2020-06-30: A, B, C; B defaults 2020-11-15 -> label 1
     assert list(
         zip(table[S.SNAPSHOT_DATE].dt.date.astype(str), table[S.CUSTOMER_ID], table[S.LABEL])
@@ -64,7 +64,7 @@ def test_run_features_writes_table_and_dictionary(tmp_path):
     ]
     assert table["reg_industry"].dtype == "category"
     dd = pd.read_csv(out.parent / "data_dictionary.csv")
-    assert list(dd["feature"]) == list(FEATURES)
+    assert list(dd["feature"]) == [*FEATURES, *PORTFOLIO_FEATURES]
     assert set(dd.columns) >= {"feature", "family", "c", "description", "unit"}
     md = (out.parent / "data_dictionary.md").read_text()
     assert "pay_max_dpd_12m" in md and "## financials" in md

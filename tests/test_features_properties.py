@@ -327,3 +327,58 @@ def test_tenure_counts_from_onboarded_date_and_only_sees_the_past(seed, snap_i):
     ten_cut = _upto(Tables(t.customers, cut, t.financials, t.visits, t.events, t.defaults), snap)
     pd.testing.assert_series_equal(ten.reset_index(drop=True), ten_cut["pay_tenure_months"],
                                    check_names=False)
+
+
+# ------------------------------------------------ portfolio family (issue 9)
+from feature_reference import reference_portfolio  # noqa: E402
+from riskmodel.features.portfolio import portfolio_feature_names, portfolio_features  # noqa: E402
+
+PTF = portfolio_feature_names()
+
+
+def _ptf_upto(tables: Tables, snap: pd.Timestamp) -> pd.DataFrame:
+    keys = build_features(tables, SNAPS, FS, population="all")[[S.CUSTOMER_ID, S.SNAPSHOT_DATE]]
+    keys = keys[keys[S.SNAPSHOT_DATE] <= snap].reset_index(drop=True)
+    return pd.concat([keys, portfolio_features(tables, keys)], axis=1)
+
+
+def _perturb_book(t: Tables, snap: pd.Timestamp, rng: np.random.Generator) -> Tables:
+    """Every ledger and default record on or after S changed, moved later, dropped or added."""
+    return _perturb_defaults(_perturb_invoices(t, snap, rng), snap, rng)
+
+
+@PROPS
+@given(seed=SEEDS, snap_i=st.integers(0, len(SNAPS) - 1), pseed=SEEDS)
+def test_no_look_ahead_portfolio(seed, snap_i, pseed):
+    t = random_tables(_rng(seed), special=SPECIAL)
+    snap = SNAPS[snap_i]
+    changed = _perturb_book(t, snap, _rng(pseed))
+    pd.testing.assert_frame_equal(_ptf_upto(t, snap), _ptf_upto(changed, snap))
+
+
+def test_the_portfolio_look_ahead_check_can_fail():
+    """Negative control: the same perturbation of records before S changes the portfolio features."""
+    snap = SNAPS[3]
+    for seed in range(20):
+        t = random_tables(_rng(seed), special=SPECIAL)
+        changed = _perturb_book(t, snap - pd.Timedelta(days=400), _rng(seed + 1))
+        if not _ptf_upto(t, snap).equals(_ptf_upto(changed, snap)):
+            return
+    pytest.fail("perturbing ledger and default records before the snapshot never changed a portfolio feature")
+
+
+@REFERENCE
+@given(seed=SEEDS)
+def test_portfolio_matches_the_one_row_at_a_time_reference(seed):
+    t = random_tables(_rng(seed), special=SPECIAL)
+    df = _ptf_upto(t, SNAPS[-1])
+    df = df[df[S.SNAPSHOT_DATE].isin(SNAPS[[1, 4]])]
+    for row in df.head(12).itertuples(index=False):
+        ref = reference_portfolio(t, row.customer_id, row.snapshot_date)
+        got = row._asdict()
+        for name in PTF:
+            a, b = got[name], ref[name]
+            if math.isnan(b):
+                assert math.isnan(a), (name, row.customer_id, row.snapshot_date, a)
+            else:
+                assert a == pytest.approx(b, rel=1e-9, abs=1e-9), (name, row.customer_id, row.snapshot_date)

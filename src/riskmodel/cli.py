@@ -217,6 +217,37 @@ def serve(
 
 @app.command()
 @_handle_errors
+def recalibrate(
+    as_of: Annotated[str, typer.Option("--as-of", help="Use outcomes matured by this date only (YYYY-MM-DD).")],
+    data: DataOpt = None,
+    params: ParamsOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Re-estimate the champion's PD level (rating philosophy of params.yaml) from outcomes matured by a date."""
+    _setup_logging(verbose)
+    from riskmodel import pipeline
+
+    pipeline.run_recalibrate(_settings(params), as_of=as_of, data_dir=data)
+
+
+@app.command()
+@_handle_errors
+def monitor(
+    as_of: Annotated[str, typer.Option("--as-of", help="Backtest every cohort matured by this date (YYYY-MM-DD).")],
+    data: DataOpt = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output JSON file.")] = None,
+    params: ParamsOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Realised vs predicted default rates of the matured cohorts, per grade and industry, with traffic lights."""
+    _setup_logging(verbose)
+    from riskmodel import pipeline
+
+    pipeline.run_monitor(_settings(params), as_of=as_of, data_dir=data, out_file=out)
+
+
+@app.command()
+@_handle_errors
 def demo(params: ParamsOpt = None, verbose: VerboseOpt = False) -> None:
     """Run the whole job on the simulated base: simulate, validate, features, train, score, memo."""
     _setup_logging(verbose)

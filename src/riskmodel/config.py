@@ -340,6 +340,30 @@ class SafetySettings(_Section):
     max_money: float = Field(1e13, gt=0)
 
 
+# --------------------------------------------------------------- calibration (issue 9)
+class CalibrationSettings(_Section):
+    """Rating philosophy, central-tendency calibration and the correlation-adjusted backtest.
+
+    ``philosophy``: ``point_in_time`` (the PD follows the cycle: the level is set from the
+    score plus the portfolio/segment stress indicators known at the snapshot),
+    ``through_the_cycle`` (the level is the long-run average default rate of the matured
+    training cohorts, the worst cohort included) or ``hybrid`` (a log-odds blend of the two,
+    weight ``hybrid_weight`` on point in time).  ``margin_of_conservatism`` is added to every
+    PD's log-odds after calibration (0 = none).  ``asset_correlation`` is the one-factor
+    (Vasicek) asset correlation of the default-correlation-adjusted backtest (Tasche 2008).
+    """
+
+    philosophy: Literal["point_in_time", "through_the_cycle", "hybrid"] = "point_in_time"
+    hybrid_weight: float = Field(0.5, ge=0, le=1)
+    margin_of_conservatism: float = Field(0.0, ge=0, le=2)
+    asset_correlation: float = Field(0.05, gt=0, lt=1)
+    covariates: tuple[str, ...] = ("ptf_ind_overdue_share", "ptf_all_overdue_share_chg_6m")
+    regularisation_C: float = Field(1.0, gt=0)
+    enabled: bool = True
+    portfolio_in_model: bool = False
+    central_tendency_band: float = Field(0.2, gt=0, lt=1)
+
+
 class Settings(_Section):
     """Everything tunable in riskmodel, as read from params.yaml."""
 
@@ -359,6 +383,7 @@ class Settings(_Section):
     reporting: ReportingSettings = ReportingSettings()
     limit_review: LimitReviewSettings = LimitReviewSettings()
     safety: SafetySettings = SafetySettings()
+    calibration: CalibrationSettings = CalibrationSettings()
     # folder of the params file; relative paths resolve against it (set by load_settings)
     root: Path = Path(".")
 

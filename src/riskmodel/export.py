@@ -249,6 +249,7 @@ def model_card(manifest: dict[str, Any]) -> str:
         lines.append(f"- true probabilities of the simulation (ceiling): AUC {m['oracle']['auc']:.3f}")
     lines += [
         f"- probabilities calibrated: {manifest.get('calibration')}",
+        *pd_level_section(manifest),
         "",
         "## Limitations",
         "- Trained on past defaults: a change of the economy, of the customer mix or of the credit policy "
@@ -313,6 +314,49 @@ def card_lines(baseline: list[dict[str, Any]] | None) -> list[str]:
     return out + [""]
 
 
+PHILOSOPHY_TEXT = {
+    "point_in_time": (
+        "Point in time: the PD is today's 12-month default probability, conditional on the state of the economy "
+        "and of the customer's segment at the rating date (the ledger's overdue shares say where the cycle is). "
+        "PDs rise in a downturn and fall in a recovery, grades migrate with the cycle, and limits tighten at the "
+        "start of a downturn, when it matters. This fits trade credit (30 to 90 day terms, exposures re-decided "
+        "every quarter) and IFRS 9 expected losses."),
+    "through_the_cycle": (
+        "Through the cycle: the PD is the long-run average default rate of the customer's risk level, the worst "
+        "observed year included. PDs and grades hardly move with the economy, so limits stay stable; in a "
+        "downturn observed default rates exceed the PDs (and fall below them in good years) by design."),
+    "hybrid": (
+        "Hybrid: a blend of the point-in-time and the through-the-cycle level (calibration.hybrid_weight on "
+        "point in time): grades migrate with the cycle, but less; limits move part of the way."),
+}
+
+
+def pd_level_section(manifest: dict[str, Any]) -> list[str]:
+    """Model-card lines on the rating philosophy and the backtest of the PD level (issue 9)."""
+    phil = manifest.get("rating_philosophy")
+    bt = (manifest.get("metrics") or {}).get("backtest")
+    lines: list[str] = []
+    ct = manifest.get("central_tendency")
+    if phil and ct:
+        from riskmodel.models.central_tendency import CentralTendency
+
+        lines += ["", "## Rating philosophy and PD level", PHILOSOPHY_TEXT.get(phil, str(phil)),
+                  f"- PD level: {CentralTendency.from_dict(ct).describe()}"]
+    elif phil:
+        lines += ["", "## Rating philosophy and PD level",
+                  "No central-tendency step on this path: the PDs keep the learned model's own calibration on "
+                  "the training rows, whatever the economy at the rating date (no declared philosophy applies)."]
+    if bt:
+        lines += ["", "## Backtest of the PDs (test period)", f"- {bt['verdict']}",
+                  f"- traffic light (correlation-adjusted binomial, asset correlation {bt['asset_correlation']:g}): "
+                  f"{bt['light']}; Hosmer-Lemeshow p {format_p(bt['hosmer_lemeshow']['p_value'])}"]
+        lines += [f"- grade {r['grade']}: {r['n']:,} rows, observed {r['observed_rate']:.2%} vs PD {r['mean_pd']:.2%}: "
+                  f"{r['light']}" for r in bt.get("by_grade", []) if r["n"]]
+        lines += [f"- cohort {r['snapshot_date']}: observed {r['observed_rate']:.2%} vs PD {r['mean_pd']:.2%}: "
+                  f"{r['light']}" for r in bt.get("by_snapshot", [])]
+    return lines
+
+
 def build_bundle(
     result: TrainResult,
     settings: Settings,
@@ -359,6 +403,8 @@ def build_bundle(
         "baseline": _baseline_definition(result),
         "calibration": settings.models.calibration,
         "calibration_folds": settings.models.calibration_folds,
+        "rating_philosophy": settings.calibration.philosophy,
+        "central_tendency": to_jsonable((extra.get("central_tendency") or {}).get(name)),
         "horizon_months": settings.snapshots.horizon_months,
         "training_period": to_jsonable(extra.get("train_period")),
         "test_period": to_jsonable(extra.get("test_period")),

@@ -226,6 +226,7 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
     from riskmodel.data.simulator import oracle_path_for
     from riskmodel.data.validation import load_and_validate
     from riskmodel.features.build import build_modelling_table, unavailable_features
+    from riskmodel.features.portfolio import PREFIX as PORTFOLIO_PREFIX
     from riskmodel.io import read_frame
     from riskmodel.training import train_and_compare
 
@@ -236,7 +237,8 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
     table = build_modelling_table(tables, settings.snapshots, settings.features)
     train, test = _split_out_of_time(table, settings)
     keys = [S.CUSTOMER_ID, S.SNAPSHOT_DATE]
-    features = [c for c in table.columns if c not in (*keys, S.LABEL)]
+    features = [c for c in table.columns if c not in (*keys, S.LABEL)
+                and (settings.calibration.portfolio_in_model or not c.startswith(PORTFOLIO_PREFIX))]
 
     oracle_test = None
     oracle_file = oracle_path_for(data_dir)
@@ -264,6 +266,13 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
         settings, settings.baseline, data_info, test_keys=test[keys].reset_index(drop=True),
         oracle_test=oracle_test, train_groups=train[S.CUSTOMER_ID].astype(str).to_numpy(),
     )
+    if settings.calibration.enabled:  # issue 9: the PD level for the declared rating philosophy
+        from riskmodel.training import calibrate_levels
+
+        ptf = [c for c in table.columns if c.startswith(PORTFOLIO_PREFIX)]
+        result = calibrate_levels(result, settings, train[S.SNAPSHOT_DATE].to_numpy(),
+                                  train[ptf].reset_index(drop=True), test[ptf].reset_index(drop=True),
+                                  train[S.CUSTOMER_ID].astype(str).to_numpy())
     result.extra.setdefault("train_period", data_info["train_period"])
     result.extra.setdefault("test_period", data_info["test_period"])
     return result
@@ -522,8 +531,10 @@ def run_score(
     parts_iter = ([(slice(0, len(ids)), tables)] if n_chunks == 1 else chunk_tables(tables, ids, size))
     bar = tqdm(parts_iter, total=n_chunks, desc=f"scoring {len(ids):,} customers", unit="chunk",
                disable=not sys.stderr.isatty())
+    ptf = _portfolio_at(tables, ids, date)  # issue 9: segment indicators of the whole book, not of a chunk
     for _, part_tables in bar:
         feats = build_features(part_tables, [date], settings.features, population="all")
+        feats = feats.join(ptf, on=S.CUSTOMER_ID)
         scored = scorer.score_features(feats)
         mask = (scored[STATUS] == SCORED).to_numpy()
         drift.update(feats.loc[mask], scored.loc[mask, "pd"].to_numpy())
@@ -578,6 +589,17 @@ def run_score(
     return out
 
 
+def _portfolio_at(tables: "Tables", ids: "Any", date: "pd.Timestamp") -> "pd.DataFrame":
+    """The portfolio features (issue 9) of customers ``ids`` at ``date``, from the whole book, by customer_id."""
+    import pandas as pd
+
+    from riskmodel.data import schemas as S
+    from riskmodel.features.portfolio import portfolio_features
+
+    keys = pd.DataFrame({S.CUSTOMER_ID: [str(i) for i in ids], S.SNAPSHOT_DATE: pd.Timestamp(date)})
+    return portfolio_features(tables, keys).set_index(keys[S.CUSTOMER_ID])
+
+
 def run_explain(
     settings: Settings,
     customer_id: str,
@@ -629,6 +651,7 @@ def run_explain(
     scorer = Scorer(bundle, settings.scoring)
     mine = subset_tables(tables, [customer_id])
     feats = build_features(mine, [date], settings.features, population="all")
+    feats = feats.join(_portfolio_at(tables, [customer_id], date), on=S.CUSTOMER_ID)  # issue 9
     explanation = scorer.explain_frame(feats)[0]
     if explanation.status == NOT_YET_ONBOARDED:
         onboarded = mine.customers[S.ONBOARDED_DATE].iloc[0]
@@ -700,3 +723,149 @@ def run_demo(settings: Settings) -> None:
         customer = str(scored.sort_values(["pd", "customer_id"], ascending=[False, True])["customer_id"].iloc[0])
         memo = run_explain(settings, customer, as_of=str(as_of.date()), data_dir=raw_dir)
         log.info("demo: scores in %s; committee memo for %s in %s", scores_file, customer, memo)
+
+
+# ------------------------------------------------- recalibrate and monitor (issue 9)
+def _model_pds(settings: Settings, bundle: "Any", table: "pd.DataFrame", level: bool) -> "tuple[pd.DataFrame, Any]":
+    """Score modelling-table rows with a bundle: the scored rows and their PDs (with or without its level)."""
+    from riskmodel.scoring import SCORED, STATUS, Scorer
+
+    scorer = Scorer(bundle, settings.scoring)
+    if not level:
+        scorer.central_tendency = None
+    scored = scorer.score_features(table)
+    ok = (scored[STATUS] == SCORED).to_numpy()
+    return table[ok].reset_index(drop=True), scored.loc[ok, "pd"].to_numpy(dtype=float)
+
+
+def run_monitor(settings: Settings, as_of: str, data_dir: Path | None = None, out_file: Path | None = None) -> Path:
+    """Realised against predicted default rates of every cohort matured by ``as_of``, with traffic lights.
+
+    Scores each matured cohort (``snapshot + horizon <= as_of``) with the champion bundle,
+    backtests it per grade and industry, and alerts when a cohort's default rate leaves the
+    band of its mean PD.  Writes ``reports_dir/monitor/monitor_<as_of>.json`` (or ``out_file``);
+    every flagged cohort is logged at WARNING.  Returns the file.
+    """
+    import json
+
+    from riskmodel.data import schemas as S
+    from riskmodel.data.validation import load_and_validate
+    from riskmodel.export import to_jsonable
+    from riskmodel.io import write_text_atomic
+    from riskmodel.monitoring import matured_table, monitor_cohorts
+    from riskmodel.scoring import load_champion_bundle, parse_as_of
+
+    date = parse_as_of(as_of)
+    data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
+    tables = load_and_validate(data_dir)
+    bundle = load_champion_bundle(settings)
+    rows, p = _model_pds(settings, bundle, matured_table(tables, settings, date), level=True)
+    doc = monitor_cohorts(rows[S.LABEL].to_numpy(dtype=int), p, rows[S.SNAPSHOT_DATE].to_numpy(),
+                          rows["reg_industry"].astype(str).to_numpy() if "reg_industry" in rows else None, settings,
+                          date, {"name": bundle.model_name, "version": bundle.version,
+                                 "rating_philosophy": bundle.manifest.get("rating_philosophy")},
+                          train_end=(bundle.manifest.get("training_period") or [None, None])[1])
+    out = (Path(out_file) if out_file is not None
+           else settings.resolve(settings.paths.reports_dir) / "monitor" / f"monitor_{date.date()}.json")
+    write_text_atomic(out, json.dumps(to_jsonable(doc, nan_as_none=True), indent=2))
+    for c in doc["cohorts"]:
+        if c["light"] != "green":
+            log.warning("monitor: central tendency of cohort %s: realised %.2f%% against predicted %.2f%% (band %.2f%%..%.2f%% at 95%%): %s",
+                        c["snapshot_date"], 100 * c["observed_rate"], 100 * c["mean_pd"], 100 * c["band"]["low_95"],
+                        100 * c["band"]["high_95"], c["light"])
+    log.info("monitor as of %s (%s %s): %s -> %s", date.date(), bundle.model_name, bundle.version, doc["summary"], out)
+    return out
+
+
+def run_recalibrate(settings: Settings, as_of: str, data_dir: Path | None = None) -> Path:
+    """Re-estimate the champion's PD level from the outcomes matured by ``as_of``; register the new version.
+
+    The model (its ranking) is unchanged; only the central-tendency calibration is refitted, for
+    ``calibration.philosophy``, on cohorts with ``snapshot + horizon <= as_of`` (rows of the
+    training period are scored in sample).  The same champion gate as training decides the alias:
+    on the matured cohorts after the training period, the recalibrated model must beat the 5C
+    baseline (higher AUC, clustered DeLong p < ``evaluation.champion_alpha``), unless it is the
+    baseline itself.  A version that passes replaces ``models/champion``; one that fails is kept in
+    ``models/recalibrated-<as_of>`` and registered without the alias.  Returns the bundle folder.
+    """
+    import json
+    import shutil
+    import tempfile
+
+    import numpy as np
+    import pandas as pd
+
+    from riskmodel import tracking
+    from riskmodel.bundle import Bundle
+    from riskmodel.data import schemas as S
+    from riskmodel.data.validation import load_and_validate
+    from riskmodel.evaluation.backtest import run_backtest
+    from riskmodel.evaluation.delong import delong_roc_test
+    from riskmodel.export import model_card, to_jsonable
+    from riskmodel.features.portfolio import PREFIX
+    from riskmodel.models.central_tendency import fit_central_tendency
+    from riskmodel.models.factory import BASELINE_NAME
+    from riskmodel.monitoring import matured_table
+    from riskmodel.scoring import load_champion_bundle, parse_as_of
+
+    date = parse_as_of(as_of)
+    data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
+    tables = load_and_validate(data_dir)
+    bundle = load_champion_bundle(settings)
+    rows, p_model = _model_pds(settings, bundle, matured_table(tables, settings, date), level=False)
+    y = rows[S.LABEL].to_numpy(dtype=int)
+    snaps = rows[S.SNAPSHOT_DATE].to_numpy()
+    cov = rows[[c for c in rows.columns if c.startswith(PREFIX)]]
+    h = settings.snapshots.horizon_months
+    ct = fit_central_tendency(p_model, y, snaps, cov, settings.calibration, h, date)
+    p_new = ct.apply(p_model, cov)
+    train_end = pd.Timestamp((bundle.manifest.get("training_period") or [None, settings.split.train_end])[1])
+    oot = (pd.to_datetime(pd.Series(snaps)) > train_end).to_numpy()
+    if not oot.any() or len(np.unique(y[oot])) < 2:
+        raise ValueError(f"no matured cohort after the training period ({train_end.date()}) by {date.date()} with "
+                         "defaults and non-defaults: the champion gate cannot be run")
+    X_oot = rows[oot].reset_index(drop=True)
+    groups = X_oot[S.CUSTOMER_ID].astype(str).to_numpy()
+    gate: dict = {"evaluated_on": sorted({str(pd.Timestamp(s).date()) for s in snaps[oot]}),
+                  "n": int(oot.sum())}
+    if bundle.model_name == BASELINE_NAME or bundle.baseline is None:
+        gate.update(passed=True, reason="the champion is the 5C baseline, which keeps the alias when nothing beats it")
+    else:
+        p_base = bundle.baseline.predict_proba(X_oot)[:, 1]
+        a1, a0, z, pv = delong_roc_test(y[oot], p_new[oot], p_base, groups=groups)
+        passed = bool(a1 > a0 and pv < settings.evaluation.champion_alpha)
+        gate.update(passed=passed, auc=a1, auc_baseline=a0, p_value=pv,
+                    reason=f"AUC {a1:.3f} vs 5C {a0:.3f}, DeLong p {pv:.2g}")
+    backtest = run_backtest(y[oot], p_new[oot], settings.master_scale, settings.calibration.asset_correlation,
+                            snapshot=snaps[oot], industry=X_oot["reg_industry"].astype(str).to_numpy()
+                            if "reg_industry" in X_oot else None, bins=settings.evaluation.calibration_bins,
+                            philosophy=settings.calibration.philosophy)
+    created = pd.Timestamp.now(tz="UTC").to_pydatetime()
+    manifest = json.loads(json.dumps(bundle.manifest, default=str))
+    metrics = manifest.setdefault("metrics", {})
+    metrics["backtest"] = {"model": bundle.model_name, "philosophy": settings.calibration.philosophy,
+                           "evaluated_on": "matured cohorts after the training period", **backtest}
+    manifest.update(rating_philosophy=settings.calibration.philosophy, central_tendency=ct.to_dict(),
+                    recalibration={"as_of": str(date.date()), "previous_version": bundle.version, "gate": gate})
+    with tracking.training_run(settings, run_name=f"recalibrate-{date.date()}",
+                               tags={"recalibrated_from": bundle.version}) as run_id:
+        manifest["version"] = f"{created:%Y%m%d-%H%M%S}-{run_id[:8]}"
+        manifest["created_at"] = created.isoformat(timespec="seconds")
+        manifest["mlflow_run_id"] = run_id
+        new = Bundle(model=bundle.model, baseline=bundle.baseline, reference=bundle.reference,
+                     manifest=to_jsonable(manifest), model_card=model_card(manifest))
+        name = "champion" if gate["passed"] else f"recalibrated-{date.date()}"
+        target = settings.resolve(settings.paths.models_dir) / name
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}.staging.", dir=target.parent))
+        try:
+            new.save(staging)
+            version = tracking.log_recalibration(settings, run_id, staging, new, rows[oot].reset_index(drop=True),
+                                                 gate_passed=gate["passed"], ct=ct.to_dict(), backtest=backtest)
+            _replace_dir(target, lambda tmp: shutil.copytree(staging, tmp, dirs_exist_ok=True))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    (log.info if gate["passed"] else log.warning)(
+        "recalibrated %s as of %s: %s; gate %s (%s); registered version %s%s -> %s", bundle.model_name, date.date(),
+        ct.describe(), "passed" if gate["passed"] else "FAILED", gate["reason"], version,
+        " with the champion alias" if gate["passed"] else " without the alias", target)
+    return target

@@ -205,13 +205,38 @@ class Scorer:
         self._calibrate: Any = None
         if self._explainer is not None:
             self._align_booster()
+        self.central_tendency = self._central_tendency(bundle)
 
     # ------------------------------------------------------------ set-up
     @staticmethod
-    def _c_of(bundle: Bundle) -> dict[str, str]:
-        from riskmodel.features.dictionary import FEATURES
+    def _central_tendency(bundle: Bundle) -> Any:
+        """The bundle's PD-level calibration (issue 9), or None for a bundle without one."""
+        ct = bundle.manifest.get("central_tendency")
+        if not ct:
+            return None
+        from riskmodel.models.central_tendency import CentralTendency
 
-        out = {f: info.c for f, info in FEATURES.items()}
+        return CentralTendency.from_dict(ct)
+
+    def _relevel(self, sc: "_Scored", cov: pd.DataFrame) -> None:
+        """Set the scored rows' PD level for the rating philosophy; grades follow the new PDs.
+
+        ``cov`` holds the portfolio covariates of the scored rows; a missing one is taken
+        at its training average (a level for average conditions, not today's).
+        """
+        ct = self.central_tendency
+        if ct is None or not len(sc.pd):
+            return
+        names = list(ct.covariates)
+        cov = cov.reindex(columns=names).reset_index(drop=True) if names else None
+        sc.pd = ct.apply(sc.pd, cov)
+        sc.grade = np.asarray(assign_grades(sc.pd, self.master_scale), dtype=object)
+
+    @staticmethod
+    def _c_of(bundle: Bundle) -> dict[str, str]:
+        from riskmodel.features.dictionary import FEATURES, PORTFOLIO_FEATURES
+
+        out = {f: info.c for f, info in {**FEATURES, **PORTFOLIO_FEATURES}.items()}
         for ind in bundle.manifest.get("baseline") or []:
             if isinstance(ind, Mapping) and ind.get("feature") and ind.get("c"):
                 out.setdefault(str(ind["feature"]), str(ind["c"]))
@@ -585,6 +610,7 @@ class Scorer:
         status = self.statuses(frame, M)
         rows = np.flatnonzero(status == SCORED)
         sc = self._compute(M, rows)
+        self._relevel(sc, frame.iloc[rows])
 
         out: dict[str, Any] = {}
         if S.CUSTOMER_ID in frame.columns:
@@ -671,7 +697,7 @@ class Scorer:
         M = self.encode(frame)
         ids = ([None if pd.isna(v) else str(v) for v in frame[S.CUSTOMER_ID].tolist()]
                if S.CUSTOMER_ID in frame.columns else [None] * len(frame))
-        return self._explain(M, self.statuses(frame, M), ids)
+        return self._explain(M, self.statuses(frame, M), ids, frame)
 
     def explain_records(self, records: Sequence[Mapping[str, Any]],
                         customer_ids: Sequence[str | None]) -> list[Explanation]:
@@ -684,7 +710,7 @@ class Scorer:
         status = self.statuses(pd.DataFrame(index=range(len(records))), M, known)
         empty = np.array([all(v is None for v in rec.values()) for rec in records], dtype=bool)
         status = np.where(empty & (status == SCORED), NO_ACTIVITY, status)  # no evidence at all: nothing to judge
-        return self._explain(M, status, list(customer_ids))
+        return self._explain(M, status, list(customer_ids), pd.DataFrame.from_records(list(records)))
 
     def self_test(self) -> None:
         """Score one probe record end to end; ModelNotFoundError (one line) when the model cannot score."""
@@ -699,9 +725,12 @@ class Scorer:
                                      f"({type(err).__name__}: {str(err)[:200]}); re-export it with "
                                      "`riskmodel train`") from err
 
-    def _explain(self, M: np.ndarray, status: np.ndarray, ids: list[str | None]) -> list[Explanation]:
+    def _explain(self, M: np.ndarray, status: np.ndarray, ids: list[str | None],
+                 frame: pd.DataFrame | None = None) -> list[Explanation]:
         rows = np.flatnonzero(status == SCORED)
         sc = self._compute(M, rows, count=False)
+        self._relevel(sc, frame.iloc[rows] if frame is not None and len(frame) == len(M) else pd.DataFrame(
+            index=range(len(rows))))
         pos = {int(r): i for i, r in enumerate(rows)}
         equity, revenue = self._statement_figures(M)
         invoiced = M[:, self._pos["pay_amount_12m"]] if "pay_amount_12m" in self._pos else np.full(len(M), np.nan)

@@ -327,6 +327,12 @@ def metrics_for_mlflow(result: TrainResult) -> dict[str, float]:
     for k, v in (doc.get("oracle") or {}).items():
         if isinstance(v, (int, float, np.number)):
             out[f"oracle.{k}"] = float(v)
+    bt = doc.get("backtest")  # issue 9: the champion's PD level on the test rows
+    if bt:
+        for k in ("mean_pd", "observed_rate", "correlated_p", "jeffreys_p"):
+            out[f"backtest.{k}"] = float(bt["overall"][k])
+        for light in ("yellow", "red"):
+            out[f"backtest.grades_{light}"] = float(sum(r["light"] == light for r in bt["by_grade"]))
     return {k: v for k, v in out.items() if np.isfinite(v)}
 
 
@@ -476,3 +482,43 @@ def _artifact_path_of(source: str, run_id: str) -> str:
         return source[len(prefix):]
     marker = "/artifacts/"
     return source.split(marker, 1)[1] if marker in source else source
+
+
+# ------------------------------------------------ recalibration (issue 9)
+def log_recalibration(settings: Settings, run_id: str, bundle_dir: Path, bundle: Bundle, X_example: pd.DataFrame,
+                      gate_passed: bool, ct: dict[str, Any], backtest: dict[str, Any]) -> str:
+    """Log a recalibrated bundle to an open run, register it as a new version; alias only when the gate passed."""
+    from riskmodel.scoring import Scorer
+
+    with _quiet():
+        client, _ = _client(settings)
+        params = {f"central_tendency.{k}": str(v)[:500] for k, v in ct.items()}
+        overall = backtest["overall"]
+        metrics = {"recalibration.mean_pd": float(overall["mean_pd"]),
+                   "recalibration.observed_rate": float(overall["observed_rate"]),
+                   "recalibration.correlated_p": float(overall["correlated_p"])}
+        _log_batches(client, run_id, params, metrics)
+        client.set_tag(run_id, "recalibration.gate_passed", str(gate_passed).lower())
+        client.log_artifacts(run_id, str(bundle_dir), BUNDLE_ARTIFACT_DIR)
+        registered = settings.tracking.registered_model
+        try:
+            client.create_registered_model(registered)
+        except MlflowException as err:
+            if "RESOURCE_ALREADY_EXISTS" not in str(err.error_code):
+                raise
+        with tempfile.TemporaryDirectory(prefix="riskmodel-pyfunc-") as tmp:
+            mdir = Path(tmp) / "model"
+            example = Scorer(bundle, settings.scoring).prepare(X_example.head(20))
+            _save_pyfunc(Path(bundle_dir), bundle, example, mdir)
+            artifact_path = f"{MODELS_ARTIFACT_DIR}/{bundle.model_name}"
+            client.log_artifacts(run_id, str(mdir), artifact_path)
+            mv = client.create_model_version(
+                registered, source=f"runs:/{run_id}/{artifact_path}", run_id=run_id,
+                tags={MODEL_TAG: bundle.model_name, "recalibrated_as_of": str(ct.get("as_of")),
+                      "champion_of_run": str(gate_passed).lower()},
+                description=f"{bundle.model_name} recalibrated as of {ct.get('as_of')} (run {run_id})",
+            )
+        if gate_passed:
+            client.set_registered_model_alias(registered, CHAMPION_ALIAS, mv.version)
+        client.set_tag(run_id, "registered_version", str(mv.version))
+    return str(mv.version)

@@ -100,6 +100,8 @@ class TrainResult:
             out["champion_gate"] = self.champion_gate
         if self.oracle is not None:
             out["oracle"] = self.oracle
+        if "backtest" in self.extra:  # issue 9: correlation-adjusted backtest of the champion's PDs
+            out["backtest"] = self.extra["backtest"]
         return out
 
 
@@ -330,6 +332,10 @@ def _assemble(
         frame["pd_oracle"] = np.asarray(oracle_test, dtype=float)
     for name in results:
         frame[f"pd_{name}"] = p_test[name]
+    # the PDs carry a declared philosophy only after the central-tendency step: its test decides (issue 9)
+    phil = settings.calibration.philosophy if "central_tendency" in extra else None
+    extra = {**extra, "backtest": champion_backtest(champion, p_test[champion], y_test, X_test, frame, settings,
+                                                    phil)}
     data = {"source": "table", "split": "out_of_time", **data_info,
             "n_train": int(len(y_train)), "n_test": int(len(y_test)),
             "test_positive_rate": float(np.mean(y_test))}
@@ -338,6 +344,22 @@ def _assemble(
         champion=champion, X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
         test_frame=frame, oracle=oracle, extra=extra, vs_refitted=vs_refit, champion_gate=gate,
     )
+
+
+def champion_backtest(name: str, p: np.ndarray, y: np.ndarray, X: pd.DataFrame, keys: pd.DataFrame,
+                      settings: Settings, philosophy: str | None = None) -> dict[str, Any]:
+    """The backtest of one model's test PDs (issue 9), by grade, by cohort and by industry where known.
+
+    ``philosophy`` is the declared rating philosophy of the PDs (None: no central-tendency step).
+    """
+    from riskmodel.evaluation.backtest import run_backtest
+
+    snap = keys[schemas.SNAPSHOT_DATE].to_numpy() if schemas.SNAPSHOT_DATE in keys.columns else None
+    industry = X["reg_industry"].to_numpy() if "reg_industry" in X.columns else None
+    phil = philosophy
+    bt = run_backtest(y, p, settings.master_scale, settings.calibration.asset_correlation, snapshot=snap,
+                      industry=industry, bins=settings.evaluation.calibration_bins, philosophy=phil)
+    return {"model": name, "philosophy": phil or "none (the learned model's own level)", **bt}
 
 
 def _monotone_report(fitted: dict[str, Any]) -> dict[str, dict[str, bool]]:
@@ -460,4 +482,67 @@ def cross_validate_and_compare(
         data_info=info, features=features, levels=levels, test_keys=keys, oracle_test=None,
         extra={"monotone_check": _monotone_report(fitted), "joint_monotone_check": _joint_monotone_report(fitted),
                "folds": fold_of}, psi_override=psi_folds,
+    )
+
+
+# ------------------------------------------- central-tendency calibration (issue 9)
+def out_of_fold_pd(name: str, estimator: Any, X: pd.DataFrame, y: np.ndarray, features: list[str], folds: int,
+                   seed: int, groups: np.ndarray | None = None) -> np.ndarray:
+    """Out-of-fold PDs of a fitted model's template on its training rows (customers kept together)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    oof = np.full(len(y), np.nan)
+    if groups is not None:
+        splits = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(X, y, groups)
+    else:
+        splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(X, y)
+    for tr, te in splits:
+        est = _fit(name, clone(estimator), X.iloc[tr], y[tr], features,
+                   None if groups is None or name == BASELINE_NAME else groups[tr])
+        oof[te] = _predict(name, est, X.iloc[te], features)
+    return oof
+
+
+def calibrate_levels(result: TrainResult, settings: Settings, train_snapshots: Any, cov_train: pd.DataFrame,
+                     cov_test: pd.DataFrame, train_groups: np.ndarray | None = None,
+                     oof: dict[str, np.ndarray] | None = None) -> TrainResult:
+    """Set every model's PD level for ``calibration.philosophy`` from the training outcomes only.
+
+    Each model's out-of-fold training PDs (and, for point in time, the portfolio
+    covariates) fit a :class:`~riskmodel.models.central_tendency.CentralTendency`
+    as of ``split.train_end + horizon`` (every training label has matured then,
+    none of the test period is read); the test PDs and the training references
+    (out of fold, so drift compares like with like) are then recalibrated and
+    every metric, test and the champion gate are recomputed.
+    ``extra["central_tendency"]`` maps model -> the fitted calibration (dict);
+    ``extra["oof_pd"]`` model -> the out-of-fold training PDs (``oof`` reuses them).
+    """
+    from riskmodel.models.central_tendency import fit_central_tendency
+
+    cal = settings.calibration
+    h = settings.snapshots.horizon_months
+    as_of = (pd.Timestamp(settings.split.train_end) + pd.DateOffset(months=h)).date()
+    p_train, p_test, cts = {}, {}, {}
+    oofs = dict(oof or {})
+    for name, m in result.models.items():
+        if name not in oofs:
+            oofs[name] = out_of_fold_pd(name, m.estimator, result.X_train, result.y_train, result.features,
+                                        settings.models.calibration_folds, settings.models.seed, train_groups)
+        ct = fit_central_tendency(oofs[name], result.y_train, train_snapshots, cov_train, cal, h, as_of)
+        p_train[name] = ct.apply(oofs[name], cov_train)
+        p_test[name] = ct.apply(m.pd_test, cov_test)
+        cts[name] = ct.to_dict()
+        log.info("central tendency of %s: %s", name, ct.describe())
+    frame = result.test_frame
+    keys = [c for c in (schemas.CUSTOMER_ID, schemas.SNAPSHOT_DATE) if c in frame.columns]
+    uncal = {n: {"mean_pd_test": float(np.mean(m.pd_test)), "auc": m.metrics["auc"]} for n, m in result.models.items()}
+    extra = {k: v for k, v in result.extra.items() if k not in ("backtest", "oof_pd")}
+    extra.update(central_tendency=cts, before_calibration=uncal, oof_pd=oofs)
+    return _assemble(
+        {n: m.estimator for n, m in result.models.items()}, p_train, p_test, X_train=result.X_train,
+        y_train=result.y_train, X_test=result.X_test, y_test=result.y_test, settings=settings,
+        data_info={k: v for k, v in result.data.items() if k not in ("n_train", "n_test", "test_positive_rate")},
+        features=result.features, levels=result.categorical_levels,
+        test_keys=frame[keys].reset_index(drop=True) if keys else None,
+        oracle_test=frame["pd_oracle"].to_numpy() if "pd_oracle" in frame.columns else None, extra=extra,
     )

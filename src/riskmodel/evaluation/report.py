@@ -521,6 +521,59 @@ def build_plots(result: TrainResult, settings: Settings) -> dict[str, bytes]:
     return out
 
 
+# ------------------------------------------------ PD fitness for limits (issue 9)
+_LIGHT_CLASS = {"green": "good", "yellow": "neutral", "red": "bad"}
+
+
+def backtest_context(result: TrainResult) -> dict[str, Any] | None:
+    """The report's backtest block: verdict on the PDs, the light, and tables by grade, cohort, industry."""
+    bt = result.extra.get("backtest")
+    if not bt:
+        return None
+    cols = ["n", "defaults", "observed_rate", "mean_pd", "binomial_p", "jeffreys_p", "correlated_p",
+            "vasicek_dr_95", "vasicek_dr_999", "light_jeffreys", "light"]
+    decisive = "light_jeffreys" if bt.get("decisive_test") == "jeffreys" else "light"
+
+    def table(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
+        body = []
+        for r in rows:
+            cells = [str(r[key])] + [_bt_cell(c, r[c]) for c in cols]
+            body.append({"cells": cells, "light": _LIGHT_CLASS.get(r[decisive], "")})
+        heads = [key.replace("_", " ")] + [_BT_HEADERS.get(c, c.replace("_", " ")) for c in cols]
+        return {"columns": heads, "rows": body}
+
+    hl = bt["hosmer_lemeshow"]
+    return {
+        "light": bt["light"],
+        "css": {"green": "", "yellow": " neutral", "red": " failing"}[bt["light"]],
+        "verdict": bt["verdict"],
+        "philosophy": str(bt.get("philosophy", "")).replace("_", " "),
+        "rho": bt["asset_correlation"],
+        "hl": f"Hosmer-Lemeshow {hl['statistic']:.1f} on {hl['df']} df, {format_p(hl['p_value'])}",
+        "tables": [(title, table(bt[k], key)) for title, k, key in (
+            ("By grade (all test cohorts pooled)", "by_grade", "grade"),
+            ("By cohort (snapshot date)", "by_snapshot", "snapshot_date"),
+            ("By industry", "by_industry", "industry")) if bt.get(k)],
+    }
+
+
+def _bt_cell(col: str, v: Any) -> str:
+    if col == "light":
+        return str(v)
+    if v is None or (isinstance(v, (float, np.floating)) and math.isnan(float(v))):
+        return ""
+    if col.endswith("_p"):
+        return format_p(float(v))
+    if col in ("n", "defaults"):
+        return f"{int(v):,}"
+    return _pct(v)
+
+
+_BT_HEADERS = {"light_jeffreys": "light (Jeffreys)", "light": "light (correlated)", "observed_rate": "observed", "mean_pd": "mean PD", "binomial_p": "binomial p",
+               "jeffreys_p": "Jeffreys p", "correlated_p": "correlated p", "vasicek_dr_95": "critical DR 95%",
+               "vasicek_dr_999": "critical DR 99.9%"}
+
+
 # ------------------------------------------------------------------ page
 def _template() -> jinja2.Template:
     env = jinja2.Environment(
@@ -600,6 +653,7 @@ def render_report(
         "lift": frame_to_table(lift),
         "images": images,
         "calibration_method": settings.models.calibration,
+        "backtest": backtest_context(result),
         "master_scale": [
             {"grade": g.grade, "max_pd": _pct(g.max_pd), "description": g.description}
             for g in settings.master_scale.grades

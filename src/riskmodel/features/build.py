@@ -26,6 +26,7 @@ from riskmodel.features.dictionary import feature_catalog
 from riskmodel.features.financials import build_financial_features
 from riskmodel.features.labels import first_default_days, horizon_end_days, label_from_days
 from riskmodel.features.payments import build_payment_features
+from riskmodel.features.portfolio import attach_portfolio_features
 from riskmodel.features.registration import (
     HISTORY_FEATURES,
     build_event_features,
@@ -277,8 +278,8 @@ def build_modelling_table(
     Returns
     -------
     pd.DataFrame
-        ``customer_id``, ``snapshot_date``, ``default_12m`` (int 0/1), features;
-        sorted by snapshot_date then customer_id.
+        ``customer_id``, ``snapshot_date``, ``default_12m`` (int 0/1), features, then the
+        portfolio features (``ptf_*``, from the whole book); sorted by snapshot_date then customer_id.
     """
     snapshots = snapshot_dates(snapshot_settings)
     horizon = snapshot_settings.horizon_months
@@ -299,6 +300,7 @@ def build_modelling_table(
     frame, grid, first_default = _build(tables, snapshots, feature_settings, "eligible")
     label = label_from_days(first_default[grid.rows % grid.n], grid.row_snapshot_days(), horizon)
     frame.insert(2, S.LABEL, label)
+    frame = attach_portfolio_features(frame, tables)  # issue 9: segment indicators of the whole book
     log.info(
         "modelling table: %d rows, %d snapshots, default rate %.4f",
         len(frame),

@@ -367,6 +367,39 @@ FEATURES: dict[str, FeatureInfo] = feature_catalog()
 """The features built with the default settings (windows 3/6/12/24 months, late 30/60/90 days)."""
 
 
+# ------------------------------------------------ portfolio family (issue 9)
+PORTFOLIO_FAMILY = "portfolio"
+_LEVEL_TEXT = {"all": "the whole book", "ind": "the customer's industry", "rgn": "the customer's region"}
+
+
+def _portfolio() -> dict[str, FeatureInfo]:
+    from riskmodel.features.portfolio import LEVELS, PREFIX
+
+    stems = {
+        "overdue_share": ("Share of the open receivables of {seg} past due at the snapshot (amounts; open: "
+                          "invoice_date < S and not paid before S; past due: due_date < S); NaN if none open.",
+                          "share 0-1"),
+        "overdue90_share": ("Share of the open receivables of {seg} more than 90 days past due at the snapshot.",
+                            "share 0-1"),
+        "overdue_share_chg_3m": ("Overdue share of {seg} at the snapshot minus that 3 months earlier "
+                                 "(positive = the segment pays later).", "share points"),
+        "overdue_share_chg_6m": ("Overdue share of {seg} at the snapshot minus that 6 months earlier.",
+                                 "share points"),
+        "default_rate_12m": ("Customers of {seg} whose first default_date falls in [S - 12 months, S), over those "
+                             "onboarded before S and not in default before S - 12 months (12 months stale).",
+                             "share 0-1"),
+        "mean_dpd_12m": ("Mean days past due of the invoices of {seg} settled in the 12 months before the "
+                         "snapshot.", "days"),
+    }
+    return {f"{PREFIX}{level}_{stem}": FeatureInfo(PORTFOLIO_FAMILY, "conditions",
+                                                  text.format(seg=_LEVEL_TEXT[level]), unit)
+            for level, _ in LEVELS for stem, (text, unit) in stems.items()}
+
+
+PORTFOLIO_FEATURES: dict[str, FeatureInfo] = _portfolio()
+"""Segment-level indicators of the whole book (:mod:`riskmodel.features.portfolio`), point in time."""
+
+
 def feature_families(settings: FeatureSettings | None = None) -> dict[str, list[str]]:
     """Family name -> its features, in output order."""
     out: dict[str, list[str]] = {f: [] for f in FAMILIES}
@@ -386,7 +419,7 @@ def data_dictionary(settings: FeatureSettings | None = None) -> pd.DataFrame:
             "unit": i.unit,
             "description": i.description,
         }
-        for name, i in feature_catalog(settings).items()
+        for name, i in {**feature_catalog(settings), **PORTFOLIO_FEATURES}.items()
     ]
     return pd.DataFrame(rows, columns=["feature", "family", "c", "dtype", "unit", "description"])
 
