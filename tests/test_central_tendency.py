@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 import json
 from pathlib import Path
 
@@ -87,7 +88,7 @@ def _shift_defaults_after(t: Tables, date: pd.Timestamp, rng: np.random.Generato
     late = (d[S.DEFAULT_DATE] > date).to_numpy()
     d.loc[late, S.DEFAULT_DATE] = d.loc[late, S.DEFAULT_DATE] + pd.to_timedelta(rng.integers(1, 200, late.sum()), "D")
     d = d[~(late & (rng.random(len(d)) < 0.3))]
-    return Tables(t.customers, t.invoices, t.financials, t.visits, t.events, d.reset_index(drop=True))
+    return replace(t, defaults=d.reset_index(drop=True))  # keeps customer_terms
 
 
 def test_matured_table_and_recalibration_ignore_every_default_after_the_as_of_date() -> None:
