@@ -296,6 +296,24 @@ def test_batch_scoring_lists_every_customer_exactly_once(scored_run) -> None:
     assert len(csv) == len(ids) and csv["snapshot_date"].astype(str).str.startswith(AS_OF).all()
 
 
+def test_batch_limit_is_capped_by_the_limit_review_like_the_memo(scored_run) -> None:
+    """Batch scoring recommends at most current x (1 + max_increase_share), the current limit being the
+    customer_terms row valid before the as-of date (the memo's rule, issue 10.4)."""
+    from riskmodel.features.build import facts_as_of
+
+    settings, tables, first, _ = scored_run
+    out = read_frame(first)
+    out = out[out["status"] == "scored"].set_index(S.CUSTOMER_ID)
+    current = facts_as_of(tables, list(out.index), pd.Timestamp("2024-09-30"))[S.CREDIT_LIMIT]
+    current = current.reindex(out.index).to_numpy()
+    share = settings.limit_review.max_increase_share
+    limit = out["limit"].to_numpy()
+    has = (current > 0) & ~np.isnan(limit)
+    assert has.sum() > 20
+    assert (limit[has] <= current[has] * (1 + share) + 1e-6).all()
+    assert np.isclose(limit[has], current[has] * (1 + share)).any()  # the cap binds somewhere
+
+
 def test_chunked_scoring_equals_one_pass(scored_run, w) -> None:
     settings, tables, first, _ = scored_run
     scorer = Scorer(w.bundles["lightgbm"], settings.scoring)

@@ -519,7 +519,7 @@ def run_score(
     check_as_of(date, *data_span(tables))
     bundle = load_champion_bundle(settings)
     require_history_for(bundle.features, tables, bundle.model_name)
-    scorer = Scorer(bundle, settings.scoring)
+    scorer = Scorer(bundle, settings.scoring, limit_review=settings.limit_review)
     drift = DriftAccumulator(bundle.reference, settings.scoring.psi_warning, settings.scoring.psi_alert,
                              expected_drift=CALENDAR_DRIVEN)
 
@@ -648,7 +648,7 @@ def run_explain(
     check_as_of(date, first, last)
     bundle = load_champion_bundle(settings)
     require_history_for(bundle.features, tables, bundle.model_name)
-    scorer = Scorer(bundle, settings.scoring)
+    scorer = Scorer(bundle, settings.scoring, limit_review=settings.limit_review)
     mine = subset_tables(tables, [customer_id])
     feats = build_features(mine, [date], settings.features, population="all")
     feats = feats.join(_portfolio_at(tables, [customer_id], date), on=S.CUSTOMER_ID)  # issue 9
@@ -689,7 +689,7 @@ def run_serve(settings: Settings, host: str | None = None, port: int | None = No
     host = host or settings.service.host
     port = port or settings.service.port
     bundle = load_champion_bundle(settings)  # verified and tested here, so a bad model is one line, not a traceback
-    Scorer(bundle, settings.scoring).self_test()
+    Scorer(bundle, settings.scoring, limit_review=settings.limit_review).self_test()
     log.info("serving on http://%s:%d (OpenAPI at /docs)", host, port)
     uvicorn.run(create_app(settings, bundle), host=host, port=port, log_level="info", access_log=False)
 
@@ -730,7 +730,7 @@ def _model_pds(settings: Settings, bundle: "Any", table: "pd.DataFrame", level: 
     """Score modelling-table rows with a bundle: the scored rows and their PDs (with or without its level)."""
     from riskmodel.scoring import SCORED, STATUS, Scorer
 
-    scorer = Scorer(bundle, settings.scoring)
+    scorer = Scorer(bundle, settings.scoring, limit_review=settings.limit_review)
     if not level:
         scorer.central_tendency = None
     scored = scorer.score_features(table)

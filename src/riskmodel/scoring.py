@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from riskmodel.bundle import Bundle
-from riskmodel.config import C_NAMES, MasterScaleSettings, ScoringSettings, Settings
+from riskmodel.config import C_NAMES, LimitReviewSettings, MasterScaleSettings, ScoringSettings, Settings
 from riskmodel.data import schemas as S
 from riskmodel.data.tables import Tables
 from riskmodel.exceptions import ModelNotFoundError, NoDataError
@@ -178,9 +178,12 @@ class Scorer:
     """
 
     def __init__(self, bundle: Bundle, scoring: ScoringSettings | None = None,
-                 master_scale: MasterScaleSettings | None = None, fast_shap: bool = True) -> None:
+                 master_scale: MasterScaleSettings | None = None, fast_shap: bool = True,
+                 limit_review: LimitReviewSettings | None = None) -> None:
         self.bundle = bundle
         self.scoring = scoring or ScoringSettings()
+        # the recommended limit is capped as in the memo (params.yaml limit_review)
+        self.limit_review = limit_review or LimitReviewSettings()
         if master_scale is None:
             if "master_scale" not in bundle.manifest:
                 raise ValueError("the bundle manifest has no master_scale; pass master_scale explicitly")
@@ -654,7 +657,11 @@ class Scorer:
 
         equity, revenue = self._statement_figures(M)
         invoiced = M[:, self._pos["pay_amount_12m"]] if "pay_amount_12m" in self._pos else np.full(n, np.nan)
-        pol = policy_frame(grade, equity, revenue, invoiced, self.master_scale)
+        # the current limit is the one valid before the as-of date (customer_terms history, a model feature)
+        current = (np.expm1(M[:, self._pos["reg_log_credit_limit"]]) if "reg_log_credit_limit" in self._pos
+                   else None)
+        pol = policy_frame(grade, equity, revenue, invoiced, self.master_scale, current_limit=current,
+                           max_increase_share=self.limit_review.max_increase_share)
         for c in pol.columns:
             out[c] = pol[c].array
         out[MODEL_VERSION] = pd.Categorical([self.version] * n)

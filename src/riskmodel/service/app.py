@@ -80,7 +80,7 @@ def create_app(settings: Settings, bundle: Bundle | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state: ServiceState = app.state.service
         loaded = bundle if bundle is not None else load_champion_bundle(settings)
-        scorer = Scorer(loaded, settings.scoring)
+        scorer = Scorer(loaded, settings.scoring, limit_review=settings.limit_review)
         scorer.self_test()  # /health never says "loaded" for a model that cannot score
         state.scorer = scorer
         log.info("serving %s %s (%d features)%s", loaded.model_name, loaded.version, len(loaded.features),
