@@ -88,7 +88,11 @@ def visits_delong(t: Tables, settings, data_dir: Path | None) -> dict[str, objec
     train = table[(snap >= pd.Timestamp(sp.train_start)) & (snap <= pd.Timestamp(sp.train_end))]
     test = table[(snap >= pd.Timestamp(sp.test_start)) & (snap <= pd.Timestamp(sp.test_end))]
     keys = (S.CUSTOMER_ID, S.SNAPSHOT_DATE, S.LABEL)
-    feats = [c for c in table.columns if c not in keys]
+    # the model's own feature set: params' exclusions (e.g. the fin_leverage twin), and the ptf_ segment
+    # indicators only when calibration.portfolio_in_model says they are model features
+    excluded = set(settings.models.exclude_features)
+    feats = [c for c in table.columns if c not in keys and c not in excluded
+             and (settings.calibration.portfolio_in_model or not c.startswith("ptf_"))]
     no_vis = [c for c in feats if not c.startswith("vis_")]
     y_tr, y_te = train[S.LABEL].to_numpy(int), test[S.LABEL].to_numpy(int)
     preds = {}
