@@ -34,6 +34,7 @@ import pandas as pd
 from scipy import integrate, stats
 
 from riskmodel.config import MasterScaleSettings
+from riskmodel.evaluation.calibration import _check
 from riskmodel.grades import assign_grades
 
 GREEN, YELLOW, RED = "green", "yellow", "red"
@@ -156,18 +157,6 @@ def hosmer_lemeshow(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[str, f
             stat += (o - e) ** 2 / (n * pbar * (1 - pbar))
             used += 1
     return {"statistic": float(stat), "df": used, "p_value": float(stats.chi2.sf(stat, used)) if used else float("nan")}
-
-
-def _check(y: Any, p: Any) -> tuple[np.ndarray, np.ndarray]:
-    y = np.asarray(y)
-    p = np.asarray(p, dtype=float)
-    if y.shape != p.shape or y.ndim != 1:
-        raise ValueError(f"y and p must be 1-d and the same length, got {y.shape} and {p.shape}")
-    if np.isnan(p).any() or (p < 0).any() or (p > 1).any():
-        raise ValueError("p must be probabilities in [0, 1] without missing values")
-    if not np.isin(y, (0, 1)).all():
-        raise ValueError("y must be 0/1")
-    return y.astype(int), p
 
 
 def _records(table: pd.DataFrame, key: str) -> list[dict[str, Any]]:
