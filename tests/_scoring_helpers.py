@@ -138,3 +138,22 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+
+
+def project_on_disk(tmp_path: Path) -> tuple[Path, Path]:
+    """A scoring project under ``tmp_path``: the LightGBM bundle, the tables and a params file whose
+    paths (and MLflow store) point inside it. Returns (project root, params file)."""
+    import yaml
+
+    from riskmodel.config import DEFAULT_PARAMS, deep_merge
+
+    w = world()
+    root = tmp_path / "proj"
+    save_bundle(w.bundles["lightgbm"], root)
+    write_tables(w.tables, root / "data" / "raw")
+    params = deep_merge(yaml.safe_load(DEFAULT_PARAMS.read_text()), OVERRIDES)
+    params["paths"] = {k: str(root / v) for k, v in params["paths"].items()}
+    params["tracking"]["uri"] = f"sqlite:///{root / 'mlruns.db'}"
+    pfile = tmp_path / "params.yaml"
+    pfile.write_text(yaml.safe_dump(params))
+    return root, pfile

@@ -9,11 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from _scoring_helpers import OVERRIDES, save_bundle, small_settings, world, write_tables
+from _scoring_helpers import project_on_disk, small_settings, world
 from riskmodel.bundle import BASELINE_FILE, MANIFEST, MODEL_FILE, Bundle, BundleIntegrityError, sha256_file
 from riskmodel.exceptions import ModelNotFoundError
 
@@ -121,17 +120,7 @@ def test_a_tampered_bundle_is_one_line_on_the_command_line(world_project) -> Non
 
 @pytest.fixture
 def world_project(tmp_path: Path):
-    from riskmodel.config import DEFAULT_PARAMS, deep_merge
-
-    w = world()
-    root = tmp_path / "proj"
-    save_bundle(w.bundles["lightgbm"], root)
-    write_tables(w.tables, root / "data" / "raw")
-    params = deep_merge(yaml.safe_load(DEFAULT_PARAMS.read_text()), OVERRIDES)
-    params["paths"] = {k: str(root / v) for k, v in params["paths"].items()}
-    pfile = tmp_path / "params.yaml"
-    pfile.write_text(yaml.safe_dump(params))
-    return root, pfile
+    return project_on_disk(tmp_path)
 
 
 def test_health_never_reports_a_model_that_cannot_score(tmp_path: Path) -> None:

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 from typer.testing import CliRunner
 
-from _scoring_helpers import OVERRIDES, save_bundle, world, write_tables
+from _scoring_helpers import project_on_disk
 from riskmodel.io import atomic_group, clean_stale_temps, write_text_atomic
 from riskmodel.safety import TrackingStoreError, check_tracking_store, describe_failure
 
@@ -27,18 +26,7 @@ AS_OF = "2024-12-31"
 
 @pytest.fixture
 def project(tmp_path: Path):
-    from riskmodel.config import DEFAULT_PARAMS, deep_merge
-
-    w = world()
-    root = tmp_path / "proj"
-    save_bundle(w.bundles["lightgbm"], root)
-    write_tables(w.tables, root / "data" / "raw")
-    params = deep_merge(yaml.safe_load(DEFAULT_PARAMS.read_text()), OVERRIDES)
-    params["paths"] = {k: str(root / v) for k, v in params["paths"].items()}
-    params["tracking"]["uri"] = f"sqlite:///{root / 'mlruns.db'}"
-    pfile = tmp_path / "params.yaml"
-    pfile.write_text(yaml.safe_dump(params))
-    return root, pfile
+    return project_on_disk(tmp_path)
 
 
 def _invoke(args: list[str]):
