@@ -83,8 +83,6 @@ def bootstrap_auc_ci(
         if len(codes) != len(y):
             raise ValueError(f"groups has {len(codes)} values for {len(y)} rows")
         g0, g1, k = codes[y == 0][order0], codes[y == 1], len(uniques)
-    lo = np.searchsorted(s0, s1, side="left")
-    hi = np.searchsorted(s0, s1, side="right")
     rng = np.random.default_rng(seed)
     chunk = max(1, int(5e6 // (n0 + n1)))  # bounded memory: a few tens of MB per chunk
     out = np.empty(n)
@@ -96,13 +94,7 @@ def bootstrap_auc_ci(
         else:
             draws = rng.multinomial(k, np.full(k, 1.0 / k), size=b)
             w0, w1 = draws[:, g0], draws[:, g1]
-        c0 = np.zeros((b, n0 + 1))
-        np.cumsum(w0, axis=1, out=c0[:, 1:])
-        below = c0[:, lo]
-        equal = c0[:, hi] - below
-        total = c0[:, -1] * w1.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[start : start + b] = (w1 * (below + 0.5 * equal)).sum(axis=1) / total
+        out[start : start + b] = _weighted_aucs(s0, s1, w0, w1)  # s0 already sorted: the sort is a no-op
     out = out[np.isfinite(out)]  # a cluster replicate may draw no default (or no non-default)
     alpha = (1 - level) / 2
     q = np.quantile(out, [alpha, 1 - alpha])
