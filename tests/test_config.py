@@ -31,6 +31,14 @@ def test_project_params_load() -> None:
     assert s.root == DEFAULT_PARAMS.parent
 
 
+def test_params_ship_inside_the_package() -> None:
+    """The package carries params.yaml (package data) as its default; in a checkout it is the project's file."""
+    from riskmodel.config import PACKAGED_PARAMS
+
+    assert PACKAGED_PARAMS.is_file()
+    assert PACKAGED_PARAMS.read_text() == DEFAULT_PARAMS.read_text()
+
+
 def test_unknown_key_is_named(tmp_path: Path, base: dict) -> None:
     base["snapshots"]["horizon_monthz"] = 6
     with pytest.raises(ConfigError, match=r"snapshots\.horizon_monthz: unknown key"):

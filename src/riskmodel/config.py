@@ -17,7 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from riskmodel.exceptions import ConfigError
 
-DEFAULT_PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
+# The default params: the project's params.yaml in a source checkout; else (installed from a
+# wheel) the copy shipped inside the package (src/riskmodel/params.yaml links to the project's
+# file, and the wheel carries its content), whose relative paths resolve against the working folder.
+PACKAGED_PARAMS = Path(__file__).resolve().parent / "params.yaml"
+_CHECKOUT_PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
+DEFAULT_PARAMS = _CHECKOUT_PARAMS if _CHECKOUT_PARAMS.is_file() else PACKAGED_PARAMS
 PARAMS_ENV = "RISKMODEL_PARAMS"
 
 C_NAMES: tuple[str, ...] = ("character", "capacity", "capital", "collateral", "conditions")
@@ -435,7 +440,8 @@ def load_settings(path: Path | str | None = None, overrides: dict[str, Any] | No
     """Read params.yaml into Settings.
 
     Without ``path``, the file named by the ``RISKMODEL_PARAMS`` environment
-    variable is used, else the project's params.yaml.
+    variable is used, else the project's params.yaml (``DEFAULT_PARAMS``). The copy shipped
+    inside an installed package resolves its relative paths against the working folder.
 
     ``overrides`` is a nested mapping merged over the file's content, used by
     tests and notebooks to change one value without writing a file.
@@ -451,7 +457,9 @@ def load_settings(path: Path | str | None = None, overrides: dict[str, Any] | No
         raise ConfigError(f"{p}: not valid YAML: {err}") from None
     if overrides:
         data = deep_merge(data, overrides)
-    return settings_from_dict(data, root=p.parent, source=str(p))
+    shipped = p.resolve() == PACKAGED_PARAMS.resolve() and not _CHECKOUT_PARAMS.is_file()
+    root = Path.cwd() if shipped else p.parent
+    return settings_from_dict(data, root=root, source=str(p))
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

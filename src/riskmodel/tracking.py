@@ -60,7 +60,7 @@ BUNDLE_ARTIFACT_DIR = "bundle"
 REPORT_ARTIFACT_DIR = "report"
 _LOCAL_SCHEMES = ("sqlite", "file", "")
 _REQUIREMENTS = ("mlflow", "numpy", "pandas", "pyarrow", "scipy", "scikit-learn", "lightgbm", "shap",
-                 "optbinning", "joblib", "pydantic", "pyyaml", "jinja2", "matplotlib")
+                 "numba", "joblib", "pydantic", "pyyaml", "jinja2", "matplotlib")
 
 
 # ------------------------------------------------------------------ store
