@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench venv clean images
+.PHONY: demo test test-fast check bench venv clean images
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
@@ -23,6 +23,14 @@ demo: $(STAMP)
 ## Run the test suite (unit, leakage, integration, service over HTTP, notebooks).
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests
+
+## Static checks, run by CI before the tests: lint (ruff), types (mypy on src/), the import
+## layers of the README's architecture (import-linter), and the docstring examples.
+check: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q -p no:cacheprovider --doctest-modules src/riskmodel
 
 ## Performance and quality benchmarks (not part of the test suite).
 bench: $(STAMP)

@@ -55,6 +55,6 @@ def train_champion(n_customers: int, overrides: dict[str, Any] | None = None, mo
     trained = train_and_compare(train[feats], train[S.LABEL].to_numpy(), test[feats], test[S.LABEL].to_numpy(),
                                 settings, settings.baseline, {"source": "simulated", "split": "out_of_time"})
     bundle = build_bundle(trained, settings, run_id=None, model_name=model,
-                          created_at=dt.datetime.now(dt.timezone.utc))
+                          created_at=dt.datetime.now(dt.UTC))
     metrics = {name: {"auc": float(m.metrics["auc"])} for name, m in trained.models.items()}
     return Champion(settings, result.tables, table, bundle, metrics, time.perf_counter() - t0)

@@ -47,7 +47,6 @@ from riskmodel.data.default_definition import Materiality, performing_past_due
 from riskmodel.data.sim_checks import default_rate_by_year, visit_figures, write_off_rate, write_off_rate_by_year
 from riskmodel.data.tables import Tables
 
-
 NORMAL_YEARS = (2019, 2020, 2021)  # before the downturn of the default base (starts in the 4th year)
 
 

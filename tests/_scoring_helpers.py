@@ -64,7 +64,7 @@ def _train(settings: Settings, table: Any) -> dict[str, Bundle]:
              and not c.startswith("ptf_")]  # the portfolio indicators set the level, they are not model features
     result = train_and_compare(train[feats], train[S.LABEL].to_numpy(), test[feats], test[S.LABEL].to_numpy(),
                                settings, settings.baseline, {"source": "simulated", "split": "out_of_time"})
-    created = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    created = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     return {name: build_bundle(result, settings, run_id=None, model_name=name, created_at=created)
             for name in result.models}
 

@@ -235,7 +235,7 @@ def reference_portfolio(tables: Tables, customer_id: str, snapshot: pd.Timestamp
         seg_inv = inv if col is None else inv[inv[col].astype(str) == str(me[col])]
         seg_cust = cust if col is None else cust[cust[col].astype(str) == str(me[col])]
 
-        def overdue_share(at: pd.Timestamp, over_days: int = 0) -> float:
+        def overdue_share(at: pd.Timestamp, over_days: int = 0, seg_inv: pd.DataFrame = seg_inv) -> float:
             open_ = seg_inv[(seg_inv[S.INVOICE_DATE] < at) & (seg_inv[S.PAID_DATE].isna() | (seg_inv[S.PAID_DATE] >= at))]
             total = float(open_[S.AMOUNT].sum())
             late = open_[(at - open_[S.DUE_DATE]).dt.days > over_days] if over_days else open_[open_[S.DUE_DATE] < at]

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from _tracking_helpers import project_settings, train_result
 from riskmodel.config import load_settings
 from riskmodel.evaluation import backtest as bt
 from riskmodel.evaluation.report import render_report
-from test_tracking_helpers import project_settings, train_result
 
 MS = load_settings().master_scale
 

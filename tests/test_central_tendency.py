@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +13,7 @@ from scipy import stats
 from scipy.special import expit
 from typer.testing import CliRunner
 
+from _tracking_helpers import write_params
 from riskmodel.cli import app
 from riskmodel.config import CalibrationSettings, load_settings
 from riskmodel.data import schemas as S
@@ -20,7 +21,6 @@ from riskmodel.data.simulator import simulate
 from riskmodel.data.tables import Tables
 from riskmodel.models.central_tendency import fit_central_tendency, matured
 from riskmodel.monitoring import matured_table
-from test_tracking_helpers import write_params
 
 H = 12
 AS_OF = pd.Timestamp("2023-06-30")

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _datasets import dataset, datasets_dir
 from riskmodel.config import load_settings
 from riskmodel.exceptions import ConfigError, DataNotFoundError, SchemaError
 from riskmodel.flat import (
@@ -22,15 +23,14 @@ from riskmodel.flat import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASETS = ROOT.parent / "shared" / "datasets"
+DATASETS = datasets_dir()
 GERMAN = DATASETS / "german_credit" / "german_credit.csv"
 TAIWAN = DATASETS / "taiwan_credit_card_default" / "default_of_credit_card_clients.csv"
 BASELINES = ROOT / "configs" / "baselines"
 
 
 def _need(path: Path) -> None:
-    if not path.is_file():
-        pytest.skip(f"shared dataset {path} is absent (it is always present in CI)")
+    dataset(str(path.relative_to(DATASETS)))  # fails loudly, naming the file, when it is absent
 
 
 def _table() -> pd.DataFrame:

@@ -4,7 +4,6 @@ before expensive work, and a kill never leaves a scores file beside another date
 from __future__ import annotations
 
 import errno
-import json
 import os
 import sqlite3
 import subprocess
@@ -18,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from _scoring_helpers import project_on_disk
-from riskmodel.io import atomic_group, clean_stale_temps, write_text_atomic
+from riskmodel.io import clean_stale_temps, write_text_atomic
 from riskmodel.safety import TrackingStoreError, check_tracking_store, describe_failure
 
 AS_OF = "2024-12-31"

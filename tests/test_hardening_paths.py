@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from _scoring_helpers import save_bundle, small_settings, world, write_tables

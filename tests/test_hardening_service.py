@@ -3,11 +3,9 @@ connection alive, checks ranges and the API key before the body, works offline, 
 
 from __future__ import annotations
 
-import json
 import socket
 
 import httpx
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -39,7 +37,7 @@ def live(tmp_path_factory):
 
 
 def _one(features: str, cid: str = '"c1"') -> bytes:
-    return ('{"customers": [{"customer_id": %s, "features": {%s}}]}' % (cid, features)).encode()
+    return ('{"customers": [{"customer_id": ' + cid + ', "features": {' + features + "}}]}").encode()
 
 
 HOSTILE_BODIES = {

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from riskmodel.io import read_frame, write_frame, write_text_atomic
@@ -16,7 +17,7 @@ def test_failed_parquet_write_keeps_the_previous_file(tmp_path: Path) -> None:
     good = pd.DataFrame({"customer_id": ["C1", "C2"], "pd": [0.01, 0.2]})
     write_frame(good, target)
     bad = pd.DataFrame({"customer_id": ["C3"], "pd": [object()]})  # pyarrow cannot write this column
-    with pytest.raises(Exception):
+    with pytest.raises(pa.ArrowInvalid, match="Conversion failed for column pd"):
         write_frame(bad, target)
     pd.testing.assert_frame_equal(read_frame(target), good)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.parquet"]  # no temporary file left

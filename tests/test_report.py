@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from html import escape as html_escape
 from html import unescape
-import re
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pytest
 
+from _tracking_helpers import project_settings, train_result
 from riskmodel.evaluation import plots
 from riskmodel.evaluation.report import (
     build_plots,
@@ -22,7 +23,6 @@ from riskmodel.evaluation.report import (
     verdict,
     verdict_is_strong,
 )
-from test_tracking_helpers import project_settings, train_result
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

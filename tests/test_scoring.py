@@ -9,6 +9,7 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from _scoring_helpers import save_bundle, scorecard_bundle, small_settings, world, write_tables
@@ -365,7 +366,7 @@ def test_a_refused_date_is_checked_before_anything_is_written(scored_run) -> Non
 def test_atomic_write_leaves_no_partial_file(tmp_path: Path) -> None:
     target = tmp_path / "scores.parquet"
     bad = pd.DataFrame({"x": [1, "text", 2.5]})  # mixed objects: pyarrow refuses mid-write
-    with pytest.raises(Exception):
+    with pytest.raises(pa.ArrowInvalid, match="Conversion failed for column x"):
         write_frame(bad, target)
     assert list(tmp_path.iterdir()) == []
 

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from _tracking_helpers import project_settings, train_result
 from riskmodel import tracking
 from riskmodel.bundle import Bundle
 from riskmodel.exceptions import ModelNotFoundError
 from riskmodel.export import build_bundle
 from riskmodel.grades import assign_grades
 from riskmodel.pipeline import publish_training
-from test_tracking_helpers import project_settings, train_result
 
 
 @pytest.fixture(scope="module")

@@ -11,16 +11,17 @@ import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
+from _datasets import datasets_dir
+from _tracking_helpers import write_params
 from riskmodel import tracking
 from riskmodel.bundle import Bundle
 from riskmodel.cli import app
 from riskmodel.config import load_settings
 from riskmodel.exceptions import ConfigError
 from riskmodel.pipeline import _split_out_of_time
-from test_tracking_helpers import write_params
 
 REPO = Path(__file__).resolve().parents[1]
-GERMAN = REPO.parent / "shared" / "datasets" / "german_credit" / "german_credit.csv"
+GERMAN = datasets_dir() / "german_credit" / "german_credit.csv"
 GERMAN_BASELINE = REPO / "configs" / "baselines" / "german_credit.yaml"
 MODELS = {"baseline_5c", "baseline_5c_refit", "lightgbm", "logistic_scorecard"}
 BASELINES = {"baseline_5c", "baseline_5c_refit"}

@@ -64,8 +64,8 @@ def _class_name(obj: Any) -> str:
 
 def _expected_classes() -> dict[str, str]:
     """Model name -> class path, for the model names riskmodel trains."""
-    from riskmodel.models.factory import BASELINE_NAME, LIGHTGBM_NAME, SCORECARD_NAME
     from riskmodel.models.baseline import FiveCScorecard
+    from riskmodel.models.factory import BASELINE_NAME, LIGHTGBM_NAME, SCORECARD_NAME
     from riskmodel.models.gbm import LightGBMModel
     from riskmodel.models.scorecard import LogisticScorecard
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -75,6 +77,20 @@ class FeatureSettings(_Section):
     late_thresholds_days: tuple[int, ...] = (30, 60, 90)
 
 
+@dataclass(frozen=True)
+class Materiality:
+    """Days past due and the two materiality thresholds (params.yaml ``default_definition``)."""
+
+    dpd_days: int = 90
+    absolute: float = 500.0
+    relative: float = 0.01
+
+    def is_material(self, past_due: np.ndarray, exposure: np.ndarray) -> np.ndarray:
+        """Both thresholds hold: ``past_due >= absolute`` and ``past_due >= relative * exposure``."""
+        past_due = np.asarray(past_due, dtype=float)
+        return (past_due > 0) & (past_due >= self.absolute) & (past_due >= self.relative * np.asarray(exposure))
+
+
 class DefaultDefinitionSettings(_Section):
     """When the ledger itself shows a default: a material amount more than ``dpd_days`` past due.
 
@@ -87,10 +103,8 @@ class DefaultDefinitionSettings(_Section):
     materiality_absolute: float = Field(500.0, ge=0)
     materiality_relative: float = Field(0.01, ge=0, le=1)
 
-    def materiality(self):  # noqa: ANN201 - riskmodel.data.default_definition.Materiality
-        """As the data layer's :class:`riskmodel.data.default_definition.Materiality`."""
-        from riskmodel.data.default_definition import Materiality
-
+    def materiality(self) -> Materiality:
+        """The thresholds as the :class:`Materiality` the data layer applies."""
         return Materiality(self.dpd_days, self.materiality_absolute, self.materiality_relative)
 
 

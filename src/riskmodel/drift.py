@@ -11,9 +11,8 @@ never holds the whole base in memory.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from collections.abc import Collection
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -56,6 +55,7 @@ class _Bins:
             return out
         x = pd.to_numeric(pd.Series(values)).to_numpy(dtype=float, na_value=np.nan)
         finite = ~np.isnan(x)
+        assert self.edges is not None  # numeric bins always have edges
         idx = np.searchsorted(self.edges, x[finite], side="left")
         out[: self.n_interval] += np.bincount(idx, minlength=self.n_interval)[: self.n_interval]
         if self.missing_bin is not None:

@@ -70,7 +70,7 @@ def _categorical_reference(name: str, values: pd.Series, levels: list[str]) -> l
         c = int(counts.get(level, 0))
         rows.append({"variable": name, "kind": "feature", "bin": i, "bin_type": "category", "lower": np.nan,
                      "upper": np.nan, "level": str(level), "count": c, "share": c / n})
-    other = len(values) - sum(r["count"] for r in rows)
+    other = len(values) - sum(int(counts.get(level, 0)) for level in levels)
     rows.append({"variable": name, "kind": "feature", "bin": len(rows), "bin_type": "missing", "lower": np.nan,
                  "upper": np.nan, "level": "", "count": int(other), "share": other / n})
     return rows
@@ -383,7 +383,7 @@ def build_bundle(
     if name not in result.models:
         raise KeyError(f"no model named {name!r} in the training result; have {sorted(result.models)}")
     chosen = result.models[name]
-    created = created_at or dt.datetime.now(dt.timezone.utc)
+    created = created_at or dt.datetime.now(dt.UTC)
     version = f"{created:%Y%m%d-%H%M%S}-{(run_id or 'local')[:8]}"
     base = result.models.get(BASELINE)
     reference = reference_distributions(

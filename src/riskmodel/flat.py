@@ -10,9 +10,10 @@ report.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -56,7 +57,7 @@ def binary_target(values: pd.Series, table: str = "table") -> tuple[np.ndarray, 
             f"{sorted(map(str, uniq))[:10]}"
         )
     if pd.api.types.is_bool_dtype(values.dtype):
-        mapping = {False: 0, True: 1}
+        mapping: dict[object, int] = {False: 0, True: 1}
     elif pd.api.types.is_numeric_dtype(values.dtype):
         lo, hi = sorted(float(u) for u in uniq)
         mapping = {lo: 0, hi: 1}

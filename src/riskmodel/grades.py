@@ -85,6 +85,7 @@ def recommended_limit(
     if g.limit_pct_equity == 0 and g.limit_pct_revenue == 0:
         return 0.0, f"{head}: the policy allows no unsecured credit (prepayment {g.prepayment_share:.0%}); limit 0"
     eq_missing, rev_missing = _missing(equity), _missing(revenue)
+    equity, revenue = (np.nan if equity is None else equity), (np.nan if revenue is None else revenue)
     if not eq_missing and float(equity) <= 0:
         return 0.0, f"{head}: equity is {_money(float(equity))} (zero or negative), so no unsecured limit; limit 0"
     parts: list[tuple[float, str]] = []
@@ -103,7 +104,7 @@ def recommended_limit(
             which = "equity" if eq_missing else "revenue"
             text = f"{head}: {parts[0][1]} (no {which} figure in the latest statement)"
         return float(limit), text
-    if not _missing(invoiced_12m):
+    if invoiced_12m is not None and not _missing(invoiced_12m):
         inv = max(float(invoiced_12m), 0.0)
         limit = inv * g.terms_days / DAYS_PER_YEAR
         return float(limit), (

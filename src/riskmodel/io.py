@@ -7,10 +7,9 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 
@@ -113,12 +112,12 @@ def atomic_group(targets: Sequence[Path | str]) -> Iterator[list[Path]]:
     tmps: list[Path] = []
     try:
         for p in paths:
-            fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
             os.close(fd)
-            tmps.append(Path(tmp))
+            tmps.append(Path(tmp_name))
             umask = os.umask(0)
             os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
+            os.chmod(tmp_name, 0o666 & ~umask)
         yield tmps
         for tmp in tmps:
             with open(tmp, "rb") as f:
@@ -142,7 +141,7 @@ def frame_writer(df: pd.DataFrame, fmt: str) -> Callable[[Path], None]:
     raise ValueError(f"unknown format {fmt!r}: expected 'parquet' or 'csv'")
 
 
-def write_atomic(target: Path | str, write: Callable[[Path], None]) -> Path:
+def write_atomic(target: Path | str, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp_path)`` and move the result to ``target`` atomically."""
     with atomic_path(target) as tmp:
         write(tmp)

@@ -9,13 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from riskmodel.config import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+    from typing import Any
+
+    import pandas as pd
 
     from riskmodel.data.tables import Tables
     from riskmodel.training import TrainResult
@@ -395,7 +397,7 @@ def publish_training(result: "TrainResult", settings: Settings, out_dir: Path, r
             if stale.stem not in figures:
                 stale.unlink()
         for name, png in figures.items():
-            write_atomic(out_dir / "plots" / f"{name}.png", lambda p, b=png: p.write_bytes(b))
+            write_atomic(out_dir / "plots" / f"{name}.png", lambda p, b=png: p.write_bytes(b))  # type: ignore[misc]
         write_text_atomic(out_dir / "report.html", render_report(result, settings, figures=figures))
         metrics = to_jsonable(result.metrics_json(), nan_as_none=True)
         write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2, allow_nan=False))
@@ -682,9 +684,8 @@ def run_serve(settings: Settings, host: str | None = None, port: int | None = No
     """Run the REST service with uvicorn (the champion is loaded once at start-up)."""
     import uvicorn
 
-    from riskmodel.service.app import create_app
-
     from riskmodel.scoring import Scorer, load_champion_bundle
+    from riskmodel.service.app import create_app
 
     host = host or settings.service.host
     port = port or settings.service.port

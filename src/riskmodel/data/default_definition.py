@@ -16,26 +16,14 @@ the day itself is not yet known on that day, as for the features.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from riskmodel.config import Materiality  # defined with its settings: config is the bottom layer
 from riskmodel.data import schemas as S
 
-
-@dataclass(frozen=True)
-class Materiality:
-    """Days past due and the two materiality thresholds (params.yaml ``default_definition``)."""
-
-    dpd_days: int = 90
-    absolute: float = 500.0
-    relative: float = 0.01
-
-    def is_material(self, past_due: np.ndarray, exposure: np.ndarray) -> np.ndarray:
-        """Both thresholds hold: ``past_due >= absolute`` and ``past_due >= relative * exposure``."""
-        past_due = np.asarray(past_due, dtype=float)
-        return (past_due > 0) & (past_due >= self.absolute) & (past_due >= self.relative * np.asarray(exposure))
+__all__ = ["Materiality", "past_due_at", "performing_past_due"]
 
 
 def past_due_at(invoices: pd.DataFrame, dates: Sequence[pd.Timestamp] | pd.DatetimeIndex,

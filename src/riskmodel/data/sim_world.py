@@ -204,8 +204,8 @@ def make_systematic(cal: Calendar, p: SimParams, rng: np.random.Generator) -> Sy
         begin = rng.uniform(0.1, 0.55) * cal.n_months
         length = rng.uniform(6, 12)
         size = rng.uniform(0.6, 1.0)
-        t = np.arange(T)
-        bump = np.clip(np.minimum(t - begin, begin + length - t) / 3.0, 0.0, 1.0)
+        months = np.arange(T)
+        bump = np.clip(np.minimum(months - begin, begin + length - months) / 3.0, 0.0, 1.0)
         stress[k] += size * bump
     ind = np.zeros((K, T))
     e = rng.normal(0.0, p.industry_noise_sd * np.sqrt(1 - 0.95**2), (K, T))

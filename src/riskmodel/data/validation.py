@@ -391,7 +391,7 @@ def _fmt_value(v: Any) -> str:
     if isinstance(v, pd.Timestamp):
         return v.strftime("%Y-%m-%d") if v == v.normalize() else v.isoformat()
     if isinstance(v, (float, np.floating)) and float(v).is_integer():
-        return str(int(v)) if abs(v) < 1e15 else repr(float(v))
+        return str(int(v)) if abs(float(v)) < 1e15 else repr(float(v))
     return str(v)
 
 
@@ -515,6 +515,7 @@ class _TableValidator:
                      f"(allowed: {', '.join(col.allowed or ())})")
         if col.kind == "date":
             parsed = conv.unbounded
+            assert parsed is not None  # _Typed of a date column carries the unclipped dates
             out = (~missing & ~conv.bad & ((parsed < pd.Timestamp(S.MIN_DATE))
                                            | (parsed > pd.Timestamp(S.MAX_DATE)))).astype(bool)
             lost |= out

@@ -107,7 +107,7 @@ def plot_calibration(y: np.ndarray, scores: Mapping[str, np.ndarray], n_bins: in
 
 
 def plot_grade_distribution(
-    grades: Sequence[str],
+    grades: Sequence[str] | np.ndarray,
     y: np.ndarray,
     p: np.ndarray,
     order: Sequence[str],

@@ -26,7 +26,7 @@ from riskmodel.data.schemas import TRUE_PD
 from riskmodel.evaluation import plots
 from riskmodel.evaluation.metrics import lift_table
 from riskmodel.evaluation.plots import model_label
-from riskmodel.training import TrainResult
+from riskmodel.evaluation.results import TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -610,7 +610,7 @@ def render_report(
         from riskmodel.io import write_atomic
 
         for name, png in figs.items():
-            write_atomic(Path(plots_dir) / f"{name}.png", lambda p, b=png: p.write_bytes(b))
+            write_atomic(Path(plots_dir) / f"{name}.png", lambda p, b=png: p.write_bytes(b))  # type: ignore[misc]
     alpha = settings.evaluation.champion_alpha
     material = settings.evaluation.material_auc_lift
     champ = result.models[result.champion]

@@ -29,8 +29,7 @@ import pandas as pd
 
 from riskmodel.data import schemas as S
 from riskmodel.data.tables import Tables
-from riskmodel.features.build import facts_as_of
-from riskmodel.features.dictionary import concept_of
+from riskmodel.exceptions import RiskModelError
 from riskmodel.explain import charts
 from riskmodel.explain.history import (
     KEY_RATIOS,
@@ -43,9 +42,9 @@ from riskmodel.explain.history import (
     visit_log,
 )
 from riskmodel.explain.policy import limit_calculation, review_limit
-from riskmodel.explain.reasons import feature_phrase
 from riskmodel.explain.templates import display_key, format_money, format_value, template_for
-from riskmodel.exceptions import RiskModelError
+from riskmodel.features.build import facts_as_of
+from riskmodel.features.dictionary import concept_of
 from riskmodel.safety import clip_text
 
 log = logging.getLogger(__name__)
@@ -474,7 +473,7 @@ def build_memo(explanation: Any, tables: Tables, as_of: pd.Timestamp, publicatio
         "schema": SCHEMA,
         "customer_id": cid,
         "as_of": _iso(as_of),
-        "generated_at": (generated_at or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
+        "generated_at": (generated_at or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
         "currency": currency,
         "units": {"amounts": currency, "pd": "probability 0-1", "shares": "fraction 0-1",
                   "contributions": unit, "delays": "days", "ages": "months"},

@@ -141,7 +141,7 @@ def policy_frame(grades: np.ndarray, equity: np.ndarray, revenue: np.ndarray, in
             limit = np.where(np.isnan(limit), limit, np.minimum(limit, cap))
     out = pd.DataFrame({
         "limit": np.where(has, limit, np.nan),
-        "limit_basis": pd.Categorical(np.where(has, basis, None), categories=list(LIMIT_BASES)),
+        "limit_basis": pd.Categorical(np.where(has, basis, None), categories=list(LIMIT_BASES)),  # type: ignore[call-overload]
         "terms_days": pd.array(np.where(has, terms, np.nan), dtype="Float64").astype("Int64"),
         "prepayment_share": np.where(has, pre, np.nan),
         "review_months": pd.array(np.where(has, review, np.nan), dtype="Float64").astype("Int64"),

@@ -164,8 +164,8 @@ class ReasonFormatter:
         self._levels = {j: np.array(list(levels[f]) + [None], dtype=object)
                         for j, f in enumerate(self.features) if levels and f in levels}
         self._text = [
-            _FeatureText(template_for(f, bool(levels) and f in levels), str(c_of.get(f) or "other").capitalize(),
-                         render_comparison(template_for(f, bool(levels) and f in levels), comparison.get(f),
+            _FeatureText(template_for(f, f in (levels or {})), str(c_of.get(f) or "other").capitalize(),
+                         render_comparison(template_for(f, f in (levels or {})), comparison.get(f),
                                            reference_label))
             for f in self.features
         ]
@@ -261,7 +261,7 @@ def feature_phrase(feature: str, value: object) -> str:
         return render_body(tmpl, None)
     if tmpl.kind == "category" or isinstance(value, str):
         return render_body(tmpl, str(value)) if tmpl.kind == "category" else f"{feature} = {value}"
-    return render_body(tmpl, float(display_key(tmpl.kind, np.array([float(value)]))[0]))
+    return render_body(tmpl, float(display_key(tmpl.kind, np.array([float(value)]))[0]))  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ the reason rule

@@ -85,8 +85,8 @@ _RATING_LABELS = {
 def _payments() -> dict[str, ReasonTemplate]:
     out: dict[str, ReasonTemplate] = {}
     for w in (3, 6, 12, 24):
-        out[f"pay_n_invoices_{w}m"] = T("{value} issued in the last %d months" % w, "count", _INV)
-        out[f"pay_amount_{w}m"] = T("invoiced {value} in the last %d months" % w, "money")
+        out[f"pay_n_invoices_{w}m"] = T(f"{{value}} issued in the last {w} months", "count", _INV)
+        out[f"pay_amount_{w}m"] = T(f"invoiced {{value}} in the last {w} months", "money")
     settled = "no invoice settled in the last 12 months"
     out.update({
         "pay_mean_dpd_12m": T("invoices settled in the last 12 months were paid {value} late on average",

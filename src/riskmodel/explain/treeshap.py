@@ -35,8 +35,15 @@ moves that one feature from ``r_j`` to ``x_j``).  Reasons use this form (see
 
 Example
 -------
->>> explainer = LightGBMTreeShap(booster)            # doctest: +SKIP
->>> phi, bias = explainer.shap_values(matrix)        # doctest: +SKIP
+>>> import lightgbm as lgb
+>>> rng = np.random.default_rng(0)
+>>> X = rng.normal(size=(300, 3))
+>>> y = (X[:, 0] + rng.normal(size=300) > 0).astype(int)
+>>> params = {"objective": "binary", "num_leaves": 4, "verbose": -1}
+>>> booster = lgb.train(params, lgb.Dataset(X, y), num_boost_round=5)
+>>> phi, bias = LightGBMTreeShap(booster).shap_values(X[:4])
+>>> bool(np.allclose(phi.sum(axis=1) + bias, booster.predict(X[:4], raw_score=True)))
+True
 """
 
 from __future__ import annotations
@@ -265,7 +272,7 @@ def build_tables(booster: Any, max_path_features: int = 10, reference: np.ndarra
     tree_info, _ = _tree_paths(booster)
     tree_node_start, tree_group_start = [0], [0]
     node_feature, node_threshold, node_kind, node_nan_left, node_zero_left = [], [], [], [], []
-    node_cat_start, cat_left = [0], []
+    node_cat_start, cat_left = [0], []  # type: ignore[var-annotated]  # ints, filled below
     group_bit_start, bit_node, group_sub_lo, group_sub_n = [0], [], [], []
     group_slot_start, slot_feature = [0], []
     group_table_start, tables = [0], []

@@ -21,7 +21,7 @@ from riskmodel.config import FeatureSettings, SnapshotSettings
 from riskmodel.data import schemas as S
 from riskmodel.data.tables import Tables
 from riskmodel.exceptions import ConfigError, SchemaError
-from riskmodel.features._util import date_days, float_column
+from riskmodel.features._util import date_days
 from riskmodel.features.dictionary import feature_catalog
 from riskmodel.features.financials import build_financial_features
 from riskmodel.features.labels import first_default_days, horizon_end_days, label_from_days

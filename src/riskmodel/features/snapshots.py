@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,7 @@ _FREQ = {"quarter": "QE", "month": "ME", "year": "YE"}
 # Lookup tables beyond this many days fall back to binary search.
 _MAX_LUT_DAYS = 400_000
 NAT_DAYS = np.iinfo(np.int64).min
+Side = Literal["left", "right"]  # np.searchsorted: count points before / on or before each day
 
 
 def snapshot_dates(settings: SnapshotSettings) -> pd.DatetimeIndex:
@@ -143,7 +145,7 @@ class DayIndex:
             pos[nat] = hi + 1 - lo
         return cls(days, lo, hi - lo + 2, pos)
 
-    def lookup(self, points: np.ndarray, side: str = "right") -> np.ndarray:
+    def lookup(self, points: np.ndarray, side: Side = "right") -> np.ndarray:
         """How many sorted ``points`` lie on or before ('right') / before ('left') each day."""
         if self.pos is None:
             out = np.searchsorted(points, self.days, side=side)
@@ -158,7 +160,7 @@ class DayIndex:
 
 
 def lookup_count(
-    points: np.ndarray, days: np.ndarray | DayIndex, side: str = "right"
+    points: np.ndarray, days: np.ndarray | DayIndex, side: Side = "right"
 ) -> np.ndarray:
     """For each day, how many sorted ``points`` lie on or before it (``'right'``) or before it.
 
@@ -349,7 +351,7 @@ class Grid:
         return out
 
     # ------------------------------------------------------ snapshot index
-    def snap_count(self, days: np.ndarray | DayIndex, side: str = "right") -> np.ndarray:
+    def snap_count(self, days: np.ndarray | DayIndex, side: Side = "right") -> np.ndarray:
         """Number of snapshots on or before (``'right'``) / strictly before (``'left'``) each day.
 
         A record dated ``d`` is visible (``d < S``) from snapshot index

@@ -62,6 +62,9 @@ def fit_calibrated(base: Any, X: Any, y01: np.ndarray, method: str, folds: int, 
 class CalibratedPredictMixin:
     """Prediction shared by the calibrated learned models: ``predictor_`` gives the PD."""
 
+    predictor_: Any  # set by fit (annotations only: check_is_fitted still sees an unfitted model)
+    n_features_in_: int
+
     @property
     def features_(self) -> list[str]:
         """The model's feature columns, in order (``x0, x1, ...`` when fitted on an array)."""

@@ -132,7 +132,7 @@ def fit_central_tendency(pd_model: np.ndarray, y: np.ndarray, snapshots: Any, co
     y_u = np.asarray(y)[use].astype(int)
     if len(np.unique(y_u)) < 2:
         raise ValueError("the matured rows hold one class only: the PD level cannot be estimated")
-    p_u, lo_u = p[use], _logit(p[use])
+    lo_u = _logit(p[use])
     snaps = pd.to_datetime(pd.Series(np.asarray(snapshots)[use])).dt.date.astype(str).to_numpy()
     rates = pd.Series(y_u).groupby(snaps).mean()
     lr = float(rates.mean())

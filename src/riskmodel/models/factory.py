@@ -7,7 +7,8 @@ estimator, the checks that do not apply and why.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from riskmodel.config import BaselineSettings, ModelSettings
 from riskmodel.models.baseline import FiveCScorecard

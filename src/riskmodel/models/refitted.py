@@ -36,6 +36,7 @@ Examples
 from __future__ import annotations
 
 import logging
+
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
