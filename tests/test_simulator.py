@@ -422,3 +422,13 @@ def test_run_simulate_writes_tables_and_a_separate_oracle(tmp_path: Path, fmt: s
         row = text[1].split(",")
         assert row[4].count("-") == 2 and len(row[4]) == 10  # YYYY-MM-DD
         assert row[8] in ("true", "false") and row[9] in ("true", "false")
+
+
+def test_the_oracle_refuses_a_horizon_it_was_not_computed_for() -> None:
+    from riskmodel.data.sim_oracle import ORACLE_HORIZON_MONTHS, check_oracle_horizon, oracle_horizon_refusal
+    from riskmodel.exceptions import ConfigError
+
+    assert oracle_horizon_refusal(ORACLE_HORIZON_MONTHS) is None
+    check_oracle_horizon(ORACLE_HORIZON_MONTHS)  # its own horizon passes
+    with pytest.raises(ConfigError, match=r"12-month PDs and cannot be compared with 6-month labels"):
+        check_oracle_horizon(6)

@@ -406,6 +406,7 @@ def build_bundle(
         "rating_philosophy": settings.calibration.philosophy,
         "central_tendency": to_jsonable((extra.get("central_tendency") or {}).get(name)),
         "horizon_months": settings.snapshots.horizon_months,
+        "feature_settings": settings.features.model_dump(mode="json"),  # the registry of these features
         "training_period": to_jsonable(extra.get("train_period")),
         "test_period": to_jsonable(extra.get("test_period")),
         "target": extra.get("target"),

@@ -225,6 +225,7 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
     too and the data source is "simulated".  Nothing is written.
     """
     from riskmodel.data import schemas as S
+    from riskmodel.data.sim_oracle import oracle_horizon_refusal
     from riskmodel.data.simulator import oracle_path_for
     from riskmodel.data.validation import load_and_validate
     from riskmodel.features.build import build_modelling_table, unavailable_features
@@ -244,7 +245,10 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
 
     oracle_test = None
     oracle_file = oracle_path_for(data_dir)
-    if oracle_file.is_file():
+    refusal = oracle_horizon_refusal(settings.snapshots.horizon_months)
+    if oracle_file.is_file() and refusal:
+        log.warning("%s: the oracle in %s is left out of the evaluation", refusal, oracle_file)
+    elif oracle_file.is_file():
         oracle = read_frame(oracle_file)
         joined = test[keys].merge(oracle[[*keys, S.TRUE_PD]], on=keys, how="left", validate="one_to_one")
         if joined[S.TRUE_PD].isna().any():

@@ -237,9 +237,9 @@ class Scorer:
 
     @staticmethod
     def _c_of(bundle: Bundle) -> dict[str, str]:
-        from riskmodel.features.dictionary import FEATURES, PORTFOLIO_FEATURES
+        from riskmodel.features.dictionary import recorded_catalog
 
-        out = {f: info.c for f, info in {**FEATURES, **PORTFOLIO_FEATURES}.items()}
+        out = {f: info.c for f, info in recorded_catalog(bundle.manifest.get("feature_settings")).items()}
         for ind in bundle.manifest.get("baseline") or []:
             if isinstance(ind, Mapping) and ind.get("feature") and ind.get("c"):
                 out.setdefault(str(ind["feature"]), str(ind["c"]))

@@ -38,6 +38,28 @@ from riskmodel.data.sim_world import (
     step_quality,
     transition_probs,
 )
+from riskmodel.exceptions import ConfigError
+
+ORACLE_HORIZON_MONTHS = HORIZON_MONTHS  # the horizon every oracle PD is computed for
+
+
+def oracle_horizon_refusal(horizon_months: int) -> str | None:
+    """Why the oracle cannot be compared with labels of ``horizon_months`` (None when it can).
+
+    The oracle holds ``ORACLE_HORIZON_MONTHS``-month PDs; against labels of another horizon it
+    would be a wrong benchmark, so it is refused rather than reported.
+    """
+    if horizon_months == ORACLE_HORIZON_MONTHS:
+        return None
+    return (f"the simulator's oracle holds {ORACLE_HORIZON_MONTHS}-month PDs and cannot be compared with "
+            f"{horizon_months}-month labels (snapshots.horizon_months)")
+
+
+def check_oracle_horizon(horizon_months: int) -> None:
+    """Raise ConfigError when the oracle was not computed for ``horizon_months``."""
+    refusal = oracle_horizon_refusal(horizon_months)
+    if refusal:
+        raise ConfigError(refusal)
 
 
 def oracle_pd(

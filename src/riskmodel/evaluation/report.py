@@ -653,6 +653,7 @@ def render_report(
         "lift": frame_to_table(lift),
         "images": images,
         "calibration_method": settings.models.calibration,
+        "horizon_months": settings.snapshots.horizon_months,
         "backtest": backtest_context(result),
         "master_scale": [
             {"grade": g.grade, "max_pd": _pct(g.max_pd), "description": g.description}

@@ -93,7 +93,7 @@ def _value_label(ax, x: float, y: float, text: str, **kw: Any) -> None:  # noqa:
                 bbox={"boxstyle": "round,pad=0.12", "fc": "white", "ec": "none", "alpha": 0.9}, **kw)
 
 
-def waterfall_chart(wf: Mapping[str, Any], pd_text: Callable[[float], str]) -> Figure:
+def waterfall_chart(wf: Mapping[str, Any], pd_text: Callable[[float], str], horizon_months: int = 12) -> Figure:
     """Contribution waterfall from the structured memo's ``waterfall`` block.
 
     From the reference (``base_label``) through the largest contributions (red raises the risk,
@@ -114,7 +114,7 @@ def waterfall_chart(wf: Mapping[str, Any], pd_text: Callable[[float], str]) -> F
     labels = [_wrap(str(wf.get("base_label") or "portfolio average"))] + [_wrap(lbl) for lbl, _ in items]
     values = [v for _, v in items]
     if calib is not None:
-        labels += ["Model score (raw)", "Calibration to the\n12-month PD"]
+        labels += ["Model score (raw)", f"Calibration to the\n{horizon_months}-month PD"]
     labels += ["This customer"]
     heights = [1 + lbl.count("\n") for lbl in labels]
     slot = [0.34 + 0.15 * (h - 1) for h in heights]  # inches per row

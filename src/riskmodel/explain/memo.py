@@ -179,7 +179,7 @@ def _draw_charts(data: dict[str, Any]) -> dict[str, str | None]:
         wf = copy.deepcopy(data["waterfall"])
         for step in wf["steps"]:
             step["label"] = amounts_with_currency(step["label"], step["feature"], step["value"], None, cur)
-        figs["waterfall"] = charts.png_base64(charts.waterfall_chart(wf, fmt_pd))
+        figs["waterfall"] = charts.png_base64(charts.waterfall_chart(wf, fmt_pd, data["model"]["horizon_months"]))
     months = data["payments"]["months"]
     if months and any(m["open"] > 0 or m["n_settled"] > 0 for m in months):
         hist = pd.DataFrame(months).assign(month_end=lambda d: pd.to_datetime(d["month_end"]))
@@ -524,6 +524,7 @@ def build_memo(explanation: Any, tables: Tables, as_of: pd.Timestamp, publicatio
             "auc": _num(metrics.get("auc")),
             "created_at": _iso(manifest.get("created_at")) if manifest.get("created_at") else None,
             "test_period": manifest.get("test_period"),
+            "horizon_months": int(manifest.get("horizon_months", 12)),  # bundles before the key were 12-month
         },
     }
     return Memo(data=_jsonable(data))

@@ -1,13 +1,17 @@
-"""The data dictionary: every feature's family, C, meaning and unit.
+"""The feature registry: every feature's family, C, meaning, unit, reason sentence, credit direction and concept.
 
-``FEATURES`` describes the columns built with the default feature settings;
-``feature_catalog(settings)`` gives the same for other windows or late
-thresholds.  Build output columns equal the catalog's keys, in this order.
+Everything the code knows about a feature by name is said here once, for the features built with
+the settings in force: ``feature_registry(settings)`` (one :class:`Feature` each) and its parts
+``feature_catalog``, ``reason_templates``, ``credit_direction``, ``concepts``.  ``FEATURES``,
+``CREDIT_DIRECTION`` and ``CONCEPTS`` are those of the default settings (windows 3/6/12/24 months,
+late 30/60/90 days).  Build output columns equal the catalog's keys, in this order.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -450,56 +454,324 @@ def data_dictionary_markdown(settings: FeatureSettings | None = None) -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------ reasons: how each feature reads
+# The sentence body of each feature's reasons, with the customer's value shown through a format kind
+# (riskmodel.explain.templates renders them).
+FORMAT_KINDS: tuple[str, ...] = (
+    "count", "days", "signed_days", "months", "years", "money", "log_money", "pct", "signed_pct",
+    "ratio", "times", "score", "rating", "signed_rating", "score10", "flag", "category",
+)
+
+
+@dataclass(frozen=True)
+class ReasonTemplate:
+    """How one feature reads in a reason sentence.
+
+    Parameters
+    ----------
+    text : str
+        Sentence body with ``{value}`` for the customer's formatted value
+        (numeric kinds) or ``{value}`` for the level (``category``).
+    kind : str
+        Format kind, one of :data:`FORMAT_KINDS`.
+    unit : tuple of (singular, plural), optional
+        Noun after a count, e.g. ("invoice", "invoices").
+    missing : str
+        Body used when the value is missing (NaN).
+    yes, no : str
+        Bodies of a ``flag`` feature when it is 1 / 0.
+    share : str
+        Comparison of a ``flag`` feature, with ``{share}`` for the training share of 1s.
+    label : str
+        Short name of the measure; a missing value then reads "<label> not known: <missing>",
+        so the comparison that follows is clearly about that measure.
+    """
+
+    text: str = ""
+    kind: str = "ratio"
+    unit: tuple[str, str] | None = None
+    missing: str = "no value on file"
+    yes: str = ""
+    no: str = ""
+    share: str = "{share} of the portfolio"
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in FORMAT_KINDS:
+            raise ValueError(f"unknown format kind {self.kind!r}; expected one of {FORMAT_KINDS}")
+        if self.kind == "flag" and not (self.yes and self.no):
+            raise ValueError("a flag template needs both 'yes' and 'no' texts")
+        if self.kind != "flag" and "{value}" not in self.text:
+            raise ValueError(f"template text must contain '{{value}}': {self.text!r}")
+
+
+T = ReasonTemplate
+_INV = ("invoice", "invoices")
+_VISITS = ("visit", "visits")
+
+_RATING_LABELS = {
+    "correspondence": "correspondence (formal and complete)",
+    "responsiveness": "responsiveness",
+    "expertise": "knowledge of its trade",
+    "premises": "condition of office and plant",
+    "inventory_rating": "inventory on hand",
+    "management": "quality of management",
+    "staff_morale": "staff morale",
+    "disclosure": "willingness to disclose information",
+}
+
+
+def _payments_reasons(settings: FeatureSettings) -> dict[str, ReasonTemplate]:
+    out: dict[str, ReasonTemplate] = {}
+    for w in settings.windows_months:
+        out[f"pay_n_invoices_{w}m"] = T(f"{{value}} issued in the last {w} months", "count", _INV)
+        out[f"pay_amount_{w}m"] = T(f"invoiced {{value}} in the last {w} months", "money")
+    settled = "no invoice settled in the last 12 months"
+    out.update({
+        "pay_mean_dpd_12m": T("invoices settled in the last 12 months were paid {value} late on average",
+                              "days", missing=settled),
+        "pay_max_dpd_12m": T("worst payment delay of {value} in the last 12 months", "days", missing=settled),
+        "pay_max_dpd_24m": T("worst payment delay of {value} in the last 24 months", "days",
+                             missing="no invoice settled in the last 24 months"),
+        "pay_dpd_trend": T("average payment delay changed by {value} in the last 6 months against the 6 before",
+                           "signed_days", missing="too few settled invoices to show a payment trend"),
+        "pay_share_late_12m": T("{value} of invoices settled in the last 12 months were paid after their due date",
+                                "pct", missing=settled),
+        **{f"pay_n_late_{t}_12m": T(f"{{value}} paid more than {t} days late in the last 12 months", "count",
+                                    _INV, missing=settled) for t in settings.late_thresholds_days},
+        "pay_open_amount": T("{value} open (unpaid) on our ledger", "money"),
+        "pay_overdue_amount": T("{value} overdue on our ledger", "money"),
+        "pay_overdue_1_30": T("{value} overdue by 1 to 30 days", "money"),
+        "pay_overdue_31_60": T("{value} overdue by 31 to 60 days", "money"),
+        "pay_overdue_61_90": T("{value} overdue by 61 to 90 days", "money"),
+        "pay_overdue_90p": T("{value} overdue by more than 90 days", "money"),
+        "pay_overdue_share": T("{value} of the open amount is overdue", "pct"),
+        "pay_utilisation": T("uses {value} of its credit limit", "pct", missing="no credit limit on file"),
+        "pay_months_since_late": T("last late payment {value} ago", "months", missing="never paid late"),
+        "pay_months_since_last_invoice": T("last invoice {value} ago", "months", missing="never invoiced"),
+        "pay_tenure_months": T("trading with us for {value}", "months", missing="no trading history with us"),
+    })
+    return out
+
+
+def _financials_reasons() -> dict[str, ReasonTemplate]:
+    none = "no financial statement on file"
+    return {
+        "fin_leverage": T("liabilities are {value} of total assets", "pct", missing=none),
+        "fin_equity_ratio": T("equity is {value} of total assets", "pct", missing=none),
+        "fin_current_ratio": T("current ratio (current assets / current liabilities) of {value}", "ratio",
+                               missing=none),
+        "fin_quick_ratio": T("quick ratio (liquid assets / current liabilities) of {value}", "ratio",
+                             missing=none),
+        "fin_cash_ratio": T("cash covers {value} of current liabilities", "pct", missing=none),
+        "fin_interest_cover": T("EBIT covers interest expense {value}", "times", missing=none),
+        "fin_ebit_margin": T("EBIT margin of {value}", "pct", missing=none),
+        "fin_net_margin": T("net margin of {value}", "pct", missing=none),
+        "fin_roa": T("return on assets of {value}", "pct", missing=none),
+        "fin_cfo_to_debt": T("operating cash flow covers {value} of total liabilities", "pct", missing=none),
+        "fin_revenue_growth": T("revenue growth of {value} on the previous statement", "signed_pct",
+                                missing="no previous statement to measure growth"),
+        "fin_altman_z2": T("Altman Z'' score of {value}", "score", missing=none),
+        "fin_log_revenue": T("annual revenue of {value}", "log_money", missing=none),
+        "fin_log_total_assets": T("total assets of {value}", "log_money", missing=none),
+        "fin_statement_age_months": T("latest financial statement is {value} old", "months", missing=none),
+        "fin_audited": T(kind="flag", yes="latest financial statement is audited",
+                         no="latest financial statement is not audited", missing=none,
+                         share="{share} of the portfolio has audited statements"),
+        "fin_has_statement": T(kind="flag", yes="a financial statement is on file", no=none,
+                               share="{share} of the portfolio has a statement on file"),
+    }
+
+
+def _visits_reasons() -> dict[str, ReasonTemplate]:
+    never = "no rated visit on file"
+    out = {
+        f"vis_last_{r}": T(f"{label} rated {{value}} at the last visit", "rating", missing=never)
+        for r, label in _RATING_LABELS.items()
+    }
+    out.update({
+        "vis_last_mean_rating": T("average rating of {value} at the last visit", "rating", missing=never),
+        "vis_mean_rating_24m": T("average visit rating of {value} over the last 24 months", "rating",
+                                 missing="no rated visit in the last 24 months"),
+        "vis_rating_trend": T("visit ratings moved by {value} against earlier visits", "signed_rating",
+                              missing="no earlier visit to compare with"),
+        "vis_n_visits_24m": T("{value} in the last 24 months", "count", _VISITS),
+        "vis_months_since_last": T("last visited {value} ago", "months", missing="never visited"),
+        "vis_lavish_office_24m": T(kind="flag", yes="a visit in the last 24 months found a lavish office for "
+                                   "the size of the business (a fraud warning sign)",
+                                   no="no lavish office seen at visits in the last 24 months",
+                                   missing="not visited in the last 24 months",
+                                   share="{share} of the portfolio had a lavish office noted"),
+        "vis_licence_checked_share_24m": T("business licence checked at {value} of visits in the last 24 months",
+                                           "pct", missing="not visited in the last 24 months"),
+        "vis_red_flags_24m": T("{value} raised at visits in the last 24 months", "count",
+                               ("red flag", "red flags"), missing="not visited in the last 24 months"),
+    })
+    return out
+
+
+def _registration_reasons() -> dict[str, ReasonTemplate]:
+    return {
+        "reg_industry": T("industry: {value}", "category", missing="industry unknown"),
+        "reg_region": T("region: {value}", "category", missing="region unknown"),
+        "reg_legal_form": T("legal form: {value}", "category", missing="legal form unknown"),
+        "reg_firm_age_years": T("in business for {value}", "years", missing="founding date unknown"),
+        "reg_paid_in_ratio": T("{value} of registered capital paid in", "pct",
+                               missing="no registered capital on file"),
+        "reg_business_scope_ok": T(kind="flag", yes="trades within its licensed business scope",
+                                   no="trades outside its licensed business scope",
+                                   share="{share} of the portfolio trades within scope"),
+        "reg_address_verified": T(kind="flag", yes="registered address verified as where it operates",
+                                  no="registered address is not where it operates",
+                                  share="{share} of the portfolio verified"),
+        "reg_payment_terms_days": T("payment terms of {value}", "days"),
+        "reg_log_credit_limit": T("credit limit of {value}", "log_money", missing="no credit limit on file"),
+        "evt_lawsuits_12m": T("{value} filed against it in the last 12 months", "count", ("lawsuit", "lawsuits")),
+        "evt_lawsuits_24m": T("{value} filed against it in the last 24 months", "count", ("lawsuit", "lawsuits")),
+        "evt_tax_arrears_12m": T("{value} in the last 12 months", "count",
+                                 ("tax arrears notice", "tax arrears notices")),
+        "evt_tax_arrears_24m": T("{value} in the last 24 months", "count",
+                                 ("tax arrears notice", "tax arrears notices")),
+        "evt_bank_ref_last": T("latest bank reference rated {value}", "rating", missing="no bank reference"),
+        "evt_trade_ref_mean_24m": T("trade references average {value} over the last 24 months", "rating",
+                                    missing="no trade reference in the last 24 months"),
+        "evt_agency_rating_last": T("latest credit agency score of {value}", "score10",
+                                    missing="no credit agency score"),
+        "evt_collateral_value": T("collateral of {value} pledged", "money"),
+        "evt_collateral_to_limit": T("collateral covers {value} of the credit limit", "pct",
+                                     missing="no credit limit to compare collateral with"),
+    }
+
+
+# short names for the measures whose missing text does not name them
+def _reason_labels(settings: FeatureSettings) -> dict[str, str]:
+    return {
+        "pay_mean_dpd_12m": "average payment delay", "pay_max_dpd_12m": "worst payment delay in 12 months",
+        "pay_max_dpd_24m": "worst payment delay in 24 months", "pay_dpd_trend": "payment delay trend",
+        "pay_share_late_12m": "share of invoices paid late",
+        **{f"pay_n_late_{t}_12m": f"invoices paid over {t} days late" for t in settings.late_thresholds_days},
+        "fin_leverage": "liabilities / assets", "fin_equity_ratio": "equity / assets",
+        "fin_current_ratio": "current ratio", "fin_quick_ratio": "quick ratio", "fin_cash_ratio": "cash ratio",
+        "fin_interest_cover": "interest cover", "fin_ebit_margin": "EBIT margin", "fin_net_margin": "net margin",
+        "fin_roa": "return on assets", "fin_cfo_to_debt": "cash flow / debt", "fin_revenue_growth": "revenue growth",
+        "fin_altman_z2": "Altman Z'' score", "fin_log_revenue": "revenue", "fin_log_total_assets": "total assets",
+        "fin_statement_age_months": "statement age", "vis_rating_trend": "visit rating trend",
+        "vis_mean_rating_24m": "average visit rating", "vis_last_mean_rating": "last visit rating",
+        "vis_licence_checked_share_24m": "licence checks", "vis_red_flags_24m": "red flags at visits",
+        "reg_paid_in_ratio": "paid-in capital share", "evt_collateral_to_limit": "collateral cover",
+        **{f"vis_last_{r}": f"{label} rating" for r, label in _RATING_LABELS.items()},
+    }
+
+
+def reason_templates(settings: FeatureSettings | None = None) -> dict[str, ReasonTemplate]:
+    """How each feature built with ``settings`` (defaults if None) reads in a reason sentence."""
+    settings = settings or FeatureSettings()
+    labels = _reason_labels(settings)
+    return {
+        name: (replace(t, label=labels[name]) if name in labels else t)
+        for name, t in {**_payments_reasons(settings), **_financials_reasons(), **_visits_reasons(),
+                        **_registration_reasons()}.items()
+    }
+
+
 # ------------------------------------------------------------------ reasons: credit direction and concepts
 # Credit logic's direction of each feature: +1 a higher value means more risk, -1 less risk, absent (0)
 # when credit logic gives none (volumes, size, terms, category levels, calendar-driven ages).  A reason
 # that says a feature raises the risk must quote a value on the risky side of its reference
 # (see riskmodel.explain.reasons); the monotone constraints of params.yaml follow these signs.
-CREDIT_DIRECTION: dict[str, int] = {
-    **{f: 1 for f in ("pay_mean_dpd_12m", "pay_max_dpd_12m", "pay_max_dpd_24m", "pay_dpd_trend",
-                      "pay_share_late_12m", "pay_n_late_30_12m", "pay_n_late_60_12m", "pay_n_late_90_12m",
-                      "pay_overdue_amount", "pay_overdue_1_30", "pay_overdue_31_60", "pay_overdue_61_90",
-                      "pay_overdue_90p", "pay_overdue_share", "pay_utilisation", "fin_leverage",
-                      "vis_lavish_office_24m", "vis_red_flags_24m", "evt_lawsuits_12m", "evt_lawsuits_24m",
-                      "evt_tax_arrears_12m", "evt_tax_arrears_24m")},
-    **{f: -1 for f in ("pay_months_since_late", "fin_equity_ratio", "fin_current_ratio", "fin_quick_ratio",
-                       "fin_cash_ratio", "fin_interest_cover", "fin_ebit_margin", "fin_net_margin", "fin_roa",
-                       "fin_cfo_to_debt", "fin_altman_z2", "fin_audited", "vis_last_correspondence",
-                       "vis_last_responsiveness", "vis_last_expertise", "vis_last_premises",
-                       "vis_last_inventory_rating", "vis_last_management", "vis_last_staff_morale",
-                       "vis_last_disclosure", "vis_last_mean_rating", "vis_mean_rating_24m", "vis_rating_trend",
-                       "vis_licence_checked_share_24m", "reg_paid_in_ratio", "reg_business_scope_ok",
-                       "reg_address_verified", "evt_bank_ref_last", "evt_trade_ref_mean_24m",
-                       "evt_agency_rating_last", "evt_collateral_value", "evt_collateral_to_limit")},
-}
+def _late_counts(settings: FeatureSettings) -> tuple[str, ...]:
+    return tuple(f"pay_n_late_{t}_12m" for t in settings.late_thresholds_days)
+
+
+def credit_direction(settings: FeatureSettings | None = None) -> dict[str, int]:
+    """Credit logic's direction of each feature built with ``settings`` (defaults if None)."""
+    late = _late_counts(settings or FeatureSettings())
+    return {
+        **{f: 1 for f in ("pay_mean_dpd_12m", "pay_max_dpd_12m", "pay_max_dpd_24m", "pay_dpd_trend",
+                          "pay_share_late_12m", *late,
+                          "pay_overdue_amount", "pay_overdue_1_30", "pay_overdue_31_60", "pay_overdue_61_90",
+                          "pay_overdue_90p", "pay_overdue_share", "pay_utilisation", "fin_leverage",
+                          "vis_lavish_office_24m", "vis_red_flags_24m", "evt_lawsuits_12m", "evt_lawsuits_24m",
+                          "evt_tax_arrears_12m", "evt_tax_arrears_24m")},
+        **{f: -1 for f in ("pay_months_since_late", "fin_equity_ratio", "fin_current_ratio", "fin_quick_ratio",
+                           "fin_cash_ratio", "fin_interest_cover", "fin_ebit_margin", "fin_net_margin", "fin_roa",
+                           "fin_cfo_to_debt", "fin_altman_z2", "fin_audited", "vis_last_correspondence",
+                           "vis_last_responsiveness", "vis_last_expertise", "vis_last_premises",
+                           "vis_last_inventory_rating", "vis_last_management", "vis_last_staff_morale",
+                           "vis_last_disclosure", "vis_last_mean_rating", "vis_mean_rating_24m", "vis_rating_trend",
+                           "vis_licence_checked_share_24m", "reg_paid_in_ratio", "reg_business_scope_ok",
+                           "reg_address_verified", "evt_bank_ref_last", "evt_trade_ref_mean_24m",
+                           "evt_agency_rating_last", "evt_collateral_value", "evt_collateral_to_limit")},
+    }
+
+
+CREDIT_DIRECTION: dict[str, int] = credit_direction()
+"""Directions of the features built with the default settings."""
 
 # Concepts: features that measure one thing (near twins).  A reason speaks for a concept: its
 # contribution is the sum of its features' contributions, and it quotes the member that carries the
 # most of it (riskmodel.explain.reasons); the joint monotonicity check moves a concept's features
 # together (riskmodel.models.gbm).  A feature not listed is a concept of its own.
-CONCEPTS: dict[str, tuple[str, ...]] = {
-    "payment delays": ("pay_mean_dpd_12m", "pay_max_dpd_12m", "pay_max_dpd_24m", "pay_dpd_trend",
-                       "pay_share_late_12m", "pay_n_late_30_12m", "pay_n_late_60_12m", "pay_n_late_90_12m",
-                       "pay_months_since_late"),
-    "overdue amounts": ("pay_overdue_amount", "pay_overdue_1_30", "pay_overdue_31_60", "pay_overdue_61_90",
-                        "pay_overdue_90p", "pay_overdue_share"),
-    "trading volume": ("pay_n_invoices_3m", "pay_n_invoices_6m", "pay_n_invoices_12m", "pay_n_invoices_24m",
-                       "pay_amount_3m", "pay_amount_6m", "pay_amount_12m", "pay_amount_24m", "pay_open_amount"),
-    "leverage": ("fin_leverage", "fin_equity_ratio", "fin_altman_z2"),
-    "liquidity": ("fin_current_ratio", "fin_quick_ratio", "fin_cash_ratio"),
-    "profitability": ("fin_ebit_margin", "fin_net_margin", "fin_roa", "fin_interest_cover", "fin_cfo_to_debt"),
-    "size": ("fin_log_revenue", "fin_log_total_assets"),
-    "visit ratings": ("vis_last_correspondence", "vis_last_responsiveness", "vis_last_expertise",
-                      "vis_last_premises", "vis_last_inventory_rating", "vis_last_management",
-                      "vis_last_staff_morale", "vis_last_disclosure", "vis_last_mean_rating",
-                      "vis_mean_rating_24m", "vis_rating_trend"),
-    "lawsuits": ("evt_lawsuits_12m", "evt_lawsuits_24m"),
-    "tax arrears": ("evt_tax_arrears_12m", "evt_tax_arrears_24m"),
-    "collateral": ("evt_collateral_value", "evt_collateral_to_limit"),
-}
+def concepts(settings: FeatureSettings | None = None) -> dict[str, tuple[str, ...]]:
+    """Concept -> its features, for the features built with ``settings`` (defaults if None)."""
+    settings = settings or FeatureSettings()
+    windows = settings.windows_months
+    return {
+        "payment delays": ("pay_mean_dpd_12m", "pay_max_dpd_12m", "pay_max_dpd_24m", "pay_dpd_trend",
+                           "pay_share_late_12m", *_late_counts(settings),
+                           "pay_months_since_late"),
+        "overdue amounts": ("pay_overdue_amount", "pay_overdue_1_30", "pay_overdue_31_60", "pay_overdue_61_90",
+                            "pay_overdue_90p", "pay_overdue_share"),
+        "trading volume": (*(f"pay_n_invoices_{w}m" for w in windows), *(f"pay_amount_{w}m" for w in windows),
+                           "pay_open_amount"),
+        "leverage": ("fin_leverage", "fin_equity_ratio", "fin_altman_z2"),
+        "liquidity": ("fin_current_ratio", "fin_quick_ratio", "fin_cash_ratio"),
+        "profitability": ("fin_ebit_margin", "fin_net_margin", "fin_roa", "fin_interest_cover", "fin_cfo_to_debt"),
+        "size": ("fin_log_revenue", "fin_log_total_assets"),
+        "visit ratings": ("vis_last_correspondence", "vis_last_responsiveness", "vis_last_expertise",
+                          "vis_last_premises", "vis_last_inventory_rating", "vis_last_management",
+                          "vis_last_staff_morale", "vis_last_disclosure", "vis_last_mean_rating",
+                          "vis_mean_rating_24m", "vis_rating_trend"),
+        "lawsuits": ("evt_lawsuits_12m", "evt_lawsuits_24m"),
+        "tax arrears": ("evt_tax_arrears_12m", "evt_tax_arrears_24m"),
+        "collateral": ("evt_collateral_value", "evt_collateral_to_limit"),
+    }
+
+
+CONCEPTS: dict[str, tuple[str, ...]] = concepts()
+"""Concepts of the features built with the default settings."""
 
 
 def concept_of(features: list[str]) -> list[str]:
     """The concept of each feature (its own name when it belongs to none)."""
     where = {f: c for c, members in CONCEPTS.items() for f in members}
     return [where.get(f, f) for f in features]
+
+
+class Feature(NamedTuple):
+    """One registry entry: what a feature is and how it is explained."""
+
+    info: FeatureInfo
+    reason: ReasonTemplate | None  # None: no sentence of its own (portfolio features read generically)
+    direction: int  # +1 higher is riskier, -1 safer, 0 no credit-logic direction
+    concept: str  # the concept it speaks for (its own name when it belongs to none)
+
+
+def feature_registry(settings: FeatureSettings | None = None) -> dict[str, Feature]:
+    """Every feature built with ``settings`` (defaults if None) and the portfolio family, in output order."""
+    settings = settings or FeatureSettings()
+    catalog = {**feature_catalog(settings), **PORTFOLIO_FEATURES}
+    reasons, directions = reason_templates(settings), credit_direction(settings)
+    where = {f: c for c, members in concepts(settings).items() for f in members}
+    return {name: Feature(info, reasons.get(name), directions.get(name, 0), where.get(name, name))
+            for name, info in catalog.items()}
+
+
+def recorded_catalog(recorded: Mapping[str, Any] | None = None) -> dict[str, FeatureInfo]:
+    """The catalog (portfolio family included) for feature settings recorded in a bundle's manifest.
+
+    ``recorded`` is the manifest's ``feature_settings``; None (bundles written before it was
+    recorded) means the default settings.
+    """
+    settings = FeatureSettings.model_validate(dict(recorded or {}))
+    return {**feature_catalog(settings), **PORTFOLIO_FEATURES}

@@ -124,12 +124,13 @@ def create_app(settings: Settings, bundle: Bundle | None = None) -> FastAPI:
              responses={401: {"model": ErrorOut}})
     def model_info(scorer: Scorer = Depends(get_scorer)) -> ModelInfo:
         """The served model: name, version, training metrics, features (with their C and levels), master scale."""
-        from riskmodel.features.dictionary import FEATURES
+        from riskmodel.features.dictionary import recorded_catalog
 
         m = scorer.bundle.manifest
+        catalog = recorded_catalog(m.get("feature_settings"))
         feats = []
         for f in scorer.features:
-            info = FEATURES.get(f)
+            info = catalog.get(f)
             feats.append({"name": f, "c": scorer.c_of.get(f), "description": info.description if info else None,
                           "unit": info.unit if info else None, "levels": scorer.levels.get(f)})
         return ModelInfo(model_name=scorer.model_name, version=scorer.version, created_at=m.get("created_at"),
