@@ -32,6 +32,10 @@ check: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider --doctest-modules src/riskmodel
 
+## Everyday subset: everything but the tests marked slow (notebooks, end-to-end CLI runs).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow" tests
+
 ## Performance and quality benchmarks (not part of the test suite).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/features.py

@@ -70,6 +70,7 @@ def test_pds_half_the_observed_rate_are_red_and_not_fit() -> None:
     assert red and all(g in res["verdict"] for g in red)
 
 
+@pytest.mark.slow
 def test_report_verdict_box_turns_red_with_words(tmp_path) -> None:
     settings = project_settings(tmp_path)
     result = train_result(settings, learned_signal=True)

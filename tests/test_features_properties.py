@@ -69,6 +69,7 @@ def _upto(tables: Tables, snap: pd.Timestamp) -> pd.DataFrame:
 
 # ------------------------------------------------------------- reference
 @REFERENCE
+@pytest.mark.slow
 @given(seed=SEEDS)
 def test_builder_matches_the_one_row_at_a_time_reference(seed):
     t = random_tables(_rng(seed), special=SPECIAL)
@@ -368,6 +369,7 @@ def test_the_portfolio_look_ahead_check_can_fail():
 
 
 @REFERENCE
+@pytest.mark.slow
 @given(seed=SEEDS)
 def test_portfolio_matches_the_one_row_at_a_time_reference(seed):
     t = random_tables(_rng(seed), special=SPECIAL)

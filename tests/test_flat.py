@@ -160,6 +160,7 @@ def german_result():
     return train_flat(X, y, settings, base, ids=ids, times=times), X
 
 
+@pytest.mark.slow
 def test_german_credit_cross_validated(german_result) -> None:
     res, X = german_result
     assert "class" not in X.columns  # the relabelled target is not a feature
@@ -179,6 +180,7 @@ def test_german_credit_cross_validated(german_result) -> None:
     assert ((subs >= 0.1) & (subs <= 1)).all().all()
 
 
+@pytest.mark.slow
 def test_german_credit_out_of_time_with_a_made_up_time_column(german_result) -> None:
     res, X = german_result
     _, y, _, _ = load_flat_table(GERMAN, "default")
@@ -192,6 +194,7 @@ def test_german_credit_out_of_time_with_a_made_up_time_column(german_result) -> 
     assert r.champion == "logistic_scorecard"
 
 
+@pytest.mark.slow
 def test_registered_pyfunc_of_a_table_with_text_categories_returns_reasons(tmp_path: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """A text column (here ``sector``) must not stop the registered pyfunc from giving reasons (issue 10.5)."""

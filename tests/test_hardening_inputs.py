@@ -98,6 +98,7 @@ def test_as_of_iso_date_is_read() -> None:
     assert parse_as_of(pd.Timestamp("2024-02-01 13:00")) == pd.Timestamp("2024-02-01")
 
 
+@pytest.mark.slow
 def test_a_date_with_no_customer_to_score_is_an_error_not_an_empty_file(tmp_path: Path) -> None:
     from _scoring_helpers import save_bundle, small_settings, world, write_tables
     from riskmodel.pipeline import run_score

@@ -7,6 +7,7 @@ non-5xx response that matches the schema the service publishes.
 from __future__ import annotations
 
 import httpx
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -14,6 +15,8 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from _scoring_helpers import LiveServer, save_bundle, small_settings, world
 from riskmodel.service.app import create_app
+
+pytestmark = pytest.mark.slow  # a real server and generated requests for every operation
 
 MAX_EXAMPLES = 25  # per operation: bounded so the suite stays fast
 

@@ -12,7 +12,21 @@ from nbclient import NotebookClient
 from riskmodel.config import DEFAULT_PARAMS
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
-pytestmark = pytest.mark.notebooks
+pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
+
+#: what each notebook must print: its key results, each from a different step (see tools/make_notebooks.py)
+EXPECTED = {
+    "01-explore-customer-base.ipynb": ["snapshots,", "features, default rate"],
+    "02-train-and-compare.ipynb": ["champion:", "MLflow run:", "5C baseline AUC"],
+    "03-explain-a-customer.ipynb": ["scored as of", "notches)", ".html"],
+    "04-real-data.ipynb": ["German credit: LightGBM", "Taiwan: LightGBM", "the 5C scorecard (AUC"],
+}
+
+
+def _text(output: dict) -> str:
+    if output.get("output_type") == "stream":
+        return str(output.get("text", ""))
+    return str(output.get("data", {}).get("text/plain", ""))
 
 
 def test_notebooks_exist() -> None:
@@ -56,7 +70,11 @@ def test_notebook_executes(path: Path, project: Path, monkeypatch: pytest.Monkey
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
-    assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{path.name} showed nothing"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.get("execution_count") for c in code), f"{path.name}: cells that did not run"
+    shown = "\n".join(_text(o) for c in code for o in c.get("outputs", []))
+    missing = [m for m in EXPECTED[path.name] if m not in shown]
+    assert not missing, f"{path.name} did not show {missing}"
 
 
 def test_notebooks_match_their_generator() -> None:

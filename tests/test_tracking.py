@@ -19,6 +19,8 @@ from riskmodel.export import build_bundle
 from riskmodel.grades import assign_grades
 from riskmodel.pipeline import publish_training
 
+pytestmark = pytest.mark.slow  # real training runs published to a real MLflow store (about a minute of set-up)
+
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> dict:
