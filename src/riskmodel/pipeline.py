@@ -267,12 +267,22 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
         oracle_test=oracle_test, train_groups=train[S.CUSTOMER_ID].astype(str).to_numpy(),
     )
     if settings.calibration.enabled:  # issue 9: the PD level for the declared rating philosophy
-        from riskmodel.training import calibrate_levels
+        import pandas as pd
+
+        from riskmodel.features.labels import first_default_dates
+        from riskmodel.training import ImmatureRows, calibrate_levels
 
         ptf = [c for c in table.columns if c.startswith(PORTFOLIO_PREFIX)]
+        # the cohorts between the training and the test period: immature at the cut, their early defaults count
+        dates = pd.to_datetime(table[S.SNAPSHOT_DATE])
+        cut = pd.Timestamp(split.train_end) + pd.DateOffset(months=settings.snapshots.horizon_months)
+        gap = table[(dates > pd.Timestamp(split.train_end)) & (dates < cut)].reset_index(drop=True)
+        immature = ImmatureRows(gap[features], gap[S.SNAPSHOT_DATE].to_numpy(), gap[ptf],
+                                first_default_dates(tables, gap))
         result = calibrate_levels(result, settings, train[S.SNAPSHOT_DATE].to_numpy(),
                                   train[ptf].reset_index(drop=True), test[ptf].reset_index(drop=True),
-                                  train[S.CUSTOMER_ID].astype(str).to_numpy())
+                                  train[S.CUSTOMER_ID].astype(str).to_numpy(),
+                                  first_default_train=first_default_dates(tables, train), immature=immature)
     result.extra.setdefault("train_period", data_info["train_period"])
     result.extra.setdefault("test_period", data_info["test_period"])
     return result
@@ -805,22 +815,28 @@ def run_recalibrate(settings: Settings, as_of: str, data_dir: Path | None = None
     from riskmodel.features.portfolio import PREFIX
     from riskmodel.models.central_tendency import fit_central_tendency
     from riskmodel.models.factory import BASELINE_NAME
-    from riskmodel.monitoring import matured_table
+    from riskmodel.models.central_tendency import matured
+    from riskmodel.monitoring import calibration_table
     from riskmodel.scoring import load_champion_bundle, parse_as_of
 
     date = parse_as_of(as_of)
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
     tables = load_and_validate(data_dir)
     bundle = load_champion_bundle(settings)
-    rows, p_model = _model_pds(settings, bundle, matured_table(tables, settings, date), level=False)
+    table, first_default = calibration_table(tables, settings, date)
+    keys = table[[S.CUSTOMER_ID, S.SNAPSHOT_DATE]].assign(_first_default=first_default)
+    rows, p_model = _model_pds(settings, bundle, table, level=False)
+    first_default = rows[[S.CUSTOMER_ID, S.SNAPSHOT_DATE]].merge(
+        keys, on=[S.CUSTOMER_ID, S.SNAPSHOT_DATE], how="left", validate="one_to_one")["_first_default"].to_numpy()
     y = rows[S.LABEL].to_numpy(dtype=int)
     snaps = rows[S.SNAPSHOT_DATE].to_numpy()
     cov = rows[[c for c in rows.columns if c.startswith(PREFIX)]]
     h = settings.snapshots.horizon_months
-    ct = fit_central_tendency(p_model, y, snaps, cov, settings.calibration, h, date)
+    ct = fit_central_tendency(p_model, y, snaps, cov, settings.calibration, h, date, first_default=first_default)
     p_new = ct.apply(p_model, cov)
     train_end = pd.Timestamp((bundle.manifest.get("training_period") or [None, settings.split.train_end])[1])
-    oot = (pd.to_datetime(pd.Series(snaps)) > train_end).to_numpy()
+    # the gate and the backtest read outcomes, so matured cohorts only
+    oot = ((pd.to_datetime(pd.Series(snaps)) > train_end).to_numpy() & matured(snaps, date, h))
     if not oot.any() or len(np.unique(y[oot])) < 2:
         raise ValueError(f"no matured cohort after the training period ({train_end.date()}) by {date.date()} with "
                          "defaults and non-defaults: the champion gate cannot be run")
