@@ -242,3 +242,17 @@ def test_calibration_table_removes_what_the_as_of_date_cannot_know() -> None:
     tab2, first2 = calibration_table(_shift_defaults_after(tables, as_of, np.random.default_rng(1)), settings, as_of)
     pd.testing.assert_frame_equal(tab, tab2)
     np.testing.assert_array_equal(first, first2)
+
+
+def test_score_says_when_the_pd_level_is_older_than_a_quarter(caplog: pytest.LogCaptureFixture) -> None:
+    from riskmodel.pipeline import level_age
+
+    settings = load_settings()
+    manifest = {"central_tendency": {"as_of": "2023-03-31", "philosophy": "point_in_time"}}
+    fresh = level_age(manifest, pd.Timestamp("2023-06-30"), settings)
+    assert fresh == {"fitted_as_of": "2023-03-31", "age_months": 3, "stale": False, "philosophy": "point_in_time"}
+    assert not caplog.records
+    old = level_age(manifest, pd.Timestamp("2024-12-31"), settings)
+    assert old["age_months"] == 21 and old["stale"] is True
+    assert "recalibrate --as-of 2024-12-31" in caplog.text
+    assert level_age({}, pd.Timestamp("2024-12-31"), settings)["stale"] is None  # no level step in the bundle

@@ -353,7 +353,8 @@ class CalibrationSettings(_Section):
     (Vasicek) asset correlation of the default-correlation-adjusted backtest (Tasche 2008).
     ``develop_immature``: cohorts observed for at least ``min_months_observed`` months but not
     matured also inform the level, with the defaults recorded by the as-of date developed to the
-    horizon (``models.central_tendency``).
+    horizon (``models.central_tendency``).  ``max_level_age_months``: ``score`` warns when the
+    level was fitted longer ago than this (the operating cycle recalibrates every quarter).
     """
 
     philosophy: Literal["point_in_time", "through_the_cycle", "hybrid"] = "point_in_time"
@@ -367,6 +368,7 @@ class CalibrationSettings(_Section):
     central_tendency_band: float = Field(0.2, gt=0, lt=1)
     develop_immature: bool = True
     min_months_observed: int = Field(3, ge=1)
+    max_level_age_months: int = Field(3, ge=0)
 
 
 class Settings(_Section):

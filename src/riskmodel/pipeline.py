@@ -579,6 +579,7 @@ def run_score(
         # reasons whose direction contradicts the value they quote (must be 0), and reasons withheld
         # because no member of their concept could be quoted without contradiction
         "reasons": {"reference": scorer.reference_label, **reason_counts},
+        "pd_level": level_age(bundle.manifest, date, settings),
     }
     if reason_counts.get("contradictions"):
         log.error("%d reasons contradict the value they quote", reason_counts["contradictions"])
@@ -597,6 +598,28 @@ def run_score(
     log.info("scored %d customers as of %s with %s %s: %s; grades %s -> %s", len(result), date.date(),
              bundle.model_name, bundle.version, counts, {k: v for k, v in grades.items() if v}, out)
     return out
+
+
+def level_age(manifest: dict, date: "pd.Timestamp", settings: Settings) -> dict:
+    """How old the PD level is at ``date``; logs a warning past ``calibration.max_level_age_months``.
+
+    A point-in-time level is only as current as the outcomes it was fitted on: the
+    operating cycle re-estimates it with ``riskmodel recalibrate`` every quarter.
+    """
+    import pandas as pd
+
+    ct = manifest.get("central_tendency") or {}
+    if not ct.get("as_of"):
+        return {"fitted_as_of": None, "age_months": None, "stale": None}
+    fitted = pd.Timestamp(ct["as_of"])
+    months = (date.year - fitted.year) * 12 + (date.month - fitted.month)
+    stale = months > settings.calibration.max_level_age_months
+    if stale:
+        log.warning("the PD level was fitted on outcomes known at %s, %d months before %s (philosophy %s): "
+                    "run `riskmodel recalibrate --as-of %s` so the level follows the defaults recorded since",
+                    fitted.date(), months, date.date(), ct.get("philosophy"), date.date())
+    return {"fitted_as_of": str(fitted.date()), "age_months": months, "stale": stale,
+            "philosophy": ct.get("philosophy")}
 
 
 def _portfolio_at(tables: "Tables", ids: "Any", date: "pd.Timestamp") -> "pd.DataFrame":
