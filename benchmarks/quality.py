@@ -17,8 +17,10 @@ references quoted in the datasets' README are per-fold means: German 0.786 /
 PD level (``--datasets calibration``, issue 9): on the default base (``data/raw`` of
 ``riskmodel demo``, else simulated), for each test snapshot the predicted and
 observed default rate, per-grade traffic lights and AUC, before (the learned
-models' own level) and after (central tendency for point in time, through the
-cycle, and point in time recalibrated each quarter).
+models' own level) and after (central tendency for point in time and through the
+cycle fitted at the training cut, and point in time recalibrated each quarter from
+what that quarter knows: the matured cohorts only, and with the immature cohorts'
+recorded defaults developed to the horizon, ``calibration.develop_immature``).
 
 Simulated base: the default base of params.yaml, out-of-time split from
 params.yaml; each model's test AUC, DeLong p-value against the 5C baseline and
@@ -185,9 +187,10 @@ def run_calibration(settings, data_dir: Path | None = None) -> pd.DataFrame:
     from riskmodel.data.validation import load_and_validate
     from riskmodel.evaluation import metrics as mx
     from riskmodel.features.build import build_modelling_table
+    from riskmodel.features.labels import first_default_dates
     from riskmodel.models.central_tendency import fit_central_tendency, matured
     from riskmodel.pipeline import _split_out_of_time
-    from riskmodel.training import _predict, _prepare, calibrate_levels, out_of_fold_pd
+    from riskmodel.training import ImmatureRows, _predict, _prepare, calibrate_levels, out_of_fold_pd
 
     raw = data_dir or settings.resolve(settings.paths.raw_dir)
     t0 = time.perf_counter()
@@ -209,11 +212,19 @@ def run_calibration(settings, data_dir: Path | None = None) -> pd.DataFrame:
                              settings.models.calibration_folds, settings.models.seed, groups)
            for n, m in before.models.items()}
     variants = {"before": before}
+    first_all = first_default_dates(tables, table)
+    d_tab = pd.to_datetime(table[schemas.SNAPSHOT_DATE])
+    h = settings.snapshots.horizon_months
+    cut = pd.Timestamp(settings.split.train_end) + pd.DateOffset(months=h)
+    in_gap = ((d_tab > pd.Timestamp(settings.split.train_end)) & (d_tab < cut)).to_numpy()
+    gap = table[in_gap].reset_index(drop=True)
+    immature = ImmatureRows(gap[feats], gap[schemas.SNAPSHOT_DATE].to_numpy(), gap[ptf], first_all[in_gap])
+    first_train = first_default_dates(tables, train)
     for phil in ("point_in_time", "through_the_cycle"):
         s2 = settings.model_copy(update={"calibration": settings.calibration.model_copy(update={"philosophy": phil})})
         variants[phil] = calibrate_levels(before, s2, train[schemas.SNAPSHOT_DATE].to_numpy(),
                                           train[ptf].reset_index(drop=True), test[ptf].reset_index(drop=True),
-                                          groups, oof=oof)
+                                          groups, oof=oof, first_default_train=first_train, immature=immature)
     # point in time recalibrated at each test snapshot S from the cohorts matured by S (the before champion's ranking)
     champ = before.champion
     est = before.models[champ].estimator
@@ -222,21 +233,26 @@ def run_calibration(settings, data_dir: Path | None = None) -> pd.DataFrame:
     p_all = _predict(champ, est, X_all, before.features)
     in_train = ((d >= pd.Timestamp(settings.split.train_start)) & (d <= pd.Timestamp(settings.split.train_end))).to_numpy()
     p_all[in_train] = oof[champ]  # training rows out of fold
-    h = settings.snapshots.horizon_months
     rolling = np.full(len(test), np.nan)
+    rolling_matured = np.full(len(test), np.nan)
     t_snap = test[schemas.SNAPSHOT_DATE].to_numpy()
     te_rows = np.flatnonzero(~in_train & (d >= pd.Timestamp(settings.split.test_start)).to_numpy())
+    no_dev = settings.calibration.model_copy(update={"develop_immature": False})
     for s in np.unique(t_snap):
-        use = matured(d.to_numpy(), s, h)
-        ct = fit_central_tendency(p_all[use], table[schemas.LABEL].to_numpy()[use], d.to_numpy()[use],
-                                  table.loc[use, ptf].reset_index(drop=True), settings.calibration, h, s)
         m = t_snap == s
-        rolling[m] = ct.apply(p_all[te_rows][m], test.loc[m, ptf].reset_index(drop=True))
+        seen = (d < pd.Timestamp(s)).to_numpy()  # every earlier cohort; the fit reads only what s knows
+        y_seen = np.where(matured(d.to_numpy(), s, h), table[schemas.LABEL].to_numpy(), 0)[seen]
+        for target, cal in ((rolling, settings.calibration), (rolling_matured, no_dev)):
+            ct = fit_central_tendency(p_all[seen], y_seen, d.to_numpy()[seen],
+                                      table.loc[seen, ptf].reset_index(drop=True), cal, h, s,
+                                      first_default=np.where(first_all[seen] < np.datetime64(pd.Timestamp(s).date()),
+                                                             first_all[seen], np.datetime64("NaT")))
+            target[m] = ct.apply(p_all[te_rows][m], test.loc[m, ptf].reset_index(drop=True))
     y = test[schemas.LABEL].to_numpy()
     cols = {"before": before.models[before.champion].pd_test,
             "pit": variants["point_in_time"].models[variants["point_in_time"].champion].pd_test,
             "ttc": variants["through_the_cycle"].models[variants["through_the_cycle"].champion].pd_test,
-            "pit_quarterly": rolling}
+            "pit_quarterly_matured": rolling_matured, "pit_quarterly": rolling}
     print(f"\n== PD level on the test period ({source}; {time.perf_counter() - t0:.0f} s): champion before "
           f"{before.champion}, point in time {variants['point_in_time'].champion}, through the cycle "
           f"{variants['through_the_cycle'].champion}; asset correlation {settings.calibration.asset_correlation}")

@@ -370,6 +370,10 @@ class CalibrationSettings(_Section):
     weight ``hybrid_weight`` on point in time).  ``margin_of_conservatism`` is added to every
     PD's log-odds after calibration (0 = none).  ``asset_correlation`` is the one-factor
     (Vasicek) asset correlation of the default-correlation-adjusted backtest (Tasche 2008).
+    ``develop_immature``: cohorts observed for at least ``min_months_observed`` months but not
+    matured also inform the level, with the defaults recorded by the as-of date developed to the
+    horizon (``models.central_tendency``).  ``max_level_age_months``: ``score`` warns when the
+    level was fitted longer ago than this (the operating cycle recalibrates every quarter).
     """
 
     philosophy: Literal["point_in_time", "through_the_cycle", "hybrid"] = "point_in_time"
@@ -381,6 +385,9 @@ class CalibrationSettings(_Section):
     enabled: bool = True
     portfolio_in_model: bool = False
     central_tendency_band: float = Field(0.2, gt=0, lt=1)
+    develop_immature: bool = True
+    min_months_observed: int = Field(3, ge=1)
+    max_level_age_months: int = Field(3, ge=0)
 
 
 class Settings(_Section):

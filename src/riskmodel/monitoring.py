@@ -43,6 +43,36 @@ def matured_table(tables: Tables, settings: Settings, as_of: dt.date | pd.Timest
     return table[keep].reset_index(drop=True)
 
 
+def calibration_table(tables: Tables, settings: Settings,
+                      as_of: dt.date | pd.Timestamp) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows ``recalibrate`` may learn the level from at ``as_of``, and their first default dates.
+
+    Matured cohorts, plus (with ``calibration.develop_immature``) the cohorts observed for
+    at least ``calibration.min_months_observed`` months.  What ``as_of`` cannot know is
+    removed here, not only ignored later: the label of an immature row is set to 0 (its
+    outcome is open) and every default date on or after ``as_of`` becomes NaT.
+    """
+    from riskmodel.features.build import build_modelling_table
+    from riskmodel.features.labels import first_default_dates
+
+    cal, snaps = settings.calibration, settings.snapshots
+    if not cal.develop_immature:
+        table = matured_table(tables, settings, as_of)
+    else:
+        # past the training grid's end too: a cohort is evidence once it is min_months_observed old
+        if pd.Timestamp(snaps.start) + pd.DateOffset(months=cal.min_months_observed) > pd.Timestamp(as_of):
+            raise ValueError(f"no snapshot of the grid ({snaps.start}..{snaps.end}) is {cal.min_months_observed} "
+                             f"months old by {pd.Timestamp(as_of).date()}")
+        table = build_modelling_table(tables, snaps.model_copy(update={"end": pd.Timestamp(as_of).date()}),
+                                      settings.features, allow_partial_labels=True)
+        table = table[matured(table[S.SNAPSHOT_DATE].to_numpy(), as_of, cal.min_months_observed)].reset_index(drop=True)
+        open_ = ~matured(table[S.SNAPSHOT_DATE].to_numpy(), as_of, snaps.horizon_months)
+        table.loc[open_, S.LABEL] = 0  # not known at as_of; fit_central_tendency reads matured labels only
+    first = first_default_dates(tables, table)
+    first[first >= np.datetime64(pd.Timestamp(as_of).date(), "D")] = np.datetime64("NaT")
+    return table, first
+
+
 def band(mean_pd: float, rho: float) -> dict[str, float]:
     """The central-tendency band of a cohort: Vasicek default-rate quantiles around its mean PD."""
     return {"low_999": vasicek_quantile(mean_pd, rho, 1 - RED_AT), "low_95": vasicek_quantile(mean_pd, rho, 1 - YELLOW_AT),

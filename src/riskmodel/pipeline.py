@@ -273,12 +273,22 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
         oracle_test=oracle_test, train_groups=train[S.CUSTOMER_ID].astype(str).to_numpy(),
     )
     if settings.calibration.enabled:  # issue 9: the PD level for the declared rating philosophy
-        from riskmodel.training import calibrate_levels
+        import pandas as pd
+
+        from riskmodel.features.labels import first_default_dates
+        from riskmodel.training import ImmatureRows, calibrate_levels
 
         ptf = [c for c in table.columns if c.startswith(PORTFOLIO_PREFIX)]
+        # the cohorts between the training and the test period: immature at the cut, their early defaults count
+        dates = pd.to_datetime(table[S.SNAPSHOT_DATE])
+        cut = pd.Timestamp(split.train_end) + pd.DateOffset(months=settings.snapshots.horizon_months)
+        gap = table[(dates > pd.Timestamp(split.train_end)) & (dates < cut)].reset_index(drop=True)
+        immature = ImmatureRows(gap[features], gap[S.SNAPSHOT_DATE].to_numpy(), gap[ptf],
+                                first_default_dates(tables, gap))
         result = calibrate_levels(result, settings, train[S.SNAPSHOT_DATE].to_numpy(),
                                   train[ptf].reset_index(drop=True), test[ptf].reset_index(drop=True),
-                                  train[S.CUSTOMER_ID].astype(str).to_numpy())
+                                  train[S.CUSTOMER_ID].astype(str).to_numpy(),
+                                  first_default_train=first_default_dates(tables, train), immature=immature)
     result.extra.setdefault("train_period", data_info["train_period"])
     result.extra.setdefault("test_period", data_info["test_period"])
     return result
@@ -575,6 +585,7 @@ def run_score(
         # reasons whose direction contradicts the value they quote (must be 0), and reasons withheld
         # because no member of their concept could be quoted without contradiction
         "reasons": {"reference": scorer.reference_label, **reason_counts},
+        "pd_level": level_age(bundle.manifest, date, settings),
     }
     if reason_counts.get("contradictions"):
         log.error("%d reasons contradict the value they quote", reason_counts["contradictions"])
@@ -593,6 +604,28 @@ def run_score(
     log.info("scored %d customers as of %s with %s %s: %s; grades %s -> %s", len(result), date.date(),
              bundle.model_name, bundle.version, counts, {k: v for k, v in grades.items() if v}, out)
     return out
+
+
+def level_age(manifest: dict, date: "pd.Timestamp", settings: Settings) -> dict:
+    """How old the PD level is at ``date``; logs a warning past ``calibration.max_level_age_months``.
+
+    A point-in-time level is only as current as the outcomes it was fitted on: the
+    operating cycle re-estimates it with ``riskmodel recalibrate`` every quarter.
+    """
+    import pandas as pd
+
+    ct = manifest.get("central_tendency") or {}
+    if not ct.get("as_of"):
+        return {"fitted_as_of": None, "age_months": None, "stale": None}
+    fitted = pd.Timestamp(ct["as_of"])
+    months = (date.year - fitted.year) * 12 + (date.month - fitted.month)
+    stale = months > settings.calibration.max_level_age_months
+    if stale:
+        log.warning("the PD level was fitted on outcomes known at %s, %d months before %s (philosophy %s): "
+                    "run `riskmodel recalibrate --as-of %s` so the level follows the defaults recorded since",
+                    fitted.date(), months, date.date(), ct.get("philosophy"), date.date())
+    return {"fitted_as_of": str(fitted.date()), "age_months": months, "stale": stale,
+            "philosophy": ct.get("philosophy")}
 
 
 def _portfolio_at(tables: "Tables", ids: "Any", date: "pd.Timestamp") -> "pd.DataFrame":
@@ -808,24 +841,29 @@ def run_recalibrate(settings: Settings, as_of: str, data_dir: Path | None = None
     from riskmodel.evaluation.delong import delong_roc_test
     from riskmodel.export import model_card, to_jsonable
     from riskmodel.features.portfolio import PREFIX
-    from riskmodel.models.central_tendency import fit_central_tendency
+    from riskmodel.models.central_tendency import fit_central_tendency, matured
     from riskmodel.models.factory import BASELINE_NAME
-    from riskmodel.monitoring import matured_table
+    from riskmodel.monitoring import calibration_table
     from riskmodel.scoring import load_champion_bundle, parse_as_of
 
     date = parse_as_of(as_of)
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
     tables = load_and_validate(data_dir)
     bundle = load_champion_bundle(settings)
-    rows, p_model = _model_pds(settings, bundle, matured_table(tables, settings, date), level=False)
+    table, first_default = calibration_table(tables, settings, date)
+    keys = table[[S.CUSTOMER_ID, S.SNAPSHOT_DATE]].assign(_first_default=first_default)
+    rows, p_model = _model_pds(settings, bundle, table, level=False)
+    first_default = rows[[S.CUSTOMER_ID, S.SNAPSHOT_DATE]].merge(
+        keys, on=[S.CUSTOMER_ID, S.SNAPSHOT_DATE], how="left", validate="one_to_one")["_first_default"].to_numpy()
     y = rows[S.LABEL].to_numpy(dtype=int)
     snaps = rows[S.SNAPSHOT_DATE].to_numpy()
     cov = rows[[c for c in rows.columns if c.startswith(PREFIX)]]
     h = settings.snapshots.horizon_months
-    ct = fit_central_tendency(p_model, y, snaps, cov, settings.calibration, h, date)
+    ct = fit_central_tendency(p_model, y, snaps, cov, settings.calibration, h, date, first_default=first_default)
     p_new = ct.apply(p_model, cov)
     train_end = pd.Timestamp((bundle.manifest.get("training_period") or [None, settings.split.train_end])[1])
-    oot = (pd.to_datetime(pd.Series(snaps)) > train_end).to_numpy()
+    # the gate and the backtest read outcomes, so matured cohorts only
+    oot = ((pd.to_datetime(pd.Series(snaps)) > train_end).to_numpy() & matured(snaps, date, h))
     if not oot.any() or len(np.unique(y[oot])) < 2:
         raise ValueError(f"no matured cohort after the training period ({train_end.date()}) by {date.date()} with "
                          "defaults and non-defaults: the champion gate cannot be run")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -425,9 +426,24 @@ def out_of_fold_pd(name: str, estimator: Any, X: pd.DataFrame, y: np.ndarray, fe
     return oof
 
 
+@dataclass
+class ImmatureRows:
+    """Modelling-table rows of the cohorts whose horizon has not ended at the training cut.
+
+    Their outcomes are unknown, but the defaults they recorded before the cut are
+    evidence of the current default rate (``models.central_tendency``).
+    """
+
+    X: pd.DataFrame  # the model's feature columns, as the training rows have them
+    snapshots: np.ndarray
+    cov: pd.DataFrame  # portfolio covariates
+    first_default: np.ndarray  # the customer's first default date, NaT when none
+
+
 def calibrate_levels(result: TrainResult, settings: Settings, train_snapshots: Any, cov_train: pd.DataFrame,
                      cov_test: pd.DataFrame, train_groups: np.ndarray | None = None,
-                     oof: dict[str, np.ndarray] | None = None) -> TrainResult:
+                     oof: dict[str, np.ndarray] | None = None, first_default_train: np.ndarray | None = None,
+                     immature: ImmatureRows | None = None) -> TrainResult:
     """Set every model's PD level for ``calibration.philosophy`` from the training outcomes only.
 
     Each model's out-of-fold training PDs (and, for point in time, the portfolio
@@ -438,6 +454,9 @@ def calibrate_levels(result: TrainResult, settings: Settings, train_snapshots: A
     every metric, test and the champion gate are recomputed.
     ``extra["central_tendency"]`` maps model -> the fitted calibration (dict);
     ``extra["oof_pd"]`` model -> the out-of-fold training PDs (``oof`` reuses them).
+    With ``first_default_train`` (and ``immature``, the rows between the training and
+    the test period, scored out of sample), the defaults recorded before the cut in
+    cohorts not yet matured inform the level too (``calibration.develop_immature``).
     """
     from riskmodel.models.central_tendency import fit_central_tendency
 
@@ -450,7 +469,17 @@ def calibrate_levels(result: TrainResult, settings: Settings, train_snapshots: A
         if name not in oofs:
             oofs[name] = out_of_fold_pd(name, m.estimator, result.X_train, result.y_train, result.features,
                                         settings.models.calibration_folds, settings.models.seed, train_groups)
-        ct = fit_central_tendency(oofs[name], result.y_train, train_snapshots, cov_train, cal, h, as_of)
+        if first_default_train is not None and immature is not None and len(immature.X):
+            p_imm = _predict(name, m.estimator, _prepare(immature.X, result.categorical_levels), result.features)
+            ct = fit_central_tendency(
+                np.concatenate([oofs[name], p_imm]),
+                np.concatenate([result.y_train, np.zeros(len(p_imm), dtype=int)]),  # immature labels are never read
+                np.concatenate([np.asarray(train_snapshots), immature.snapshots]),
+                pd.concat([cov_train, immature.cov], ignore_index=True), cal, h, as_of,
+                first_default=np.concatenate([first_default_train, immature.first_default]))
+        else:
+            ct = fit_central_tendency(oofs[name], result.y_train, train_snapshots, cov_train, cal, h, as_of,
+                                      first_default=first_default_train)
         p_train[name] = ct.apply(oofs[name], cov_train)
         p_test[name] = ct.apply(m.pd_test, cov_test)
         cts[name] = ct.to_dict()

@@ -71,3 +71,20 @@ def build_labels(tables: Tables, keys: pd.DataFrame, horizon_months: int) -> pd.
     first = first_default_days(tables.defaults, customers)[codes]
     snap = to_days(keys[S.SNAPSHOT_DATE])
     return pd.Series(label_from_days(first, snap, horizon_months), index=keys.index, name=S.LABEL)
+
+
+def first_default_dates(tables: Tables, keys: pd.DataFrame) -> np.ndarray:
+    """Each row's customer's first default date (datetime64[D], NaT when none), for rows of ``keys``.
+
+    The calibration reads from it only what was recorded before its as-of date
+    (``models.central_tendency.observed_by``).
+    """
+    customers = pd.Index(tables.customers[S.CUSTOMER_ID]).unique().sort_values()
+    try:
+        codes = customer_codes(keys[S.CUSTOMER_ID], customers, "keys")
+    except SchemaError as err:
+        raise UnknownCustomerError(str(err)) from None
+    first = first_default_days(tables.defaults, customers)[codes]
+    out = first.astype("datetime64[D]")
+    out[first == NAT_DAYS] = np.datetime64("NaT")
+    return out
