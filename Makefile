@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench venv clean images
+.PHONY: demo test bench venv clean images audit
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
@@ -23,6 +23,10 @@ demo: $(STAMP)
 ## Run the test suite (unit, leakage, integration, service over HTTP, notebooks).
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests
+
+## Known vulnerabilities in the installed packages (pip-audit; fails on a finding, says so when it cannot check).
+audit: $(STAMP)
+	$(BIN)/python tools/audit_deps.py
 
 ## Performance and quality benchmarks (not part of the test suite).
 bench: $(STAMP)
