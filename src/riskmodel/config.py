@@ -448,7 +448,10 @@ def load_settings(path: Path | str | None = None, overrides: dict[str, Any] | No
     try:
         data = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as err:
-        raise ConfigError(f"{p}: not valid YAML: {err}") from None
+        mark = getattr(err, "problem_mark", None)  # where the parser stopped, 1-based for people
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = getattr(err, "problem", None) or " ".join(str(err).split())
+        raise ConfigError(f"{p}: not valid YAML{where}: {what}") from None
     if overrides:
         data = deep_merge(data, overrides)
     return settings_from_dict(data, root=p.parent, source=str(p))

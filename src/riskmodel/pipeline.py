@@ -457,6 +457,11 @@ def _read_previous_scores(previous: Path | str) -> "pd.DataFrame":
     if missing:
         raise RiskModelError(f"--previous {path} has no column {', '.join(missing)}; give an earlier "
                              "`riskmodel score` output")
+    dup = prev["customer_id"].astype(str).duplicated()
+    if dup.any():
+        raise RiskModelError(f"--previous {path} lists {int(dup.sum())} customer id(s) more than once (e.g. "
+                             f"{prev.loc[dup, 'customer_id'].astype(str).head(3).tolist()}); give an earlier "
+                             "`riskmodel score` output, one row per customer")
     return prev
 
 
@@ -822,8 +827,10 @@ def run_recalibrate(settings: Settings, as_of: str, data_dir: Path | None = None
     train_end = pd.Timestamp((bundle.manifest.get("training_period") or [None, settings.split.train_end])[1])
     oot = (pd.to_datetime(pd.Series(snaps)) > train_end).to_numpy()
     if not oot.any() or len(np.unique(y[oot])) < 2:
-        raise ValueError(f"no matured cohort after the training period ({train_end.date()}) by {date.date()} with "
-                         "defaults and non-defaults: the champion gate cannot be run")
+        from riskmodel.exceptions import NoDataError
+
+        raise NoDataError(f"no matured cohort after the training period ({train_end.date()}) by {date.date()} with "
+                          "defaults and non-defaults: the champion gate cannot be run; choose a later --as-of")
     X_oot = rows[oot].reset_index(drop=True)
     groups = X_oot[S.CUSTOMER_ID].astype(str).to_numpy()
     gate: dict = {"evaluated_on": sorted({str(pd.Timestamp(s).date()) for s in snaps[oot]}),
