@@ -195,6 +195,8 @@ CHAMPION_CASES: dict[str, Callable[[Path], tuple[list[str], tuple[str, ...]]]] =
                                                           str(params)], ("2015-01-01", "--as-of")),
     "recalibrate before any matured cohort": lambda params: (["recalibrate", "--as-of", "2015-01-01", "--params",
                                                               str(params)], ("2015-01-01", "--as-of")),
+    "serve on an address not of this machine": lambda params: (["serve", "--host", "10.255.255.1", "--params",
+                                                                str(params)], ("10.255.255.1", "--host")),
 }
 
 
@@ -217,6 +219,19 @@ def test_user_error_is_one_line_with_exit_code_1(project: Project, case: str) ->
     args, names = CASES[case](project)
     (project.root / "sim_empty").mkdir(exist_ok=True)
     assert_one_line_error(run_cli(args, cwd=project.root), *names)
+
+
+def test_a_port_in_use_is_one_line(champion_project: tuple[Path, Path]) -> None:
+    """uvicorn alone logs the bind failure among INFO lines and exits with code 3."""
+    import socket
+
+    root, params = champion_project
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli(["serve", "--port", str(port), "--params", str(params)], cwd=root)
+    assert_one_line_error(done, str(port), "in use", "--port")
 
 
 def test_no_arguments_prints_the_help_not_an_error(project: Project) -> None:

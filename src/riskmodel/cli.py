@@ -295,6 +295,8 @@ def explain(
 def serve(
     host: Annotated[Optional[str], typer.Option(help="Bind address (default: params).")] = None,
     port: Annotated[Optional[int], typer.Option(help="Port (default: params).", min=1, max=65535)] = None,
+    workers: Annotated[Optional[int], typer.Option(
+        help="Worker processes, each with the model (default: params service.workers).", min=1, max=64)] = None,
     params: ParamsOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -302,7 +304,7 @@ def serve(
     _setup_logging(verbose)
     from riskmodel import pipeline
 
-    pipeline.run_serve(_settings(params), host=host, port=port)
+    pipeline.run_serve(_settings(params), host=host, port=port, workers=workers)
 
 
 @app.command()

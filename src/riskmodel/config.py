@@ -296,6 +296,9 @@ class ServiceSettings(_Section):
     port: int = Field(8000, ge=1, le=65535)
     max_batch: int = Field(1000, ge=1)
     api_key_env: str = "RISKMODEL_API_KEY"
+    # worker processes of `riskmodel serve`; each loads and verifies the champion. One worker spends
+    # about 5 to 10 ms of CPU per one-customer request, so 200 requests/s need 2 workers on 2 cores (issue 11.6)
+    workers: int = Field(2, ge=1, le=64)
 
 
 # --- committee memo: currency and limit review (issue 10.4) ---

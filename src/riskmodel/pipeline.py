@@ -683,8 +683,9 @@ def run_explain(
     return out
 
 
-def run_serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
-    """Run the REST service with uvicorn (the champion is loaded once at start-up)."""
+def run_serve(settings: Settings, host: str | None = None, port: int | None = None,
+              workers: int | None = None) -> None:
+    """Run the REST service with uvicorn (the champion is loaded once at start-up, in every worker)."""
     import uvicorn
 
     from riskmodel.service.app import create_app
@@ -693,10 +694,32 @@ def run_serve(settings: Settings, host: str | None = None, port: int | None = No
 
     host = host or settings.service.host
     port = port or settings.service.port
+    workers = workers or settings.service.workers
     bundle = load_champion_bundle(settings)  # verified and tested here, so a bad model is one line, not a traceback
     Scorer(bundle, settings.scoring, limit_review=settings.limit_review).self_test()
-    log.info("serving on http://%s:%d (OpenAPI at /docs)", host, port)
-    uvicorn.run(create_app(settings, bundle), host=host, port=port, log_level="info", access_log=False)
+    from riskmodel.safety import preflight_listen
+
+    preflight_listen(host, port)  # a taken port or a foreign address is one line, not uvicorn's log and exit 3
+    log.info("serving on http://%s:%d (OpenAPI at /docs)%s", host, port,
+             f" with {workers} worker processes" if workers > 1 else "")
+    if workers == 1:
+        uvicorn.run(create_app(settings, bundle), host=host, port=port, log_level="info", access_log=False)
+        return
+    _serve_workers(settings, host, port, workers)
+
+
+def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
+    """uvicorn with several worker processes: they import the app by name, so the settings travel to them
+    through the environment (as JSON) and each worker loads and verifies the champion itself."""
+    import os
+
+    import uvicorn
+
+    from riskmodel.service.app import SETTINGS_ENV
+
+    os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    uvicorn.run("riskmodel.service.app:app_from_environment", factory=True, host=host, port=port,
+                workers=workers, log_level="info", access_log=False)
 
 
 # ---------------------------------------------------------------------- demo
