@@ -66,7 +66,7 @@ def test_two_workers_serve_the_same_answers_as_the_scorer(tmp_path: Path) -> Non
         settings = load_settings(pfile)
         expected = Scorer(bundle, settings.scoring, limit_review=settings.limit_review).explain_records(records, ids)
         with httpx.Client(base_url=url, timeout=60) as client:
-            for rec, cid, exp in zip(records, ids, expected):  # keep-alive off: requests spread over the workers
+            for rec, cid, exp in zip(records, ids, expected, strict=True):  # keep-alive off: requests spread over the workers
                 r = client.post("/v1/score", json={"customers": [{"customer_id": cid, "features": rec}]},
                                 headers={"connection": "close"})
                 assert r.status_code == 200, r.text[:500]

@@ -24,8 +24,8 @@ import pandas as pd
 from riskmodel.config import Settings
 from riskmodel.data import schemas as S
 from riskmodel.data.tables import Tables
-from riskmodel.exceptions import NoDataError
 from riskmodel.evaluation.backtest import RED_AT, YELLOW_AT, run_backtest, vasicek_quantile, worst_light
+from riskmodel.exceptions import NoDataError
 from riskmodel.models.central_tendency import matured
 
 
