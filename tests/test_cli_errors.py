@@ -76,6 +76,18 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
         (corrupt / p.name).write_bytes(p.read_bytes())
     (corrupt / "visits.parquet").write_bytes(b"not a parquet file")
 
+    # a book with one defaulting customer in the training period: nothing to learn from (sklearn's
+    # "Only 1 class/es in training fold" before)
+    few = root / "one_default"
+    for p in raw.iterdir():
+        (few / p.name).parent.mkdir(exist_ok=True)
+        (few / p.name).write_bytes(p.read_bytes())
+    defaults = pd.read_parquet(raw / "defaults.parquet")
+    when = pd.to_datetime(defaults["default_date"])
+    in_training = defaults[(when > "2020-06-30") & (when <= "2021-12-31")]
+    keep = (defaults["customer_id"] == in_training["customer_id"].iloc[0]) | (when > "2023-03-31")  # test labels
+    write_frame(defaults[keep].reset_index(drop=True), few / "defaults.parquet")
+
     # score files for --previous: duplicated ids; a corrupt one
     ids = pd.read_parquet(raw / "customers.parquet")["customer_id"].astype(str)
     write_frame(pd.DataFrame({"customer_id": [ids[0], ids[0], ids[1]], "grade": ["B1", "B1", "A2"]}),
@@ -103,7 +115,11 @@ def assert_one_line_error(done: subprocess.CompletedProcess[str], *names: str) -
     shown = f"exit {done.returncode}\nstdout:\n{done.stdout[-2000:]}\nstderr:\n{done.stderr[-3000:]}"
     assert done.returncode == 1, shown
     assert "Traceback" not in done.stderr and "Traceback" not in done.stdout, shown
-    lines = [ln for ln in done.stderr.splitlines() if ln.strip() and not LOG_LINE.match(ln)]
+    lines, in_record = [], False
+    for ln in done.stderr.splitlines():  # log records (a warning may carry an indented report) are not the error
+        in_record = bool(LOG_LINE.match(ln)) or (in_record and ln[:1].isspace())
+        if ln.strip() and not in_record:
+            lines.append(ln)
     assert len(lines) == 1, shown
     line = lines[0]
     assert line.startswith("error: "), shown
@@ -165,6 +181,9 @@ CASES: dict[str, Case] = {
                                              "riskmodel validate")),
     "table file corrupt": lambda p: (["features", "--data", str(p.root / "corrupt_tables"),
                                       "--params", str(p.params)], ("visits.parquet",)),
+    "one defaulting customer to train on": lambda p: (["train", "--data", str(p.root / "one_default"), "--out",
+                                                       str(p.root / "train_out"), "--params", str(p.params)],
+                                                      ("training period", "more customers")),
     "flat table missing": lambda p: (["train", "--table", str(p.root / "flat.csv"), "--target", "y",
                                       "--params", str(p.params)], ("flat.csv",)),
     "flat table target missing": lambda p: (["train", "--table", str(p.raw / "customers.parquet"), "--target",

@@ -236,6 +236,7 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
     settings = leave_out_unavailable(settings, left_out)
     table = build_modelling_table(tables, settings.snapshots, settings.features)
     train, test = _split_out_of_time(table, settings)
+    _require_customers_of_each_class(train, settings)
     keys = [S.CUSTOMER_ID, S.SNAPSHOT_DATE]
     features = [c for c in table.columns if c not in (*keys, S.LABEL)
                 and (settings.calibration.portfolio_in_model or not c.startswith(PORTFOLIO_PREFIX))]
@@ -350,6 +351,24 @@ def _split_out_of_time(table: "pd.DataFrame", settings: Settings) -> "tuple[pd.D
             )
         out.append(part.reset_index(drop=True))
     return out[0], out[1]
+
+
+def _require_customers_of_each_class(train: "pd.DataFrame", settings: Settings) -> None:
+    """ConfigError (one line) when the training rows hold fewer than 2 defaulting or non-defaulting customers:
+    the models' calibration folds by customer then have a fold with one class (sklearn's "Only 1 class/es in
+    training fold" after minutes of work), and so few defaults teach nothing."""
+    from riskmodel.data import schemas as S
+    from riskmodel.exceptions import ConfigError
+
+    per_class = train.groupby(S.LABEL)[S.CUSTOMER_ID].nunique()
+    if int(per_class.min()) < 2:
+        sp = settings.split
+        raise ConfigError(
+            f"the training period {sp.train_start}..{sp.train_end} (split.train_start/train_end) has "
+            f"{int(per_class.get(1, 0))} defaulting and {int(per_class.get(0, 0))} non-defaulting customer(s): the "
+            "models' cross-validated calibration needs at least 2 customers of each, and a model learnt from so "
+            "few defaults would not be worth reading. Widen the period or use more customers."
+        )
 
 
 def publish_training(result: "TrainResult", settings: Settings, out_dir: Path, run_name: str,
