@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast check bench venv clean images
+.PHONY: demo test test-fast check audit bench venv clean images
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
@@ -35,6 +35,10 @@ check: $(STAMP)
 ## Everyday subset: everything but the tests marked slow (notebooks, end-to-end CLI runs).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow" tests
+
+## Known vulnerabilities in the installed packages (pip-audit; fails on a finding, says so when it cannot check).
+audit: $(STAMP)
+	$(BIN)/python tools/audit_deps.py
 
 ## Performance and quality benchmarks (not part of the test suite).
 bench: $(STAMP)

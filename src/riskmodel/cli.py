@@ -1,7 +1,10 @@
 """Command-line entry point: parse arguments, set up logging, call one pipeline stage.
 
-Every subcommand is a thin wrapper over a function in ``riskmodel.pipeline``;
-domain errors become a clear message on stderr and exit code 1 (2 for usage).
+Every subcommand is a thin wrapper over a function in ``riskmodel.pipeline``.
+Every error a user can cause (a wrong option or value, a missing file, a bad
+date or table, a broken params.yaml) becomes ONE line on stderr starting with
+``error:`` and naming what to fix, with exit code 1 and no traceback
+(``--verbose`` adds the traceback of a failure inside a command).
 """
 
 from __future__ import annotations
@@ -14,12 +17,83 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional, TypeVar
 
-import click
 import typer
+from typer.core import TyperGroup
 
-from riskmodel.exceptions import RiskModelError
+from riskmodel.exceptions import RiskModelError, SchemaError, UsageError
+
+MAX_MESSAGE = 1_000  # characters of one error line
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """A possibly multi-line message as one line: a list under a heading becomes ``heading: a; b; c``."""
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
+    if not lines:
+        return "no message"
+    items = [ln[2:].strip() if ln.startswith("- ") else ln for ln in lines[1:]]
+    out = lines[0] if not items else lines[0].rstrip(":") + ": " + "; ".join(items)
+    out = " ".join(out.split())
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+def _schema_line(err: SchemaError) -> str | None:
+    """A broken data contract as one line: the first broken rules (table.column rule: details) and where to
+    see them all; None when the error carries no validation report."""
+    from riskmodel.data.validation import ValidationReport
+
+    report = err.report
+    if not isinstance(report, ValidationReport) or not report.errors:
+        return None
+    shown = [f"{v.table}.{v.column} {v.rule}: {one_line(v.message, 160)}"
+             + (f" (e.g. {', '.join(v.examples[:2])})" if v.examples else "") for v in report.errors[:3]]
+    more = f"; and {len(report.errors) - 3} more" if len(report.errors) > 3 else ""
+    return (f"the input tables break the data contract ({len(report.errors)} error(s)): " + "; ".join(shown)
+            + more + "; `riskmodel validate --data <folder>` prints the full report")
+
+
+def error_line(err: BaseException) -> str:
+    """The one line shown for a failure inside a command (without the ``error:`` prefix)."""
+    if isinstance(err, SchemaError):
+        line = _schema_line(err)
+        if line is not None:
+            return one_line(line)
+    if isinstance(err, RiskModelError):
+        return one_line(str(err))
+    from riskmodel.safety import describe_failure
+
+    return one_line(describe_failure(err))
+
+
+class _OneLineErrors(TyperGroup):
+    """The command group: a usage error (unknown command or option, a missing or unreadable option value)
+    is one ``error:`` line naming the option and where help is, with exit code 1, instead of click's
+    usage box with exit code 2.  ``riskmodel`` alone still prints the help."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.TyperException as err:
+            if type(err).__name__ == "NoArgsIsHelpError":  # `riskmodel` alone: the help (printed already with rich)
+                help_text = getattr(err, "format_message", lambda: "")()
+                if help_text:
+                    typer.echo(help_text)
+                sys.exit(getattr(err, "exit_code", 2))
+            ctx = getattr(err, "ctx", None)
+            hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            message = err.format_message() if hasattr(err, "format_message") else str(err)
+            typer.secho(f"error: {one_line(message)}{hint}", fg=typer.colors.RED, err=True)
+            sys.exit(1)
+        except typer.Abort:
+            typer.secho("error: aborted", fg=typer.colors.RED, err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 app = typer.Typer(
+    cls=_OneLineErrors,
     add_completion=False,
     no_args_is_help=True,
     help="riskmodel: explainable 12-month default probability for business customers.",
@@ -60,22 +134,33 @@ def _handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except RiskModelError as err:
-            if kwargs.get("verbose"):
-                traceback.print_exc()
-            typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
-            raise typer.Exit(code=1) from None
-        except (typer.Exit, typer.Abort, click.exceptions.ClickException, KeyboardInterrupt):
-            raise
+        except (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt):
+            raise  # usage errors: one line from the command group (_OneLineErrors)
         except Exception as err:  # noqa: BLE001 - the one place where failures become a message
-            from riskmodel.safety import describe_failure
-
             if kwargs.get("verbose"):
                 traceback.print_exc()
-            typer.secho(f"error: {describe_failure(err)}", fg=typer.colors.RED, err=True)
+            typer.secho(f"error: {error_line(err)}", fg=typer.colors.RED, err=True)
             raise typer.Exit(code=1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _output_format(out: Path | None, given: str | None, formats: tuple[str, ...]) -> str:
+    """The output format of a command with ``--out`` (and ``--format``): ``--format`` when given, else the
+    suffix of ``--out``, else the first of ``formats``.  UsageError when ``--out`` ends in another suffix
+    (a Parquet file named ``.csv`` or ``.txt`` cannot be read back) or contradicts ``--format``.  An unknown
+    ``--format`` is left to the command, which names the formats it writes."""
+    if given is not None and given not in formats:
+        return given
+    if out is None:
+        return given or formats[0]
+    suffix = out.suffix.lower().lstrip(".")
+    if suffix not in formats:
+        raise UsageError(f"--out {out}: the file name must end in " + " or ".join(f".{f}" for f in formats)
+                         + (f" (it is written as {given})" if given else ""))
+    if given is not None and given != suffix:
+        raise UsageError(f"--out {out} ends in .{suffix} but --format is {given}: make them agree")
+    return suffix
 
 
 def _settings(params: Path | None):  # noqa: ANN202 - imported lazily to keep --help fast
@@ -131,6 +216,7 @@ def features(
     _setup_logging(verbose)
     from riskmodel import pipeline
 
+    _output_format(out, None, ("parquet", "csv"))
     pipeline.run_features(_settings(params), data_dir=data, out_file=out, fit_to_data=fit_to_data,
                           allow_partial_labels=allow_partial_labels)
 
@@ -168,7 +254,8 @@ def score(
     as_of: Annotated[str, typer.Option("--as-of", help="Scoring date (YYYY-MM-DD).")],
     data: DataOpt = None,
     out: Annotated[Optional[Path], typer.Option(help="Output file for the scores.")] = None,
-    format: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    format: Annotated[Optional[str], typer.Option(
+        "--format", help="parquet or csv (default: the suffix of --out, else parquet).")] = None,
     previous: Annotated[Optional[Path], typer.Option(help="Previous scores, for rating migration.")] = None,
     params: ParamsOpt = None,
     verbose: VerboseOpt = False,
@@ -177,7 +264,8 @@ def score(
     _setup_logging(verbose)
     from riskmodel import pipeline
 
-    pipeline.run_score(_settings(params), as_of=as_of, data_dir=data, out_file=out, fmt=format,
+    fmt = _output_format(out, format, ("parquet", "csv"))
+    pipeline.run_score(_settings(params), as_of=as_of, data_dir=data, out_file=out, fmt=fmt,
                        previous=previous)
 
 
@@ -186,7 +274,8 @@ def score(
 def explain(
     customer_id: Annotated[str, typer.Argument(help="Customer to explain.")],
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="Date (default: latest data).")] = None,
-    format: Annotated[str, typer.Option("--format", help="html, pdf or json.")] = "html",
+    format: Annotated[Optional[str], typer.Option(
+        "--format", help="html, pdf or json (default: the suffix of --out, else html).")] = None,
     data: DataOpt = None,
     out: Annotated[Optional[Path], typer.Option(help="Output file for the memo.")] = None,
     params: ParamsOpt = None,
@@ -196,7 +285,8 @@ def explain(
     _setup_logging(verbose)
     from riskmodel import pipeline
 
-    pipeline.run_explain(_settings(params), customer_id=customer_id, as_of=as_of, fmt=format,
+    fmt = _output_format(out, format, ("html", "pdf", "json"))
+    pipeline.run_explain(_settings(params), customer_id=customer_id, as_of=as_of, fmt=fmt,
                          data_dir=data, out_file=out)
 
 
@@ -204,7 +294,9 @@ def explain(
 @_handle_errors
 def serve(
     host: Annotated[Optional[str], typer.Option(help="Bind address (default: params).")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port (default: params).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default: params).", min=1, max=65535)] = None,
+    workers: Annotated[Optional[int], typer.Option(
+        help="Worker processes, each with the model (default: params service.workers).", min=1, max=64)] = None,
     params: ParamsOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -212,7 +304,7 @@ def serve(
     _setup_logging(verbose)
     from riskmodel import pipeline
 
-    pipeline.run_serve(_settings(params), host=host, port=port)
+    pipeline.run_serve(_settings(params), host=host, port=port, workers=workers)
 
 
 @app.command()

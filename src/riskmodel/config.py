@@ -315,6 +315,9 @@ class ServiceSettings(_Section):
     port: int = Field(8000, ge=1, le=65535)
     max_batch: int = Field(1000, ge=1)
     api_key_env: str = "RISKMODEL_API_KEY"
+    # worker processes of `riskmodel serve`; each loads and verifies the champion. One worker spends
+    # about 5 to 10 ms of CPU per one-customer request, so 200 requests/s need 2 workers on 2 cores (issue 11.6)
+    workers: int = Field(2, ge=1, le=64)
 
 
 # --- committee memo: currency and limit review (issue 10.4) ---
@@ -475,7 +478,10 @@ def load_settings(path: Path | str | None = None, overrides: dict[str, Any] | No
     try:
         data = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as err:
-        raise ConfigError(f"{p}: not valid YAML: {err}") from None
+        mark = getattr(err, "problem_mark", None)  # where the parser stopped, 1-based for people
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = getattr(err, "problem", None) or " ".join(str(err).split())
+        raise ConfigError(f"{p}: not valid YAML{where}: {what}") from None
     if overrides:
         data = deep_merge(data, overrides)
     shipped = p.resolve() == PACKAGED_PARAMS.resolve() and not _CHECKOUT_PARAMS.is_file()

@@ -36,3 +36,7 @@ class ModelNotFoundError(RiskModelError, FileNotFoundError):
 
 class NoDataError(RiskModelError, ValueError):
     """The data holds nothing to score or explain at the requested date (before any record, far after the last)."""
+
+
+class UsageError(RiskModelError, ValueError):
+    """A command-line option has a value the command cannot use (e.g. an output suffix that contradicts --format)."""

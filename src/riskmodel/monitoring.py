@@ -25,6 +25,7 @@ from riskmodel.config import Settings
 from riskmodel.data import schemas as S
 from riskmodel.data.tables import Tables
 from riskmodel.evaluation.backtest import RED_AT, YELLOW_AT, run_backtest, vasicek_quantile, worst_light
+from riskmodel.exceptions import NoDataError
 from riskmodel.models.central_tendency import matured
 
 
@@ -35,8 +36,9 @@ def matured_table(tables: Tables, settings: Settings, as_of: dt.date | pd.Timest
     snaps = settings.snapshots
     end = min(pd.Timestamp(snaps.end), pd.Timestamp(as_of) - pd.DateOffset(months=snaps.horizon_months))
     if end < pd.Timestamp(snaps.start):
-        raise ValueError(f"no snapshot of the grid ({snaps.start}..{snaps.end}) has a {snaps.horizon_months}-month "
-                         f"outcome matured by {pd.Timestamp(as_of).date()}")
+        raise NoDataError(f"no snapshot of the grid ({snaps.start}..{snaps.end}) has a {snaps.horizon_months}-month "
+                          f"outcome matured by {pd.Timestamp(as_of).date()}; choose an --as-of at least "
+                          f"{snaps.horizon_months} months after {snaps.start}")
     grid = snaps.model_copy(update={"end": end.date()})
     table = build_modelling_table(tables, grid, settings.features, allow_partial_labels=True)
     keep = matured(table[S.SNAPSHOT_DATE].to_numpy(), as_of, snaps.horizon_months)

@@ -239,6 +239,7 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
     settings = leave_out_unavailable(settings, left_out)
     table = build_modelling_table(tables, settings.snapshots, settings.features)
     train, test = _split_out_of_time(table, settings)
+    _require_customers_of_each_class(train, settings)
     keys = [S.CUSTOMER_ID, S.SNAPSHOT_DATE]
     features = [c for c in table.columns if c not in (*keys, S.LABEL)
                 and (settings.calibration.portfolio_in_model or not c.startswith(PORTFOLIO_PREFIX))]
@@ -368,6 +369,24 @@ def _split_out_of_time(table: "pd.DataFrame", settings: Settings) -> "tuple[pd.D
     return out[0], out[1]
 
 
+def _require_customers_of_each_class(train: "pd.DataFrame", settings: Settings) -> None:
+    """ConfigError (one line) when the training rows hold fewer than 2 defaulting or non-defaulting customers:
+    the models' calibration folds by customer then have a fold with one class (sklearn's "Only 1 class/es in
+    training fold" after minutes of work), and so few defaults teach nothing."""
+    from riskmodel.data import schemas as S
+    from riskmodel.exceptions import ConfigError
+
+    per_class = train.groupby(S.LABEL)[S.CUSTOMER_ID].nunique()
+    if int(per_class.min()) < 2:
+        sp = settings.split
+        raise ConfigError(
+            f"the training period {sp.train_start}..{sp.train_end} (split.train_start/train_end) has "
+            f"{int(per_class.get(1, 0))} defaulting and {int(per_class.get(0, 0))} non-defaulting customer(s): the "
+            "models' cross-validated calibration needs at least 2 customers of each, and a model learnt from so "
+            "few defaults would not be worth reading. Widen the period or use more customers."
+        )
+
+
 def publish_training(result: "TrainResult", settings: Settings, out_dir: Path, run_name: str,
                      bundle_name: str = "champion") -> Path:
     """Write metrics.json, report.html, plots and params.yaml; export the champion; log to MLflow.
@@ -473,6 +492,11 @@ def _read_previous_scores(previous: Path | str) -> "pd.DataFrame":
     if missing:
         raise RiskModelError(f"--previous {path} has no column {', '.join(missing)}; give an earlier "
                              "`riskmodel score` output")
+    dup = prev["customer_id"].astype(str).duplicated()
+    if dup.any():
+        raise RiskModelError(f"--previous {path} lists {int(dup.sum())} customer id(s) more than once (e.g. "
+                             f"{prev.loc[dup, 'customer_id'].astype(str).head(3).tolist()}); give an earlier "
+                             "`riskmodel score` output, one row per customer")
     return prev
 
 
@@ -717,8 +741,9 @@ def run_explain(
     return out
 
 
-def run_serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
-    """Run the REST service with uvicorn (the champion is loaded once at start-up)."""
+def run_serve(settings: Settings, host: str | None = None, port: int | None = None,
+              workers: int | None = None) -> None:
+    """Run the REST service with uvicorn (the champion is loaded once at start-up, in every worker)."""
     import uvicorn
 
     from riskmodel.scoring import Scorer, load_champion_bundle
@@ -726,10 +751,32 @@ def run_serve(settings: Settings, host: str | None = None, port: int | None = No
 
     host = host or settings.service.host
     port = port or settings.service.port
+    workers = workers or settings.service.workers
     bundle = load_champion_bundle(settings)  # verified and tested here, so a bad model is one line, not a traceback
     Scorer(bundle, settings.scoring, limit_review=settings.limit_review).self_test()
-    log.info("serving on http://%s:%d (OpenAPI at /docs)", host, port)
-    uvicorn.run(create_app(settings, bundle), host=host, port=port, log_level="info", access_log=False)
+    from riskmodel.safety import preflight_listen
+
+    preflight_listen(host, port)  # a taken port or a foreign address is one line, not uvicorn's log and exit 3
+    log.info("serving on http://%s:%d (OpenAPI at /docs)%s", host, port,
+             f" with {workers} worker processes" if workers > 1 else "")
+    if workers == 1:
+        uvicorn.run(create_app(settings, bundle), host=host, port=port, log_level="info", access_log=False)
+        return
+    _serve_workers(settings, host, port, workers)
+
+
+def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
+    """uvicorn with several worker processes: they import the app by name, so the settings travel to them
+    through the environment (as JSON) and each worker loads and verifies the champion itself."""
+    import os
+
+    import uvicorn
+
+    from riskmodel.service.app import SETTINGS_ENV
+
+    os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    uvicorn.run("riskmodel.service.app:app_from_environment", factory=True, host=host, port=port,
+                workers=workers, log_level="info", access_log=False)
 
 
 # ---------------------------------------------------------------------- demo
@@ -865,8 +912,10 @@ def run_recalibrate(settings: Settings, as_of: str, data_dir: Path | None = None
     # the gate and the backtest read outcomes, so matured cohorts only
     oot = ((pd.to_datetime(pd.Series(snaps)) > train_end).to_numpy() & matured(snaps, date, h))
     if not oot.any() or len(np.unique(y[oot])) < 2:
-        raise ValueError(f"no matured cohort after the training period ({train_end.date()}) by {date.date()} with "
-                         "defaults and non-defaults: the champion gate cannot be run")
+        from riskmodel.exceptions import NoDataError
+
+        raise NoDataError(f"no matured cohort after the training period ({train_end.date()}) by {date.date()} with "
+                          "defaults and non-defaults: the champion gate cannot be run; choose a later --as-of")
     X_oot = rows[oot].reset_index(drop=True)
     groups = X_oot[S.CUSTOMER_ID].astype(str).to_numpy()
     gate: dict = {"evaluated_on": sorted({str(pd.Timestamp(s).date()) for s in snaps[oot]}),

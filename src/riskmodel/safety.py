@@ -136,6 +136,25 @@ def preflight_output(path: Path | str, need_bytes: int = 0) -> Path:
     return target
 
 
+def preflight_listen(host: str, port: int) -> None:
+    """Check, before the model is loaded, that the service can listen on ``host:port``; OutputError (one
+    line) when the port is taken, the address is not this machine's or cannot be resolved."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is fine
+            sock.bind(address)
+    except OSError as err:  # socket.gaierror included
+        why = {errno.EADDRINUSE: "the port is in use: stop what uses it or choose another --port",
+               errno.EADDRNOTAVAIL: "the address is not one of this machine's: choose another --host",
+               errno.EACCES: "permission denied: ports below 1024 need privileges, choose another --port"}
+        reason = why.get(err.errno or 0) or f"{err.strerror or err}: check --host and --port"
+        raise OutputError(f"cannot listen on {host}:{port}: {reason}") from None
+
+
 # ------------------------------------------------------------------ tracking store
 class TrackingStoreError(RiskModelError):
     """The MLflow store cannot be used (locked, read-only, corrupt, unreachable): found before training."""

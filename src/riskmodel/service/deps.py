@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -202,6 +203,7 @@ UNIT_RANGES: dict[str, tuple[float, float]] = {
 MAX_ERRORS = 20  # a 422 lists at most this many problems (and says how many there were)
 
 
+@functools.lru_cache(maxsize=4096)  # asked for every feature of every request: a dictionary lookup after the first
 def feature_range(name: str) -> tuple[float, float] | None:
     """The plausible range of a numeric feature (None when its unit is unknown): signed for trends and
     statement amounts, which may be negative."""
