@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from riskmodel.config import Settings
@@ -486,6 +485,13 @@ def run_score(
     from tqdm import tqdm
 
     from riskmodel.data import schemas as S
+    from riskmodel.data.partition import (
+        check_as_of,
+        chunk_tables,
+        data_span,
+        iter_chunks,
+        parse_as_of,
+    )
     from riskmodel.data.validation import load_and_validate
     from riskmodel.drift import STATUS_ALERT, STATUS_EXPECTED, STATUS_WARNING, DriftAccumulator
     from riskmodel.exceptions import RiskModelError
@@ -493,17 +499,7 @@ def run_score(
     from riskmodel.features.dictionary import CALENDAR_DRIVEN
     from riskmodel.io import atomic_group, frame_writer
     from riskmodel.migration import migration_matrix, migration_summary
-    from riskmodel.scoring import (
-        SCORED,
-        STATUS,
-        Scorer,
-        check_as_of,
-        chunk_tables,
-        data_span,
-        iter_chunks,
-        load_champion_bundle,
-        parse_as_of,
-    )
+    from riskmodel.scoring import SCORED, STATUS, Scorer, load_champion_bundle
 
     if fmt not in ("parquet", "csv"):
         raise RiskModelError(f"score: --format must be 'parquet' or 'csv', got {fmt!r}")
@@ -618,21 +614,19 @@ def run_explain(
     import json
 
     from riskmodel.data import schemas as S
+    from riskmodel.data.partition import (
+        check_as_of,
+        data_span,
+        default_as_of,
+        parse_as_of,
+        subset_tables,
+    )
     from riskmodel.data.validation import load_and_validate
     from riskmodel.exceptions import NoDataError, RiskModelError, UnknownCustomerError
     from riskmodel.explain.memo import build_memo
     from riskmodel.features.build import build_features
     from riskmodel.io import write_atomic, write_text_atomic
-    from riskmodel.scoring import (
-        NOT_YET_ONBOARDED,
-        Scorer,
-        check_as_of,
-        data_span,
-        default_as_of,
-        load_champion_bundle,
-        parse_as_of,
-        subset_tables,
-    )
+    from riskmodel.scoring import NOT_YET_ONBOARDED, Scorer, load_champion_bundle
 
     if fmt not in ("html", "pdf", "json"):
         raise RiskModelError(f"explain: --format must be html, pdf or json, got {fmt!r}")
@@ -711,9 +705,10 @@ def run_demo(settings: Settings) -> None:
     report_dir = run_train(settings, data_dir=raw_dir)
     log.info("demo: comparison report in %s", Path(report_dir) / "report.html")
     # --- demo continues here: score the base and write one committee memo (issue 4, scoring helper) ---
+    from riskmodel.data.partition import data_span, default_as_of
     from riskmodel.data.validation import load_and_validate
     from riskmodel.io import read_frame
-    from riskmodel.scoring import SCORED, data_span, default_as_of
+    from riskmodel.scoring import SCORED
 
     as_of = default_as_of(data_span(load_and_validate(raw_dir, settings.safety))[1])
     scores_file = run_score(settings, as_of=str(as_of.date()), data_dir=raw_dir)
@@ -749,11 +744,12 @@ def run_monitor(settings: Settings, as_of: str, data_dir: Path | None = None, ou
     import json
 
     from riskmodel.data import schemas as S
+    from riskmodel.data.partition import parse_as_of
     from riskmodel.data.validation import load_and_validate
     from riskmodel.export import to_jsonable
     from riskmodel.io import write_text_atomic
     from riskmodel.monitoring import matured_table, monitor_cohorts
-    from riskmodel.scoring import load_champion_bundle, parse_as_of
+    from riskmodel.scoring import load_champion_bundle
 
     date = parse_as_of(as_of)
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
@@ -798,6 +794,7 @@ def run_recalibrate(settings: Settings, as_of: str, data_dir: Path | None = None
     from riskmodel import tracking
     from riskmodel.bundle import Bundle
     from riskmodel.data import schemas as S
+    from riskmodel.data.partition import parse_as_of
     from riskmodel.data.validation import load_and_validate
     from riskmodel.evaluation.backtest import run_backtest
     from riskmodel.evaluation.delong import delong_roc_test
@@ -806,7 +803,7 @@ def run_recalibrate(settings: Settings, as_of: str, data_dir: Path | None = None
     from riskmodel.models.central_tendency import fit_central_tendency
     from riskmodel.models.factory import BASELINE_NAME
     from riskmodel.monitoring import matured_table
-    from riskmodel.scoring import load_champion_bundle, parse_as_of
+    from riskmodel.scoring import load_champion_bundle
 
     date = parse_as_of(as_of)
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)

@@ -29,6 +29,8 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from riskmodel.config import SafetySettings
 from riskmodel.data import schemas as S
@@ -426,6 +428,42 @@ def _sample(values: pd.Series, n: int = N_EXAMPLES) -> str:
     return ", ".join(repr(_fmt_value(v)) if isinstance(v, str) else _fmt_value(v) for v in uniq) + more
 
 
+# ------------------------------------------------- vectorised key checks (issue 14.3)
+def _isin(values: pd.Series, known: pd.Series) -> pd.Series:
+    """``values.isin(known)`` (missing is never in), by Arrow's hash ``is_in`` for text (5x pandas' isin)."""
+    if _is_text(values) and _is_text(known):
+        try:
+            found = pc.is_in(pa.array(values, from_pandas=True, type=pa.large_string()),
+                             value_set=pa.array(known.dropna(), from_pandas=True, type=pa.large_string()))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # an object column holding non-text: pandas decides
+            return values.isin(known) & values.notna()
+        return pd.Series(found.fill_null(False).to_numpy(zero_copy_only=False), index=values.index, dtype=bool)
+    return values.isin(known) & values.notna()
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    """Dense int64 codes, equal where the values are equal (text by Arrow's dictionary encoding)."""
+    if _is_text(values):
+        try:
+            enc = pa.array(values, from_pandas=True, type=pa.large_string()).dictionary_encode()
+            return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # an object column holding non-text
+            pass
+    return pd.factorize(values, use_na_sentinel=False)[0].astype(np.int64)
+
+
+def _key_codes(frame: pd.DataFrame) -> np.ndarray:
+    """One int64 per row, equal exactly where the rows' key columns are all equal."""
+    codes = np.zeros(len(frame), dtype=np.int64)
+    for col in frame.columns:
+        c = _codes(frame[col])
+        width = int(c.max()) + 1 if len(c) else 1
+        if len(codes) and int(codes.max()) >= (2**62) // width:  # no room: re-number the combination first
+            codes = pd.factorize(codes)[0].astype(np.int64)
+        codes = codes * width + c
+    return codes
+
+
 # --------------------------------------------------------------- validation
 class _TableValidator:
     """Validates one table; collects violations and notes into a shared report."""
@@ -541,10 +579,12 @@ class _TableValidator:
         for k in key:
             usable &= self.typed[k].notna()
         frame = pd.DataFrame({k: self.typed[k] for k in key})[usable]
-        dup = frame.duplicated(keep=False).reindex(self.raw.index, fill_value=False).astype(bool)
+        codes = pd.Series(_key_codes(frame), index=frame.index)  # integers: hashing them is cheap
+        shared = codes.duplicated(keep=False)
+        dup = shared.reindex(self.raw.index, fill_value=False).astype(bool)
         if dup.any():
-            n_keys = int(frame[frame.duplicated(keep=False)].drop_duplicates().shape[0])
-            first = (frame.duplicated(keep=False) & ~frame.duplicated(keep="first"))
+            n_keys = int(codes[shared].nunique())
+            first = (shared & ~codes.duplicated(keep="first"))
             first = first.reindex(self.raw.index, fill_value=False).astype(bool)
             self.add(label, UNIQUE_KEY, first,
                      f"{int(dup.sum())} rows share {n_keys} key value(s); the key must be unique",
@@ -562,7 +602,7 @@ class _TableValidator:
                       f"{S.CUSTOMER_ID} column")
             return
         ids = self.typed[S.CUSTOMER_ID]
-        unknown = (ids.notna() & ~ids.isin(known_ids)).astype(bool)
+        unknown = (ids.notna() & ~_isin(ids, known_ids)).astype(bool)
         self.add(S.CUSTOMER_ID, FOREIGN_KEY, unknown,
                  f"{S.CUSTOMER_ID} not found in {S.CUSTOMERS}: {_sample(ids[unknown])}")
 
@@ -610,7 +650,7 @@ class _TableValidator:
         ids = self.typed[S.CUSTOMER_ID]
         joined = typed.merge(right, on=S.CUSTOMER_ID, how="left", validate="many_to_one")
         joined.index = typed.index
-        known = ids.notna() & ids.isin(right[S.CUSTOMER_ID])
+        known = ids.notna() & _isin(ids, right[S.CUSTOMER_ID])
         # each customer's latest row; rows sharing a key are left out (which is latest would be a guess)
         latest = pd.Series(False, index=typed.index)
         date_col = spec.date_column
