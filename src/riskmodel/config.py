@@ -364,6 +364,22 @@ class CalibrationSettings(_Section):
     central_tendency_band: float = Field(0.2, gt=0, lt=1)
 
 
+# --- scale: customer partitions and a memory ceiling (issue 14) ---
+class ScaleSettings(_Section):
+    """Customer partitions and the memory ceiling of simulate, features, score and train.
+
+    ``partition_customers``: customers per partition, both in a partitioned Parquet
+    folder (``<table>/part-00000.parquet`` ..., a customer's rows all in one part)
+    and per block of work; ``memory_ceiling_gb``: the peak resident memory a stage
+    plans for: a partition is cut smaller when its estimated footprint would pass
+    it, training samples customers of the modelling table to fit under it (and
+    says so), and a stage that ends above it logs a warning with the figure.
+    """
+
+    memory_ceiling_gb: float = Field(8.0, gt=0.1)
+    partition_customers: int = Field(50_000, ge=10)
+
+
 class Settings(_Section):
     """Everything tunable in riskmodel, as read from params.yaml."""
 
@@ -384,6 +400,7 @@ class Settings(_Section):
     limit_review: LimitReviewSettings = LimitReviewSettings()
     safety: SafetySettings = SafetySettings()
     calibration: CalibrationSettings = CalibrationSettings()
+    scale: ScaleSettings = ScaleSettings()
     # folder of the params file; relative paths resolve against it (set by load_settings)
     root: Path = Path(".")
 

@@ -30,8 +30,13 @@ def run_simulate(
     seed: int | None = None,
     out_dir: Path | None = None,
     fmt: str | None = None,
+    partitioned: bool = False,
 ) -> Path:
-    """Simulate the customer base into ``out_dir`` (tables) and ``out_dir/oracle`` (true PDs)."""
+    """Simulate the customer base into ``out_dir`` (tables) and ``out_dir/oracle`` (true PDs).
+
+    ``partitioned`` writes each table as customer partitions of ``scale.partition_customers``
+    customers (Parquet only, issue 14); the simulation itself still runs in one piece.
+    """
     import pandas as pd
 
     from riskmodel.data.simulator import oracle_path_for, simulate, summarise
@@ -50,7 +55,17 @@ def run_simulate(
     log.info("simulating %d customers over %d years from %s (seed %d)", n_customers, years,
              sim.start_date, seed)
     result = simulate(n_customers, sim.start_date, years, seed, materiality=settings.default_definition.materiality())
-    for name, frame in result.tables.as_dict().items():
+    if partitioned:  # issue 14: <table>/part-NNNNN.parquet, a customer's rows in one part
+        from riskmodel.data.partition import write_partitioned
+
+        if fmt != "parquet":
+            raise ConfigError(f"simulate: partitioned output is Parquet only, got format {fmt!r}")
+        n_parts = write_partitioned(result.tables, out, settings.scale.partition_customers)
+        log.info("wrote %d customer partitions of at most %d customers", n_parts, settings.scale.partition_customers)
+    for name in ([] if partitioned else result.tables.as_dict()):  # one layout: no stale partitions left
+        for stale in (out / name).glob("part-*.parquet"):
+            stale.unlink()
+    for name, frame in ([] if partitioned else result.tables.as_dict().items()):
         if fmt == "csv":  # booleans as true/false; dates are written as YYYY-MM-DD by write_frame
             frame = frame.assign(**{c: frame[c].map({True: "true", False: "false"})
                                     for c in frame.columns if pd.api.types.is_bool_dtype(frame[c])})
@@ -132,6 +147,10 @@ def run_features(
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
     out = (Path(out_file) if out_file is not None
            else settings.resolve(settings.paths.generated_dir) / "modelling_table.parquet")
+    from riskmodel.data.partition import is_partitioned
+
+    if is_partitioned(data_dir):  # issue 14: one customer partition in memory at a time
+        return _run_features_partitioned(settings, data_dir, out, fit_to_data, allow_partial_labels)
     tables = load_and_validate(data_dir, settings.safety, settings.default_definition.materiality())
     snapshots = settings.snapshots
     if fit_to_data:
@@ -146,6 +165,69 @@ def run_features(
     rate = float(table[S.LABEL].mean()) if len(table) else float("nan")
     log.info("features: %d rows, %d snapshots, %d features, default rate %.2f%% -> %s",
              len(table), n_snap, table.shape[1] - 3, 100 * rate, out)
+    return out
+
+
+def _run_features_partitioned(settings: Settings, data_dir: Path, out: Path, fit_to_data: bool,
+                              allow_partial_labels: bool) -> Path:
+    """``run_features`` on a folder of customer partitions: validated, built and written part by part.
+
+    The rows are those of the single-file path (the same features, the portfolio
+    indicators from the whole book), written partition after partition (each sorted
+    by snapshot_date then customer_id) into one Parquet file as row groups, so
+    memory follows the partition. The portfolio indicators are recomputed from the
+    book's ledger columns for every partition (cost: partitions x one pass).
+    """
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from riskmodel.data import schemas as S
+    from riskmodel.data.partition import PartitionedBook
+    from riskmodel.exceptions import ConfigError, RiskModelError
+    from riskmodel.features.build import build_modelling_table, fit_snapshots_to_data
+    from riskmodel.features.dictionary import data_dictionary, data_dictionary_markdown
+    from riskmodel.features.portfolio import attach_portfolio_features
+    from riskmodel.io import atomic_path, write_frame, write_text_atomic
+
+    if out.suffix.lower() == ".csv":
+        raise RiskModelError("features: a partitioned folder writes Parquet only; give --out a .parquet file")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".riskmodel-parts-", dir=out.parent) as scratch:
+        book = PartitionedBook.open(data_dir, Path(scratch), settings.safety,
+                                    settings.default_definition.materiality())
+        snapshots = settings.snapshots
+        fitted = fit_snapshots_to_data(snapshots, book.book)
+        if fit_to_data:
+            snapshots = fitted
+        elif fitted.end != snapshots.end and not allow_partial_labels:
+            raise ConfigError(
+                f"snapshots after {fitted.end} have a {snapshots.horizon_months}-month label horizon reaching past "
+                f"the end of the data ({book.span[1].date()}): their labels are not fully observed. Set "
+                f"snapshots.end to {fitted.end} or earlier in params.yaml, or run `riskmodel features "
+                "--fit-to-data` or `--allow-partial-labels`.")
+        n_rows, n_defaults, snaps, n_features = 0, 0, set(), 0
+        with atomic_path(out) as tmp:
+            writer = None
+            for part in book.parts():
+                frame = build_modelling_table(part, snapshots, settings.features, allow_partial_labels=True)
+                frame = attach_portfolio_features(frame, book.book)  # the whole book's, not the partition's
+                arrow = pa.Table.from_pandas(frame, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, arrow.schema)
+                writer.write_table(arrow.cast(writer.schema))
+                n_rows += len(frame)
+                n_defaults += int(frame[S.LABEL].sum())
+                snaps |= set(frame[S.SNAPSHOT_DATE].unique())
+                n_features = frame.shape[1] - 3
+            if writer is None:
+                raise RiskModelError(f"features: {data_dir} holds no partition")
+            writer.close()
+    write_frame(data_dictionary(settings.features), out.parent / "data_dictionary.csv", fmt="csv")
+    write_text_atomic(out.parent / "data_dictionary.md", data_dictionary_markdown(settings.features))
+    log.info("features: %d rows, %d snapshots, %d features, default rate %.2f%%, %d partitions -> %s",
+             n_rows, len(snaps), n_features, 100 * n_defaults / max(n_rows, 1), len(book.names), out)
     return out
 
 
@@ -511,8 +593,17 @@ def run_score(
     from riskmodel.safety import preflight_output
 
     preflight_output(out, need_bytes=20_000_000)  # writable, with room, before minutes of work
-    tables = load_and_validate(data_dir, settings.safety, settings.default_definition.materiality())
-    check_as_of(date, *data_span(tables))
+    import tempfile
+
+    from riskmodel.data.partition import PartitionedBook, is_partitioned
+
+    scratch = tempfile.TemporaryDirectory(prefix=".riskmodel-parts-", dir=out.parent)  # removed when done
+    book = (PartitionedBook.open(data_dir, Path(scratch.name), settings.safety,
+                                 settings.default_definition.materiality())
+            if is_partitioned(data_dir) else None)  # issue 14: one customer partition in memory at a time
+    tables = book.book if book is not None else load_and_validate(data_dir, settings.safety,
+                                                                    settings.default_definition.materiality())
+    check_as_of(date, *(book.span if book is not None else data_span(tables)))
     bundle = load_champion_bundle(settings)
     require_history_for(bundle.features, tables, bundle.model_name)
     scorer = Scorer(bundle, settings.scoring, limit_review=settings.limit_review)
@@ -525,6 +616,8 @@ def run_score(
     reason_counts: dict[str, int] = {}  # shown, contradictions, withheld over all chunks (issue 10.1)
     n_chunks = len(list(iter_chunks(len(ids), size)))
     parts_iter = ([(slice(0, len(ids)), tables)] if n_chunks == 1 else chunk_tables(tables, ids, size))
+    if book is not None:  # the partitions on disk are the chunks
+        n_chunks, parts_iter = len(book.names), ((None, part) for part in book.parts())
     bar = tqdm(parts_iter, total=n_chunks, desc=f"scoring {len(ids):,} customers", unit="chunk",
                disable=not sys.stderr.isatty())
     ptf = _portfolio_at(tables, ids, date)  # issue 9: segment indicators of the whole book, not of a chunk
@@ -538,6 +631,7 @@ def run_score(
             reason_counts[key] = reason_counts.get(key, 0) + int(value)
         parts.append(scored)
     result = pd.concat(parts, ignore_index=True) if parts else scorer.score_features(pd.DataFrame())
+    scratch.cleanup()
     got = result[S.CUSTOMER_ID].astype(str)
     if len(result) != len(ids) or got.duplicated().any() or set(got) != set(ids):
         raise RiskModelError(f"scoring lost or repeated customers: {len(ids)} in, {len(result)} out "

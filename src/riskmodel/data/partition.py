@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -90,6 +91,14 @@ def subset_tables(tables: Tables, customer_ids: Sequence[str]) -> Tables:
                      for name, frame in tables.as_dict().items()})
 
 
+def arrow_text(values: pd.Series) -> pa.Array:
+    """A text column as one Arrow large_string array (missing as null), zero-copy where pandas already is Arrow."""
+    arr = pa.array(values, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.large_string())
+
+
 def customer_codes(column: pd.Series, ids: pd.Index) -> np.ndarray:
     """Position of each row's customer id in ``ids`` (unique), -1 for an id not in it or missing.
 
@@ -100,8 +109,8 @@ def customer_codes(column: pd.Series, ids: pd.Index) -> np.ndarray:
     if len(column) == 0:
         return np.zeros(0, dtype=np.int64)
     text = column if pd.api.types.is_string_dtype(column.dtype) else column.astype("str")
-    found = pc.index_in(pa.array(text, from_pandas=True, type=pa.large_string()),
-                        value_set=pa.array(ids.to_series(), from_pandas=True, type=pa.large_string()))
+    found = pc.index_in(arrow_text(text),
+                        value_set=arrow_text(ids.to_series()))
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
@@ -145,3 +154,121 @@ def iter_chunks(n: int, size: int) -> Iterator[slice]:
         raise ValueError(f"chunk size must be >= 1, got {size}")
     for lo in range(0, n, size):
         yield slice(lo, min(n, lo + size))
+
+
+# ------------------------------------------------------------ customer partitions on disk (issue 14.1)
+PART_GLOB = "part-*.parquet"
+
+#: the columns the whole-book (portfolio) indicators read; everything else stays in its partition
+BOOK_COLUMNS: dict[str, tuple[str, ...]] = {
+    S.CUSTOMERS: (S.CUSTOMER_ID, S.ONBOARDED_DATE, S.INDUSTRY, S.REGION),
+    S.INVOICES: (S.CUSTOMER_ID, S.INVOICE_DATE, S.DUE_DATE, S.PAID_DATE, S.AMOUNT),
+    S.DEFAULTS: (S.CUSTOMER_ID, S.DEFAULT_DATE),
+    # only for the data's span (latest_data_date, --fit-to-data)
+    S.FINANCIALS: (S.CUSTOMER_ID, S.PERIOD_END),
+    S.VISITS: (S.CUSTOMER_ID, S.VISIT_DATE),
+    S.EVENTS: (S.CUSTOMER_ID, S.EVENT_DATE),
+}
+
+
+def part_name(k: int) -> str:
+    """File name of partition ``k`` (zero padded, so that name order is partition order)."""
+    return f"part-{k:05d}.parquet"
+
+
+def is_partitioned(data_dir: Path) -> bool:
+    """True when ``data_dir`` holds the customers table as a folder of partitions."""
+    return (Path(data_dir) / S.CUSTOMERS).is_dir() and any((Path(data_dir) / S.CUSTOMERS).glob(PART_GLOB))
+
+
+def write_partitioned(tables: Tables, folder: Path, customers_per_part: int) -> int:
+    """Write ``tables`` as ``folder/<table>/part-NNNNN.parquet``, ``customers_per_part`` customers a part.
+
+    Partition ``k`` holds every row of the customers ranked ``k * customers_per_part``
+    up to the next part in customer id order (a customer's rows are never split); each
+    file is written atomically. A table's single-file copy (``<table>.parquet`` /
+    ``.csv``) and stale parts of an earlier, larger run are removed, so the folder
+    holds one layout. Returns the number of parts.
+    """
+    from riskmodel.io import write_frame
+
+    folder = Path(folder)
+    ids = np.sort(tables.customers[S.CUSTOMER_ID].astype("str").to_numpy())
+    n = 0
+    for k, (_, part) in enumerate(chunk_tables(tables, ids, customers_per_part)):
+        for name, frame in part.as_dict().items():
+            write_frame(frame.reset_index(drop=True), folder / name / part_name(k), "parquet")
+        n = k + 1
+    for name in tables.as_dict():
+        for stale in [folder / f"{name}.parquet", folder / f"{name}.csv",
+                      *(p for p in (folder / name).glob(PART_GLOB) if int(p.stem.split("-")[1]) >= n)]:
+            stale.unlink(missing_ok=True)
+    return n
+
+
+class PartitionedBook:
+    """A raw folder of customer partitions, validated one partition at a time (bounded memory).
+
+    :meth:`open` reads and validates each partition alone (a partition holds all of
+    its customers' rows, so every contract rule, foreign keys included, is checked
+    within it), spills the typed partition to ``scratch`` as Parquet, and keeps only
+    what the whole book is needed for: the date span and the columns of
+    ``BOOK_COLUMNS`` (the portfolio indicators and the data's latest date) as
+    ``book``, a :class:`Tables` whose other columns are absent. :meth:`parts`
+    then yields the typed partitions one by one.
+    """
+
+    def __init__(self, scratch: Path, names: list[str], span: tuple[pd.Timestamp, pd.Timestamp],
+                 book: Tables) -> None:
+        self.scratch = scratch
+        self.names = names
+        self.span = span
+        self.book = book
+
+    @classmethod
+    def open(cls, data_dir: Path, scratch: Path, safety: Any = None, materiality: Any = None) -> PartitionedBook:
+        """Validate every partition of ``data_dir`` into ``scratch``; SchemaError naming the partition if broken."""
+        from riskmodel.data.validation import load_and_validate_part
+        from riskmodel.exceptions import SchemaError
+
+        data_dir = Path(data_dir)
+        names = sorted(p.name for p in (data_dir / S.CUSTOMERS).glob(PART_GLOB))
+        present = [t for t in S.ALL_TABLE_NAMES if (data_dir / t).is_dir()]
+        for t in present:
+            theirs = sorted(p.name for p in (data_dir / t).glob(PART_GLOB))
+            if set(theirs) - set(names):
+                raise SchemaError(f"{data_dir / t}: partitions {sorted(set(theirs) - set(names))[:5]} have no "
+                                  f"{S.CUSTOMERS} partition of the same name: every table must be partitioned "
+                                  "like customers (a customer's rows in the part of the same name)")
+        for t in S.ALL_TABLE_NAMES:
+            if t not in present and any((data_dir / f"{t}.{fmt}").is_file() for fmt in ("parquet", "csv")):
+                raise SchemaError(f"{data_dir}: {S.CUSTOMERS} is partitioned but {t} is a single file: "
+                                  "partition every table the same way (riskmodel.data.partition.write_partitioned)")
+        lo, hi = [], []
+        keep: dict[str, list[pd.DataFrame]] = {t: [] for t in BOOK_COLUMNS}
+        empty: dict[str, pd.DataFrame] = {}
+        for name in names:
+            tables = load_and_validate_part(data_dir, name, present, safety, materiality)
+            for table, frame in tables.as_dict().items():
+                (scratch / table).mkdir(parents=True, exist_ok=True)
+                frame.to_parquet(scratch / table / name, index=False)
+                if table in BOOK_COLUMNS:
+                    keep[table].append(frame[list(BOOK_COLUMNS[table])])
+                else:
+                    empty.setdefault(table, frame.iloc[:0])
+            try:
+                first, last = data_span(tables)
+                lo.append(first)
+                hi.append(last)
+            except NoDataError:
+                pass
+        if not lo:
+            raise NoDataError("the tables hold no dated record (no invoice, statement, visit or event)")
+        book = Tables(**{t: pd.concat(frames, ignore_index=True) for t, frames in keep.items()}, **empty)
+        return cls(scratch, names, (min(lo), max(hi)), book)
+
+    def parts(self) -> Iterator[Tables]:
+        """The typed partitions, in partition order."""
+        for name in self.names:
+            yield Tables(**{t: pd.read_parquet(self.scratch / t / name)
+                            for t in S.ALL_TABLE_NAMES if (self.scratch / t / name).is_file()})

@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 from riskmodel.config import SafetySettings
 from riskmodel.data import schemas as S
 from riskmodel.data.default_definition import Materiality, performing_past_due
+from riskmodel.data.partition import arrow_text
 from riskmodel.data.tables import Tables
 from riskmodel.exceptions import DataNotFoundError, SchemaError
 
@@ -168,7 +169,10 @@ class ValidationReport:
 
 # ------------------------------------------------------------------ loading
 def find_table_file(data_dir: Path, table: str) -> Path:
-    """Return ``data_dir/<table>.parquet`` or ``data_dir/<table>.csv``.
+    """Return ``data_dir/<table>.parquet``, ``data_dir/<table>.csv`` or ``data_dir/<table>/`` (partitions).
+
+    A folder ``<table>/`` holding ``*.parquet`` files is the partitioned layout
+    (issue 14, :mod:`riskmodel.data.partition`): read whole it is the table.
 
     Raises
     ------
@@ -178,6 +182,8 @@ def find_table_file(data_dir: Path, table: str) -> Path:
         If both exist (which one is meant would be a guess).
     """
     found = [data_dir / f"{table}.{fmt}" for fmt in FORMATS if (data_dir / f"{table}.{fmt}").is_file()]
+    if (data_dir / table).is_dir() and any((data_dir / table).glob("*.parquet")):
+        found.append(data_dir / table)
     if not found:
         raise DataNotFoundError(
             f"table {table!r} not found in {data_dir}: expected {table}.parquet or {table}.csv")
@@ -199,6 +205,8 @@ def read_raw_table(path: Path, na_values: Sequence[str] = ()) -> pd.DataFrame:
     try:
         if path.suffix.lower() == ".csv":
             return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=["", *na_values])
+        if path.is_dir():  # customer partitions, in part order
+            return pd.concat([pd.read_parquet(p) for p in sorted(path.glob("*.parquet"))], ignore_index=True)
         return pd.read_parquet(path)
     except (OSError, ValueError, UnicodeDecodeError) as err:  # pyarrow and parser errors are ValueErrors
         raise SchemaError(f"cannot read {path}: {err}") from err
@@ -253,6 +261,32 @@ def load_and_validate(data_dir: Path, safety: SafetySettings | None = None,
     if report.warnings:
         log.warning("%s", report.to_text())
     return tables
+
+
+def load_and_validate_part(data_dir: Path, part: str, tables: Sequence[str], safety: SafetySettings | None = None,
+                           materiality: Materiality | None = Materiality()) -> Tables:
+    """Load and validate one customer partition ``<table>/<part>`` of a partitioned folder (issue 14).
+
+    A partition holds all rows of its customers, so every rule is checked within
+    it. A table whose partition file is absent is read as empty (its columns from
+    another partition of it). The error names the partition.
+    """
+    safety = safety or SafetySettings()
+    data_dir = Path(data_dir)
+    raw = {}
+    for t in tables:
+        path = data_dir / t / part
+        if path.is_file():
+            raw[t] = read_raw_table(path, safety.na_values)
+        else:
+            other = next(iter(sorted((data_dir / t).glob("*.parquet"))))
+            raw[t] = pd.read_parquet(other).iloc[:0]
+    typed, report = validate_tables(raw, safety, materiality)
+    if typed is None:
+        raise SchemaError(f"{data_dir} partition {part}:\n{report.to_text()}", report=report)
+    if report.warnings:
+        log.warning("partition %s: %s", part, report.to_text())
+    return typed
 
 
 # ------------------------------------------------------------------- typing
@@ -433,8 +467,8 @@ def _isin(values: pd.Series, known: pd.Series) -> pd.Series:
     """``values.isin(known)`` (missing is never in), by Arrow's hash ``is_in`` for text (5x pandas' isin)."""
     if _is_text(values) and _is_text(known):
         try:
-            found = pc.is_in(pa.array(values, from_pandas=True, type=pa.large_string()),
-                             value_set=pa.array(known.dropna(), from_pandas=True, type=pa.large_string()))
+            found = pc.is_in(arrow_text(values),
+                             value_set=arrow_text(known.dropna()))
         except (pa.ArrowInvalid, pa.ArrowTypeError):  # an object column holding non-text: pandas decides
             return values.isin(known) & values.notna()
         return pd.Series(found.fill_null(False).to_numpy(zero_copy_only=False), index=values.index, dtype=bool)
@@ -445,7 +479,7 @@ def _codes(values: pd.Series) -> np.ndarray:
     """Dense int64 codes, equal where the values are equal (text by Arrow's dictionary encoding)."""
     if _is_text(values):
         try:
-            enc = pa.array(values, from_pandas=True, type=pa.large_string()).dictionary_encode()
+            enc = arrow_text(values).dictionary_encode()
             return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         except (pa.ArrowInvalid, pa.ArrowTypeError):  # an object column holding non-text
             pass
