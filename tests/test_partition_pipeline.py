@@ -104,3 +104,16 @@ def test_a_half_partitioned_folder_is_refused_naming_the_table(layouts, tmp_path
     w.tables.visits.to_parquet(mixed / "visits.parquet")
     with pytest.raises(SchemaError, match="visits is a single file"):
         run_score(small_settings(root), AS_OF, data_dir=mixed, out_file=tmp_path / "s.parquet")
+
+
+def test_training_on_partitions_samples_customers_under_the_ceiling_and_says_so(layouts) -> None:
+    from riskmodel.pipeline import TRAIN_BYTES_PER_CUSTOMER, train_from_tables
+
+    _, root, _, parts, _ = layouts
+    ceiling = 250 * TRAIN_BYTES_PER_CUSTOMER / 0.5e9  # room for 250 of the 500 customers
+    s = small_settings(root, models={"enabled": ["logistic_scorecard"]}, scale={"memory_ceiling_gb": ceiling})
+    result = train_from_tables(s, parts)
+    assert result.data["sample"].startswith("250 of 500 customers (50.0%)")
+    full = train_from_tables(small_settings(root, models={"enabled": ["logistic_scorecard"]}), parts)
+    assert "sample" not in full.data
+    assert 0.3 * full.data["n_train"] < result.data["n_train"] < 0.7 * full.data["n_train"]

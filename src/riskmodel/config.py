@@ -376,7 +376,7 @@ class ScaleSettings(_Section):
     says so), and a stage that ends above it logs a warning with the figure.
     """
 
-    memory_ceiling_gb: float = Field(8.0, gt=0.1)
+    memory_ceiling_gb: float = Field(8.0, gt=0)
     partition_customers: int = Field(50_000, ge=10)
 
 

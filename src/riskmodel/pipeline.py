@@ -165,6 +165,9 @@ def run_features(
     rate = float(table[S.LABEL].mean()) if len(table) else float("nan")
     log.info("features: %d rows, %d snapshots, %d features, default rate %.2f%% -> %s",
              len(table), n_snap, table.shape[1] - 3, 100 * rate, out)
+    from riskmodel.data.partition import warn_above_ceiling
+
+    warn_above_ceiling("features", settings.scale.memory_ceiling_gb)  # issue 14
     return out
 
 
@@ -228,6 +231,9 @@ def _run_features_partitioned(settings: Settings, data_dir: Path, out: Path, fit
     write_text_atomic(out.parent / "data_dictionary.md", data_dictionary_markdown(settings.features))
     log.info("features: %d rows, %d snapshots, %d features, default rate %.2f%%, %d partitions -> %s",
              n_rows, len(snaps), n_features, 100 * n_defaults / max(n_rows, 1), len(book.names), out)
+    from riskmodel.data.partition import warn_above_ceiling
+
+    warn_above_ceiling("features", settings.scale.memory_ceiling_gb)
     return out
 
 
@@ -295,6 +301,48 @@ def _preflight_training(settings: Settings, out_dir: Path) -> None:
     check_tracking_store(resolve_tracking_uri(settings))
 
 
+#: peak memory of building the modelling table, per customer (issue 14: `features` at 50,000-200,000 customers
+#: peaked at 32-34 KB a customer); training plans half of scale.memory_ceiling_gb for it
+TRAIN_BYTES_PER_CUSTOMER = 40_000
+
+
+def _training_sample(settings: Settings, data_dir: Path) -> tuple[Tables, Tables, str | None]:
+    """The validated tables of the customers training can hold under the memory ceiling, the whole book's
+    ledger columns (for the portfolio indicators), and a sentence saying what was sampled (None: everyone).
+
+    Customers, not rows, are sampled (all their snapshots kept: the out-of-time split is unchanged),
+    uniformly at random with ``simulation.seed``.
+    """
+    import tempfile
+
+    import numpy as np
+    import pandas as pd
+
+    from riskmodel.data import schemas as S
+    from riskmodel.data.partition import PartitionedBook, subset_tables
+    from riskmodel.data.tables import Tables
+
+    cap = max(1, int(settings.scale.memory_ceiling_gb * 0.5 * 1e9 / TRAIN_BYTES_PER_CUSTOMER))
+    with tempfile.TemporaryDirectory(prefix=".riskmodel-parts-", dir=data_dir.parent) as scratch:
+        book = PartitionedBook.open(data_dir, Path(scratch), settings.safety,
+                                    settings.default_definition.materiality())
+        ids = book.book.customers[S.CUSTOMER_ID].astype(str).to_numpy()
+        sampled = None
+        if len(ids) > cap:
+            keep = np.random.default_rng(settings.simulation.seed).choice(len(ids), size=cap, replace=False)
+            chosen = np.sort(ids[keep])
+            sampled = (f"{cap:,} of {len(ids):,} customers ({cap / len(ids):.1%}), uniformly at random (seed "
+                       f"{settings.simulation.seed}), all their snapshots: the modelling table of the whole book "
+                       f"would pass scale.memory_ceiling_gb = {settings.scale.memory_ceiling_gb:g}")
+            log.warning("training on a sample: %s", sampled)
+            parts = [subset_tables(part, chosen) for part in book.parts()]
+        else:
+            parts = list(book.parts())
+        frames = {name: pd.concat([getattr(p, name) for p in parts], ignore_index=True)
+                  for name in parts[0].as_dict()}
+    return Tables.from_dict(frames), book.book, sampled
+
+
 def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "TrainResult":
     """Read the six tables, build the modelling table, split out of time and compare the models.
 
@@ -312,10 +360,20 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
     from riskmodel.training import train_and_compare
 
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
-    tables = load_and_validate(data_dir, settings.safety, settings.default_definition.materiality())
+    from riskmodel.data.partition import is_partitioned
+
+    if is_partitioned(data_dir):  # issue 14: a sample of customers under scale.memory_ceiling_gb
+        tables, book, sampled = _training_sample(settings, data_dir)
+    else:
+        tables, book, sampled = load_and_validate(data_dir, settings.safety,
+                                                  settings.default_definition.materiality()), None, None
     left_out = unavailable_features(tables)
     settings = leave_out_unavailable(settings, left_out)
     table = build_modelling_table(tables, settings.snapshots, settings.features)
+    if book is not None:  # the portfolio indicators of the whole book, not of the sample
+        from riskmodel.features.portfolio import attach_portfolio_features
+
+        table = attach_portfolio_features(table, book)
     train, test = _split_out_of_time(table, settings)
     keys = [S.CUSTOMER_ID, S.SNAPSHOT_DATE]
     features = [c for c in table.columns if c not in (*keys, S.LABEL)
@@ -338,6 +396,8 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
         "train_period": [split.train_start.isoformat(), split.train_end.isoformat()],
         "test_period": [split.test_start.isoformat(), split.test_end.isoformat()],
     }
+    if sampled:  # issue 14: the report and the model card say what training saw
+        data_info["sample"] = sampled
     if left_out:  # the report's data table and the model card say what was left out, and why
         data_info["features_left_out"] = f"{', '.join(left_out)} (no customer_terms history)"
     log.info("training on %d rows (%s..%s), testing on %d rows (%s..%s)", len(train), split.train_start,
@@ -676,6 +736,9 @@ def run_score(
     grades = result["grade"].value_counts().sort_index().to_dict()
     log.info("scored %d customers as of %s with %s %s: %s; grades %s -> %s", len(result), date.date(),
              bundle.model_name, bundle.version, counts, {k: v for k, v in grades.items() if v}, out)
+    from riskmodel.data.partition import warn_above_ceiling
+
+    warn_above_ceiling("score", settings.scale.memory_ceiling_gb)  # issue 14
     return out
 
 

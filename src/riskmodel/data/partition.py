@@ -272,3 +272,23 @@ class PartitionedBook:
         for name in self.names:
             yield Tables(**{t: pd.read_parquet(self.scratch / t / name)
                             for t in S.ALL_TABLE_NAMES if (self.scratch / t / name).is_file()})
+
+
+def peak_memory_gb() -> float:
+    """Peak resident memory of this process so far, in GB (``ru_maxrss``, KB on Linux)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def warn_above_ceiling(stage: str, ceiling_gb: float) -> float:
+    """Log a warning when this process's peak memory passed ``scale.memory_ceiling_gb``; return the peak."""
+    import logging
+
+    peak = peak_memory_gb()
+    if peak > ceiling_gb:
+        logging.getLogger(__name__).warning(
+            "%s peaked at %.1f GB, above scale.memory_ceiling_gb = %g: write the raw data as customer "
+            "partitions (simulate --partitioned, or riskmodel.data.partition.write_partitioned) or lower "
+            "scale.partition_customers", stage, peak, ceiling_gb)
+    return peak
