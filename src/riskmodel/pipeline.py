@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
+
 from typing import TYPE_CHECKING
 
 from riskmodel.config import Settings

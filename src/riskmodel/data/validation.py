@@ -278,8 +278,7 @@ def load_and_validate_part(data_dir: Path, part: str, tables: Sequence[str], saf
         path = data_dir / t / part
         if path.is_file():
             raw[t] = read_raw_table(path, safety.na_values)
-        else:
-            other = next(iter(sorted((data_dir / t).glob("*.parquet"))))
+        elif (other := next(iter(sorted((data_dir / t).glob("*.parquet"))), None)) is not None:
             raw[t] = pd.read_parquet(other).iloc[:0]
     typed, report = validate_tables(raw, safety, materiality)
     if typed is None:
