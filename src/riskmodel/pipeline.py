@@ -658,10 +658,11 @@ def run_score(
 
     from riskmodel.data.partition import PartitionedBook, is_partitioned
 
-    scratch = tempfile.TemporaryDirectory(prefix=".riskmodel-parts-", dir=out.parent)  # removed when done
+    scratch = (tempfile.TemporaryDirectory(prefix=".riskmodel-parts-", dir=out.parent)  # removed when done
+               if is_partitioned(data_dir) else None)
     book = (PartitionedBook.open(data_dir, Path(scratch.name), settings.safety,
                                  settings.default_definition.materiality())
-            if is_partitioned(data_dir) else None)  # issue 14: one customer partition in memory at a time
+            if scratch is not None else None)  # issue 14: one customer partition in memory at a time
     tables = book.book if book is not None else load_and_validate(data_dir, settings.safety,
                                                                     settings.default_definition.materiality())
     check_as_of(date, *(book.span if book is not None else data_span(tables)))
@@ -692,7 +693,8 @@ def run_score(
             reason_counts[key] = reason_counts.get(key, 0) + int(value)
         parts.append(scored)
     result = pd.concat(parts, ignore_index=True) if parts else scorer.score_features(pd.DataFrame())
-    scratch.cleanup()
+    if scratch is not None:
+        scratch.cleanup()
     got = result[S.CUSTOMER_ID].astype(str)
     if len(result) != len(ids) or got.duplicated().any() or set(got) != set(ids):
         raise RiskModelError(f"scoring lost or repeated customers: {len(ids)} in, {len(result)} out "
