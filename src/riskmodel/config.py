@@ -366,14 +366,14 @@ class CalibrationSettings(_Section):
 
 # --- scale: customer partitions and a memory ceiling (issue 14) ---
 class ScaleSettings(_Section):
-    """Customer partitions and the memory ceiling of simulate, features, score and train.
+    """Customer partitions and the memory ceiling of features, score and train.
 
-    ``partition_customers``: customers per partition, both in a partitioned Parquet
-    folder (``<table>/part-00000.parquet`` ..., a customer's rows all in one part)
-    and per block of work; ``memory_ceiling_gb``: the peak resident memory a stage
-    plans for: a partition is cut smaller when its estimated footprint would pass
-    it, training samples customers of the modelling table to fit under it (and
-    says so), and a stage that ends above it logs a warning with the figure.
+    ``partition_customers``: customers per partition that ``simulate --partitioned``
+    writes (``<table>/part-00000.parquet`` ..., a customer's rows all in one part);
+    ``score`` and ``features`` then work one partition at a time, as written.
+    ``memory_ceiling_gb``: training on a partitioned folder samples customers to fit
+    under it (and says so); ``score`` and ``features`` log a warning with the figure
+    when their peak memory passed it. Partitions are not re-cut to fit the ceiling.
     """
 
     memory_ceiling_gb: float = Field(8.0, gt=0)
