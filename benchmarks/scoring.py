@@ -191,8 +191,8 @@ def main() -> None:
         lat_r.append(time.perf_counter() - t)
     print(f"one-customer explanation (REST path):     p50 {_pct(lat_r, 50):.2f} ms, p99 {_pct(lat_r, 99):.2f} ms")
 
+    from riskmodel.data.partition import subset_tables
     from riskmodel.explain.memo import build_memo
-    from riskmodel.scoring import subset_tables
 
     as_of = pd.Timestamp(eligible[S.SNAPSHOT_DATE].iloc[0])
     lat_m = []

@@ -11,9 +11,9 @@ import pytest
 from riskmodel.config import SafetySettings
 from riskmodel.data import schemas as S
 from riskmodel.data import validation as V
+from riskmodel.data.partition import parse_as_of
 from riskmodel.data.validation import load_and_validate, load_raw_tables, validate_tables
 from riskmodel.exceptions import NoDataError, SchemaError
-from riskmodel.scoring import parse_as_of
 from test_validation import _write, valid_raw
 
 
@@ -101,8 +101,8 @@ def test_as_of_iso_date_is_read() -> None:
 @pytest.mark.slow
 def test_a_date_with_no_customer_to_score_is_an_error_not_an_empty_file(tmp_path: Path) -> None:
     from _scoring_helpers import save_bundle, small_settings, world, write_tables
+    from riskmodel.data.partition import subset_tables
     from riskmodel.pipeline import run_score
-    from riskmodel.scoring import subset_tables
 
     w = world()
     with_invoices = set(w.tables.invoices[S.CUSTOMER_ID].astype(str))

@@ -14,6 +14,7 @@ import pytest
 
 from _scoring_helpers import save_bundle, scorecard_bundle, small_settings, world, write_tables
 from riskmodel.data import schemas as S
+from riskmodel.data.partition import check_as_of, default_as_of
 from riskmodel.data.tables import Tables
 from riskmodel.drift import DriftAccumulator, drift_report, psi_from_shares
 from riskmodel.exceptions import NoDataError
@@ -25,8 +26,6 @@ from riskmodel.migration import GONE, NEW, migration_matrix, migration_summary
 from riskmodel.scoring import (
     NO_ACTIVITY,
     Scorer,
-    check_as_of,
-    default_as_of,
     output_columns,
 )
 

@@ -190,7 +190,8 @@ waterfall and the payment history."""),
     ("code", SETUP),
     ("code", """from riskmodel.data.validation import load_and_validate
 from riskmodel.io import read_frame
-from riskmodel.scoring import SCORED, data_span, default_as_of, reason_columns
+from riskmodel.data.partition import data_span, default_as_of
+from riskmodel.scoring import SCORED, reason_columns
 
 if not (settings.resolve(settings.paths.models_dir) / "champion" / "manifest.json").exists():
     pipeline.run_train(settings)  # no champion yet: train one (as in notebook 02)

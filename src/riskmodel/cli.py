@@ -177,6 +177,9 @@ def simulate(
     seed: Annotated[Optional[int], typer.Option(help="Random seed (default: params).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Output folder (default: paths.raw_dir).")] = None,
     format: Annotated[Optional[str], typer.Option("--format", help="parquet or csv.")] = None,
+    partitioned: Annotated[bool, typer.Option(
+        help="Write each table as customer partitions <table>/part-NNNNN.parquet (scale.partition_customers).",
+    )] = False,
     params: ParamsOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -185,7 +188,7 @@ def simulate(
     from riskmodel import pipeline
 
     pipeline.run_simulate(_settings(params), n_customers=customers, years=years, seed=seed,
-                          out_dir=out, fmt=format)
+                          out_dir=out, fmt=format, partitioned=partitioned)
 
 
 @app.command()

@@ -393,6 +393,22 @@ class CalibrationSettings(_Section):
     max_level_age_months: int = Field(3, ge=0)
 
 
+# --- scale: customer partitions and a memory ceiling (issue 14) ---
+class ScaleSettings(_Section):
+    """Customer partitions and the memory ceiling of features, score and train.
+
+    ``partition_customers``: customers per partition that ``simulate --partitioned``
+    writes (``<table>/part-00000.parquet`` ..., a customer's rows all in one part);
+    ``score`` and ``features`` then work one partition at a time, as written.
+    ``memory_ceiling_gb``: training on a partitioned folder samples customers to fit
+    under it (and says so); ``score`` and ``features`` log a warning with the figure
+    when their peak memory passed it. Partitions are not re-cut to fit the ceiling.
+    """
+
+    memory_ceiling_gb: float = Field(8.0, gt=0)
+    partition_customers: int = Field(50_000, ge=10)
+
+
 class Settings(_Section):
     """Everything tunable in riskmodel, as read from params.yaml."""
 
@@ -413,6 +429,7 @@ class Settings(_Section):
     limit_review: LimitReviewSettings = LimitReviewSettings()
     safety: SafetySettings = SafetySettings()
     calibration: CalibrationSettings = CalibrationSettings()
+    scale: ScaleSettings = ScaleSettings()
     # folder of the params file; relative paths resolve against it (set by load_settings)
     root: Path = Path(".")
 

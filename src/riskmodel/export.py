@@ -235,6 +235,7 @@ def model_card(manifest: dict[str, Any]) -> str:
         f"{manifest.get('test_period') or 'n/a'}",
         f"- features: {len(manifest['features'])} ({len(manifest['categorical_levels'])} categorical)",
         *([f"- features left out: {data['features_left_out']}"] if data.get("features_left_out") else []),
+        *([f"- trained on a sample: {data['sample']}"] if data.get("sample") else []),  # issue 14
         "",
         "## Performance on the test rows",
         f"- AUC {mine['auc']:.3f} ({manifest.get('ci_level', 0.95):.0%} CI {ci[0]:.3f} to {ci[1]:.3f}), "

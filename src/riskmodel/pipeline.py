@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from riskmodel.config import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
     from typing import Any
 
     import pandas as pd
@@ -33,8 +33,13 @@ def run_simulate(
     seed: int | None = None,
     out_dir: Path | None = None,
     fmt: str | None = None,
+    partitioned: bool = False,
 ) -> Path:
-    """Simulate the customer base into ``out_dir`` (tables) and ``out_dir/oracle`` (true PDs)."""
+    """Simulate the customer base into ``out_dir`` (tables) and ``out_dir/oracle`` (true PDs).
+
+    ``partitioned`` writes each table as customer partitions of ``scale.partition_customers``
+    customers (Parquet only, issue 14); the simulation itself still runs in one piece.
+    """
     import pandas as pd
 
     from riskmodel.data.simulator import oracle_path_for, simulate, summarise
@@ -53,7 +58,17 @@ def run_simulate(
     log.info("simulating %d customers over %d years from %s (seed %d)", n_customers, years,
              sim.start_date, seed)
     result = simulate(n_customers, sim.start_date, years, seed, materiality=settings.default_definition.materiality())
-    for name, frame in result.tables.as_dict().items():
+    if partitioned:  # issue 14: <table>/part-NNNNN.parquet, a customer's rows in one part
+        from riskmodel.data.partition import write_partitioned
+
+        if fmt != "parquet":
+            raise ConfigError(f"simulate: partitioned output is Parquet only, got format {fmt!r}")
+        n_parts = write_partitioned(result.tables, out, settings.scale.partition_customers)
+        log.info("wrote %d customer partitions of at most %d customers", n_parts, settings.scale.partition_customers)
+    for name in ([] if partitioned else result.tables.as_dict()):  # one layout: no stale partitions left
+        for stale in (out / name).glob("part-*.parquet"):
+            stale.unlink()
+    for name, frame in ([] if partitioned else result.tables.as_dict().items()):
         if fmt == "csv":  # booleans as true/false; dates are written as YYYY-MM-DD by write_frame
             frame = frame.assign(**{c: frame[c].map({True: "true", False: "false"})
                                     for c in frame.columns if pd.api.types.is_bool_dtype(frame[c])})
@@ -135,6 +150,10 @@ def run_features(
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
     out = (Path(out_file) if out_file is not None
            else settings.resolve(settings.paths.generated_dir) / "modelling_table.parquet")
+    from riskmodel.data.partition import is_partitioned
+
+    if is_partitioned(data_dir):  # issue 14: one customer partition in memory at a time
+        return _run_features_partitioned(settings, data_dir, out, fit_to_data, allow_partial_labels)
     tables = load_and_validate(data_dir, settings.safety, settings.default_definition.materiality())
     snapshots = settings.snapshots
     if fit_to_data:
@@ -149,6 +168,75 @@ def run_features(
     rate = float(table[S.LABEL].mean()) if len(table) else float("nan")
     log.info("features: %d rows, %d snapshots, %d features, default rate %.2f%% -> %s",
              len(table), n_snap, table.shape[1] - 3, 100 * rate, out)
+    from riskmodel.data.partition import warn_above_ceiling
+
+    warn_above_ceiling("features", settings.scale.memory_ceiling_gb)  # issue 14
+    return out
+
+
+def _run_features_partitioned(settings: Settings, data_dir: Path, out: Path, fit_to_data: bool,
+                              allow_partial_labels: bool) -> Path:
+    """``run_features`` on a folder of customer partitions: validated, built and written part by part.
+
+    The rows are those of the single-file path (the same features, the portfolio
+    indicators from the whole book), written partition after partition (each sorted
+    by snapshot_date then customer_id) into one Parquet file as row groups, so
+    memory follows the partition. The portfolio indicators are recomputed from the
+    book's ledger columns for every partition (cost: partitions x one pass).
+    """
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from riskmodel.data import schemas as S
+    from riskmodel.data.partition import PartitionedBook
+    from riskmodel.exceptions import ConfigError, RiskModelError
+    from riskmodel.features.build import build_modelling_table, fit_snapshots_to_data
+    from riskmodel.features.dictionary import data_dictionary, data_dictionary_markdown
+    from riskmodel.features.portfolio import attach_portfolio_features
+    from riskmodel.io import atomic_path, write_frame, write_text_atomic
+
+    if out.suffix.lower() == ".csv":
+        raise RiskModelError("features: a partitioned folder writes Parquet only; give --out a .parquet file")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".riskmodel-parts-", dir=out.parent) as scratch:
+        book = PartitionedBook.open(data_dir, Path(scratch), settings.safety,
+                                    settings.default_definition.materiality())
+        snapshots = settings.snapshots
+        fitted = fit_snapshots_to_data(snapshots, book.book)
+        if fit_to_data:
+            snapshots = fitted
+        elif fitted.end != snapshots.end and not allow_partial_labels:
+            raise ConfigError(
+                f"snapshots after {fitted.end} have a {snapshots.horizon_months}-month label horizon reaching past "
+                f"the end of the data ({book.span[1].date()}): their labels are not fully observed. Set "
+                f"snapshots.end to {fitted.end} or earlier in params.yaml, or run `riskmodel features "
+                "--fit-to-data` or `--allow-partial-labels`.")
+        n_rows, n_defaults, snaps, n_features = 0, 0, set(), 0
+        with atomic_path(out) as tmp:
+            writer = None
+            for part in book.parts():
+                frame = build_modelling_table(part, snapshots, settings.features, allow_partial_labels=True)
+                frame = attach_portfolio_features(frame, book.book)  # the whole book's, not the partition's
+                arrow = pa.Table.from_pandas(frame, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, arrow.schema)
+                writer.write_table(arrow.cast(writer.schema))
+                n_rows += len(frame)
+                n_defaults += int(frame[S.LABEL].sum())
+                snaps |= set(frame[S.SNAPSHOT_DATE].unique())
+                n_features = frame.shape[1] - 3
+            if writer is None:
+                raise RiskModelError(f"features: {data_dir} holds no partition")
+            writer.close()
+    write_frame(data_dictionary(settings.features), out.parent / "data_dictionary.csv", fmt="csv")
+    write_text_atomic(out.parent / "data_dictionary.md", data_dictionary_markdown(settings.features))
+    log.info("features: %d rows, %d snapshots, %d features, default rate %.2f%%, %d partitions -> %s",
+             n_rows, len(snaps), n_features, 100 * n_defaults / max(n_rows, 1), len(book.names), out)
+    from riskmodel.data.partition import warn_above_ceiling
+
+    warn_above_ceiling("features", settings.scale.memory_ceiling_gb)
     return out
 
 
@@ -216,6 +304,48 @@ def _preflight_training(settings: Settings, out_dir: Path) -> None:
     check_tracking_store(resolve_tracking_uri(settings))
 
 
+#: peak memory of building the modelling table, per customer (issue 14: `features` at 50,000-200,000 customers
+#: peaked at 32-34 KB a customer); training plans half of scale.memory_ceiling_gb for it
+TRAIN_BYTES_PER_CUSTOMER = 40_000
+
+
+def _training_sample(settings: Settings, data_dir: Path) -> tuple[Tables, Tables, str | None]:
+    """The validated tables of the customers training can hold under the memory ceiling, the whole book's
+    ledger columns (for the portfolio indicators), and a sentence saying what was sampled (None: everyone).
+
+    Customers, not rows, are sampled (all their snapshots kept: the out-of-time split is unchanged),
+    uniformly at random with ``simulation.seed``.
+    """
+    import tempfile
+
+    import numpy as np
+    import pandas as pd
+
+    from riskmodel.data import schemas as S
+    from riskmodel.data.partition import PartitionedBook, subset_tables
+    from riskmodel.data.tables import Tables
+
+    cap = max(1, int(settings.scale.memory_ceiling_gb * 0.5 * 1e9 / TRAIN_BYTES_PER_CUSTOMER))
+    with tempfile.TemporaryDirectory(prefix=".riskmodel-parts-", dir=data_dir.parent) as scratch:
+        book = PartitionedBook.open(data_dir, Path(scratch), settings.safety,
+                                    settings.default_definition.materiality())
+        ids = book.book.customers[S.CUSTOMER_ID].astype(str).to_numpy()
+        sampled = None
+        if len(ids) > cap:
+            keep = np.random.default_rng(settings.simulation.seed).choice(len(ids), size=cap, replace=False)
+            chosen = np.sort(ids[keep])
+            sampled = (f"{cap:,} of {len(ids):,} customers ({cap / len(ids):.1%}), uniformly at random (seed "
+                       f"{settings.simulation.seed}), all their snapshots: the modelling table of the whole book "
+                       f"would pass scale.memory_ceiling_gb = {settings.scale.memory_ceiling_gb:g}")
+            log.warning("training on a sample: %s", sampled)
+            parts = [subset_tables(part, chosen) for part in book.parts()]
+        else:
+            parts = list(book.parts())
+        frames = {name: pd.concat([getattr(p, name) for p in parts], ignore_index=True)
+                  for name in parts[0].as_dict()}
+    return Tables.from_dict(frames), book.book, sampled
+
+
 def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "TrainResult":
     """Read the six tables, build the modelling table, split out of time and compare the models.
 
@@ -234,10 +364,20 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
     from riskmodel.training import train_and_compare
 
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
-    tables = load_and_validate(data_dir, settings.safety, settings.default_definition.materiality())
+    from riskmodel.data.partition import is_partitioned
+
+    if is_partitioned(data_dir):  # issue 14: a sample of customers under scale.memory_ceiling_gb
+        tables, book, sampled = _training_sample(settings, data_dir)
+    else:
+        tables, book, sampled = load_and_validate(data_dir, settings.safety,
+                                                  settings.default_definition.materiality()), None, None
     left_out = unavailable_features(tables)
     settings = leave_out_unavailable(settings, left_out)
     table = build_modelling_table(tables, settings.snapshots, settings.features)
+    if book is not None:  # the portfolio indicators of the whole book, not of the sample
+        from riskmodel.features.portfolio import attach_portfolio_features
+
+        table = attach_portfolio_features(table, book)
     train, test = _split_out_of_time(table, settings)
     _require_customers_of_each_class(train, settings)
     keys = [S.CUSTOMER_ID, S.SNAPSHOT_DATE]
@@ -264,6 +404,8 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
         "train_period": [split.train_start.isoformat(), split.train_end.isoformat()],
         "test_period": [split.test_start.isoformat(), split.test_end.isoformat()],
     }
+    if sampled:  # issue 14: the report and the model card say what training saw
+        data_info["sample"] = sampled
     if left_out:  # the report's data table and the model card say what was left out, and why
         data_info["features_left_out"] = f"{', '.join(left_out)} (no customer_terms history)"
     log.info("training on %d rows (%s..%s), testing on %d rows (%s..%s)", len(train), split.train_start,
@@ -526,6 +668,13 @@ def run_score(
     from tqdm import tqdm
 
     from riskmodel.data import schemas as S
+    from riskmodel.data.partition import (
+        check_as_of,
+        chunk_tables,
+        data_span,
+        iter_chunks,
+        parse_as_of,
+    )
     from riskmodel.data.validation import load_and_validate
     from riskmodel.drift import STATUS_ALERT, STATUS_EXPECTED, STATUS_WARNING, DriftAccumulator
     from riskmodel.exceptions import RiskModelError
@@ -533,17 +682,7 @@ def run_score(
     from riskmodel.features.dictionary import CALENDAR_DRIVEN
     from riskmodel.io import atomic_group, frame_writer
     from riskmodel.migration import migration_matrix, migration_summary
-    from riskmodel.scoring import (
-        SCORED,
-        STATUS,
-        Scorer,
-        check_as_of,
-        chunk_tables,
-        data_span,
-        iter_chunks,
-        load_champion_bundle,
-        parse_as_of,
-    )
+    from riskmodel.scoring import SCORED, STATUS, Scorer, load_champion_bundle
 
     if fmt not in ("parquet", "csv"):
         raise RiskModelError(f"score: --format must be 'parquet' or 'csv', got {fmt!r}")
@@ -555,8 +694,18 @@ def run_score(
     from riskmodel.safety import preflight_output
 
     preflight_output(out, need_bytes=20_000_000)  # writable, with room, before minutes of work
-    tables = load_and_validate(data_dir, settings.safety, settings.default_definition.materiality())
-    check_as_of(date, *data_span(tables))
+    import tempfile
+
+    from riskmodel.data.partition import PartitionedBook, is_partitioned
+
+    scratch = (tempfile.TemporaryDirectory(prefix=".riskmodel-parts-", dir=out.parent)  # removed when done
+               if is_partitioned(data_dir) else None)
+    book = (PartitionedBook.open(data_dir, Path(scratch.name), settings.safety,
+                                 settings.default_definition.materiality())
+            if scratch is not None else None)  # issue 14: one customer partition in memory at a time
+    tables = book.book if book is not None else load_and_validate(data_dir, settings.safety,
+                                                                    settings.default_definition.materiality())
+    check_as_of(date, *(book.span if book is not None else data_span(tables)))
     bundle = load_champion_bundle(settings)
     require_history_for(bundle.features, tables, bundle.model_name)
     scorer = Scorer(bundle, settings.scoring, limit_review=settings.limit_review)
@@ -568,7 +717,10 @@ def run_score(
     parts = []
     reason_counts: dict[str, int] = {}  # shown, contradictions, withheld over all chunks (issue 10.1)
     n_chunks = len(list(iter_chunks(len(ids), size)))
-    parts_iter = ([(slice(0, len(ids)), tables)] if n_chunks == 1 else chunk_tables(tables, ids, size))
+    parts_iter: Iterable[tuple[slice | None, Tables]] = (
+        [(slice(0, len(ids)), tables)] if n_chunks == 1 else chunk_tables(tables, ids, size))
+    if book is not None:  # the partitions on disk are the chunks
+        n_chunks, parts_iter = len(book.names), ((None, part) for part in book.parts())
     bar = tqdm(parts_iter, total=n_chunks, desc=f"scoring {len(ids):,} customers", unit="chunk",
                disable=not sys.stderr.isatty())
     ptf = _portfolio_at(tables, ids, date)  # issue 9: segment indicators of the whole book, not of a chunk
@@ -582,6 +734,8 @@ def run_score(
             reason_counts[key] = reason_counts.get(key, 0) + int(value)
         parts.append(scored)
     result = pd.concat(parts, ignore_index=True) if parts else scorer.score_features(pd.DataFrame())
+    if scratch is not None:
+        scratch.cleanup()
     got = result[S.CUSTOMER_ID].astype(str)
     if len(result) != len(ids) or got.duplicated().any() or set(got) != set(ids):
         raise RiskModelError(f"scoring lost or repeated customers: {len(ids)} in, {len(result)} out "
@@ -627,6 +781,9 @@ def run_score(
     grades = result["grade"].value_counts().sort_index().to_dict()
     log.info("scored %d customers as of %s with %s %s: %s; grades %s -> %s", len(result), date.date(),
              bundle.model_name, bundle.version, counts, {k: v for k, v in grades.items() if v}, out)
+    from riskmodel.data.partition import warn_above_ceiling
+
+    warn_above_ceiling("score", settings.scale.memory_ceiling_gb)  # issue 14
     return out
 
 
@@ -681,21 +838,19 @@ def run_explain(
     import json
 
     from riskmodel.data import schemas as S
+    from riskmodel.data.partition import (
+        check_as_of,
+        data_span,
+        default_as_of,
+        parse_as_of,
+        subset_tables,
+    )
     from riskmodel.data.validation import load_and_validate
     from riskmodel.exceptions import NoDataError, RiskModelError, UnknownCustomerError
     from riskmodel.explain.memo import build_memo
     from riskmodel.features.build import build_features
     from riskmodel.io import write_atomic, write_text_atomic
-    from riskmodel.scoring import (
-        NOT_YET_ONBOARDED,
-        Scorer,
-        check_as_of,
-        data_span,
-        default_as_of,
-        load_champion_bundle,
-        parse_as_of,
-        subset_tables,
-    )
+    from riskmodel.scoring import NOT_YET_ONBOARDED, Scorer, load_champion_bundle
 
     if fmt not in ("html", "pdf", "json"):
         raise RiskModelError(f"explain: --format must be html, pdf or json, got {fmt!r}")
@@ -796,9 +951,10 @@ def run_demo(settings: Settings) -> None:
     report_dir = run_train(settings, data_dir=raw_dir)
     log.info("demo: comparison report in %s", Path(report_dir) / "report.html")
     # --- demo continues here: score the base and write one committee memo (issue 4, scoring helper) ---
+    from riskmodel.data.partition import data_span, default_as_of
     from riskmodel.data.validation import load_and_validate
     from riskmodel.io import read_frame
-    from riskmodel.scoring import SCORED, data_span, default_as_of
+    from riskmodel.scoring import SCORED
 
     as_of = default_as_of(data_span(load_and_validate(raw_dir, settings.safety))[1])
     scores_file = run_score(settings, as_of=str(as_of.date()), data_dir=raw_dir)
@@ -834,11 +990,12 @@ def run_monitor(settings: Settings, as_of: str, data_dir: Path | None = None, ou
     import json
 
     from riskmodel.data import schemas as S
+    from riskmodel.data.partition import parse_as_of
     from riskmodel.data.validation import load_and_validate
     from riskmodel.export import to_jsonable
     from riskmodel.io import write_text_atomic
     from riskmodel.monitoring import matured_table, monitor_cohorts
-    from riskmodel.scoring import load_champion_bundle, parse_as_of
+    from riskmodel.scoring import load_champion_bundle
 
     date = parse_as_of(as_of)
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
@@ -883,6 +1040,7 @@ def run_recalibrate(settings: Settings, as_of: str, data_dir: Path | None = None
     from riskmodel import tracking
     from riskmodel.bundle import Bundle
     from riskmodel.data import schemas as S
+    from riskmodel.data.partition import parse_as_of
     from riskmodel.data.validation import load_and_validate
     from riskmodel.evaluation.backtest import run_backtest
     from riskmodel.evaluation.delong import delong_roc_test
@@ -891,7 +1049,7 @@ def run_recalibrate(settings: Settings, as_of: str, data_dir: Path | None = None
     from riskmodel.models.central_tendency import fit_central_tendency, matured
     from riskmodel.models.factory import BASELINE_NAME
     from riskmodel.monitoring import calibration_table
-    from riskmodel.scoring import load_champion_bundle, parse_as_of
+    from riskmodel.scoring import load_champion_bundle
 
     date = parse_as_of(as_of)
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)

@@ -461,3 +461,15 @@ SPECS: dict[str, TableSpec] = {
     for s in (CUSTOMERS_SPEC, INVOICES_SPEC, FINANCIALS_SPEC, VISITS_SPEC, EVENTS_SPEC, DEFAULTS_SPEC,
               CUSTOMER_TERMS_SPEC)
 }
+
+
+#: The dated columns of the contract: where the data starts and ends (``features.build.latest_data_date``,
+#: ``data.partition.data_span``).
+DATA_DATES: tuple[tuple[str, str], ...] = (
+    (INVOICES, INVOICE_DATE),
+    (INVOICES, PAID_DATE),
+    (FINANCIALS, PERIOD_END),
+    (VISITS, VISIT_DATE),
+    (EVENTS, EVENT_DATE),
+    (DEFAULTS, DEFAULT_DATE),
+)

@@ -29,10 +29,13 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from riskmodel.config import SafetySettings
 from riskmodel.data import schemas as S
 from riskmodel.data.default_definition import Materiality, performing_past_due
+from riskmodel.data.partition import arrow_text
 from riskmodel.data.tables import Tables
 from riskmodel.exceptions import DataNotFoundError, SchemaError
 
@@ -166,7 +169,10 @@ class ValidationReport:
 
 # ------------------------------------------------------------------ loading
 def find_table_file(data_dir: Path, table: str) -> Path:
-    """Return ``data_dir/<table>.parquet`` or ``data_dir/<table>.csv``.
+    """Return ``data_dir/<table>.parquet``, ``data_dir/<table>.csv`` or ``data_dir/<table>/`` (partitions).
+
+    A folder ``<table>/`` holding ``*.parquet`` files is the partitioned layout
+    (issue 14, :mod:`riskmodel.data.partition`): read whole it is the table.
 
     Raises
     ------
@@ -176,6 +182,8 @@ def find_table_file(data_dir: Path, table: str) -> Path:
         If both exist (which one is meant would be a guess).
     """
     found = [data_dir / f"{table}.{fmt}" for fmt in FORMATS if (data_dir / f"{table}.{fmt}").is_file()]
+    if (data_dir / table).is_dir() and any((data_dir / table).glob("*.parquet")):
+        found.append(data_dir / table)
     if not found:
         raise DataNotFoundError(
             f"table {table!r} not found in {data_dir}: expected {table}.parquet or {table}.csv")
@@ -197,6 +205,8 @@ def read_raw_table(path: Path, na_values: Sequence[str] = ()) -> pd.DataFrame:
     try:
         if path.suffix.lower() == ".csv":
             return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=["", *na_values])
+        if path.is_dir():  # customer partitions, in part order
+            return pd.concat([pd.read_parquet(p) for p in sorted(path.glob("*.parquet"))], ignore_index=True)
         return pd.read_parquet(path)
     except (OSError, ValueError, UnicodeDecodeError) as err:  # pyarrow and parser errors are ValueErrors
         raise SchemaError(f"cannot read {path}: {err}") from err
@@ -251,6 +261,31 @@ def load_and_validate(data_dir: Path, safety: SafetySettings | None = None,
     if report.warnings:
         log.warning("%s", report.to_text())
     return tables
+
+
+def load_and_validate_part(data_dir: Path, part: str, tables: Sequence[str], safety: SafetySettings | None = None,
+                           materiality: Materiality | None = Materiality()) -> Tables:
+    """Load and validate one customer partition ``<table>/<part>`` of a partitioned folder (issue 14).
+
+    A partition holds all rows of its customers, so every rule is checked within
+    it. A table whose partition file is absent is read as empty (its columns from
+    another partition of it). The error names the partition.
+    """
+    safety = safety or SafetySettings()
+    data_dir = Path(data_dir)
+    raw = {}
+    for t in tables:
+        path = data_dir / t / part
+        if path.is_file():
+            raw[t] = read_raw_table(path, safety.na_values)
+        elif (other := next(iter(sorted((data_dir / t).glob("*.parquet"))), None)) is not None:
+            raw[t] = pd.read_parquet(other).iloc[:0]
+    typed, report = validate_tables(raw, safety, materiality)
+    if typed is None:
+        raise SchemaError(f"{data_dir} partition {part}:\n{report.to_text()}", report=report)
+    if report.warnings:
+        log.warning("partition %s: %s", part, report.to_text())
+    return typed
 
 
 # ------------------------------------------------------------------- typing
@@ -426,6 +461,42 @@ def _sample(values: pd.Series, n: int = N_EXAMPLES) -> str:
     return ", ".join(repr(_fmt_value(v)) if isinstance(v, str) else _fmt_value(v) for v in uniq) + more
 
 
+# ------------------------------------------------- vectorised key checks (issue 14.3)
+def _isin(values: pd.Series, known: pd.Series) -> pd.Series:
+    """``values.isin(known)`` (missing is never in), by Arrow's hash ``is_in`` for text (5x pandas' isin)."""
+    if _is_text(values) and _is_text(known):
+        try:
+            found = pc.is_in(arrow_text(values),
+                             value_set=arrow_text(known.dropna()))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # an object column holding non-text: pandas decides
+            return values.isin(known) & values.notna()
+        return pd.Series(found.fill_null(False).to_numpy(zero_copy_only=False), index=values.index, dtype=bool)
+    return values.isin(known) & values.notna()
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    """Dense int64 codes, equal where the values are equal (text by Arrow's dictionary encoding)."""
+    if _is_text(values):
+        try:
+            enc = arrow_text(values).dictionary_encode()
+            return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # an object column holding non-text
+            pass
+    return pd.factorize(values, use_na_sentinel=False)[0].astype(np.int64)
+
+
+def _key_codes(frame: pd.DataFrame) -> np.ndarray:
+    """One int64 per row, equal exactly where the rows' key columns are all equal."""
+    codes = np.zeros(len(frame), dtype=np.int64)
+    for col in frame.columns:
+        c = _codes(frame[col])
+        width = int(c.max()) + 1 if len(c) else 1
+        if len(codes) and int(codes.max()) >= (2**62) // width:  # no room: re-number the combination first
+            codes = pd.factorize(codes)[0].astype(np.int64)
+        codes = codes * width + c
+    return codes
+
+
 # --------------------------------------------------------------- validation
 class _TableValidator:
     """Validates one table; collects violations and notes into a shared report."""
@@ -542,10 +613,12 @@ class _TableValidator:
         for k in key:
             usable &= self.typed[k].notna()
         frame = pd.DataFrame({k: self.typed[k] for k in key})[usable]
-        dup = frame.duplicated(keep=False).reindex(self.raw.index, fill_value=False).astype(bool)
+        codes = pd.Series(_key_codes(frame), index=frame.index)  # integers: hashing them is cheap
+        shared = codes.duplicated(keep=False)
+        dup = shared.reindex(self.raw.index, fill_value=False).astype(bool)
         if dup.any():
-            n_keys = int(frame[frame.duplicated(keep=False)].drop_duplicates().shape[0])
-            first = (frame.duplicated(keep=False) & ~frame.duplicated(keep="first"))
+            n_keys = int(codes[shared].nunique())
+            first = (shared & ~codes.duplicated(keep="first"))
             first = first.reindex(self.raw.index, fill_value=False).astype(bool)
             self.add(label, UNIQUE_KEY, first,
                      f"{int(dup.sum())} rows share {n_keys} key value(s); the key must be unique",
@@ -563,7 +636,7 @@ class _TableValidator:
                       f"{S.CUSTOMER_ID} column")
             return
         ids = self.typed[S.CUSTOMER_ID]
-        unknown = (ids.notna() & ~ids.isin(known_ids)).astype(bool)
+        unknown = (ids.notna() & ~_isin(ids, known_ids)).astype(bool)
         self.add(S.CUSTOMER_ID, FOREIGN_KEY, unknown,
                  f"{S.CUSTOMER_ID} not found in {S.CUSTOMERS}: {_sample(ids[unknown])}")
 
@@ -611,7 +684,7 @@ class _TableValidator:
         ids = self.typed[S.CUSTOMER_ID]
         joined = typed.merge(right, on=S.CUSTOMER_ID, how="left", validate="many_to_one")
         joined.index = typed.index
-        known = ids.notna() & ids.isin(right[S.CUSTOMER_ID])
+        known = ids.notna() & _isin(ids, right[S.CUSTOMER_ID])
         # each customer's latest row; rows sharing a key are left out (which is latest would be a guess)
         latest = pd.Series(False, index=typed.index)
         date_col = spec.date_column

@@ -48,14 +48,7 @@ POPULATION_STATUS = "population_status"
 STATUSES: tuple[str, ...] = ("eligible", "not_yet_onboarded", "in_default")
 FIXED_WINDOWS: tuple[int, ...] = (6, 12, 24)  # dpd trend halves, 12/24-month features
 # record dates that show how far the data reaches (the label needs the whole horizon observed)
-DATA_DATES: tuple[tuple[str, str], ...] = (
-    (S.INVOICES, S.INVOICE_DATE),
-    (S.INVOICES, S.PAID_DATE),
-    (S.FINANCIALS, S.PERIOD_END),
-    (S.VISITS, S.VISIT_DATE),
-    (S.EVENTS, S.EVENT_DATE),
-    (S.DEFAULTS, S.DEFAULT_DATE),
-)
+DATA_DATES = S.DATA_DATES  # the contract's dated columns (defined with the contract, read by data.partition too)
 
 
 def _check_settings(settings: FeatureSettings) -> None:

@@ -1,0 +1,292 @@
+"""Table utilities shared by every stage: the data's date span, the scoring date, customer subsets and chunks.
+
+Moved out of ``riskmodel.scoring`` (issue 14): they are about the input tables, not the model.
+
+Chunking is by customer, never splitting a customer's records, and is cheap: the
+customer ids are mapped once to integer codes (their rank among the sorted
+customer ids, by a hash lookup) and every table is ordered by that integer code
+with a stable sort, instead of sorting object or Arrow strings per table. A
+chunk is then a contiguous range of the order, found by binary search over the
+integer codes, and only the chunk's rows are copied (``take``), so the tables are
+never copied whole a second time: chunking lowers peak memory instead of adding
+a reordered copy of every table.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from riskmodel.data import schemas as S
+from riskmodel.data.tables import Tables
+from riskmodel.exceptions import NoDataError
+
+#: an as-of date more than this many days after the last record is refused (no data describes it)
+MAX_DAYS_AFTER_DATA = 366
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def data_span(tables: Tables) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last record dates over the dated tables (invoices, payments, statements, visits, events)."""
+    frames = tables.as_dict()
+    lo, hi = [], []
+    for table, column in S.DATA_DATES:
+        col = pd.to_datetime(frames[table][column]) if len(frames[table]) else pd.Series(dtype="datetime64[ns]")
+        if col.notna().any():
+            lo.append(col.min())
+            hi.append(col.max())
+    if not lo:
+        raise NoDataError("the tables hold no dated record (no invoice, statement, visit or event)")
+    return min(lo), max(hi)
+
+
+def default_as_of(last: pd.Timestamp) -> pd.Timestamp:
+    """The latest quarter end on or before the last record date."""
+    last = pd.Timestamp(last).normalize()
+    q = last.to_period("Q").end_time.normalize()
+    return q if q <= last else (last.to_period("Q") - 1).end_time.normalize()
+
+
+def parse_as_of(as_of: Any) -> pd.Timestamp:
+    """A scoring date from an ISO ``YYYY-MM-DD`` string or a date; NoDataError otherwise.
+
+    Only ISO dates are read: ``01/02/2024`` could be 1 February or 2 January, so it is refused.
+    """
+    if isinstance(as_of, str) and not _ISO_DATE.fullmatch(as_of.strip()):
+        raise NoDataError(f"as-of date {as_of[:40]!r} is not an ISO date; use YYYY-MM-DD (e.g. 2024-12-31)")
+    try:
+        ts = pd.Timestamp(as_of)
+    except (ValueError, TypeError):
+        raise NoDataError(f"as-of date {as_of!r} is not a date; use YYYY-MM-DD") from None
+    if pd.isna(ts):
+        raise NoDataError(f"as-of date {as_of!r} is not a date; use YYYY-MM-DD")
+    return ts.normalize()
+
+
+def check_as_of(as_of: pd.Timestamp, first: pd.Timestamp, last: pd.Timestamp,
+                max_gap_days: int = MAX_DAYS_AFTER_DATA) -> None:
+    """Refuse dates with no data: on or before the first record, or long after the last."""
+    if as_of <= first:
+        raise NoDataError(f"no data before the as-of date {as_of.date()}: the records start on {first.date()}")
+    if (as_of - last).days > max_gap_days:
+        raise NoDataError(f"as-of date {as_of.date()} is {(as_of - last).days} days after the last record "
+                          f"({last.date()}); the data does not describe customers at that date "
+                          f"(allowed: up to {max_gap_days} days)")
+
+
+def subset_tables(tables: Tables, customer_ids: Sequence[str] | np.ndarray) -> Tables:
+    """The tables restricted to some customers (rows kept in their order)."""
+    ids = pd.Index(pd.Series(list(customer_ids), dtype="str")).unique()
+    return Tables(**{name: frame[customer_codes(frame[S.CUSTOMER_ID], ids) >= 0]
+                     for name, frame in tables.as_dict().items()})
+
+
+def arrow_text(values: pd.Series) -> pa.Array:
+    """A text column as one Arrow large_string array (missing as null), zero-copy where pandas already is Arrow."""
+    arr = pa.array(values, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.large_string())
+
+
+def customer_codes(column: pd.Series, ids: pd.Index) -> np.ndarray:
+    """Position of each row's customer id in ``ids`` (unique), -1 for an id not in it or missing.
+
+    One hash lookup per row (Arrow's ``index_in``, about 15 times faster than
+    ``Index.get_indexer`` on text) on the ids as text: the integer code is what
+    chunking sorts and slices on.
+    """
+    if len(column) == 0:
+        return np.zeros(0, dtype=np.int64)
+    text = column if pd.api.types.is_string_dtype(column.dtype) else column.astype("str")
+    found = pc.index_in(arrow_text(text),
+                        value_set=arrow_text(ids.to_series()))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def customer_order(column: pd.Series, ids: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """The rows' order by customer (stable) and the sorted customer codes, for slicing by customer range.
+
+    Rows whose customer is not in ``ids`` get code -1 and sort first, so no range
+    ``[lo, hi)`` with ``lo >= 0`` ever holds them.
+    """
+    codes = customer_codes(column, ids)
+    order = np.argsort(codes, kind="stable")  # integers: a radix sort, not a string comparison sort
+    return order, codes[order]
+
+
+def chunk_tables(tables: Tables, sorted_ids: np.ndarray, size: int) -> Iterator[tuple[slice, Tables]]:
+    """Split the tables into chunks of ``size`` customers of ``sorted_ids`` (ascending, unique).
+
+    Chunk ``k`` holds every row of the customers ``sorted_ids[k*size:(k+1)*size]``
+    in every table (a customer's records are never split), in the table's own
+    row order within a customer. Rows of a customer not in ``sorted_ids`` are in no chunk.
+    Each table is ordered once by an integer customer code (see the module
+    docstring); a chunk copies only its own rows.
+    """
+    ids = pd.Index(pd.Series(np.asarray(sorted_ids), dtype="str"))
+    if not ids.is_unique:
+        raise ValueError("chunk_tables: sorted_ids holds repeated customer ids")
+    orders = {name: customer_order(frame[S.CUSTOMER_ID], ids) for name, frame in tables.as_dict().items()}
+    frames = tables.as_dict()
+    for sl in iter_chunks(len(ids), size):
+        part = {}
+        for name, (order, codes) in orders.items():
+            lo = int(np.searchsorted(codes, sl.start, side="left"))
+            hi = int(np.searchsorted(codes, sl.stop, side="left"))
+            part[name] = frames[name].take(order[lo:hi])
+        yield sl, Tables(**part)
+
+
+def iter_chunks(n: int, size: int) -> Iterator[slice]:
+    """Consecutive row slices of at most ``size`` rows."""
+    if size < 1:
+        raise ValueError(f"chunk size must be >= 1, got {size}")
+    for lo in range(0, n, size):
+        yield slice(lo, min(n, lo + size))
+
+
+# ------------------------------------------------------------ customer partitions on disk (issue 14.1)
+PART_GLOB = "part-*.parquet"
+
+#: the columns the whole-book (portfolio) indicators read; everything else stays in its partition
+BOOK_COLUMNS: dict[str, tuple[str, ...]] = {
+    S.CUSTOMERS: (S.CUSTOMER_ID, S.ONBOARDED_DATE, S.INDUSTRY, S.REGION),
+    S.INVOICES: (S.CUSTOMER_ID, S.INVOICE_DATE, S.DUE_DATE, S.PAID_DATE, S.AMOUNT),
+    S.DEFAULTS: (S.CUSTOMER_ID, S.DEFAULT_DATE),
+    # only for the data's span (latest_data_date, --fit-to-data)
+    S.FINANCIALS: (S.CUSTOMER_ID, S.PERIOD_END),
+    S.VISITS: (S.CUSTOMER_ID, S.VISIT_DATE),
+    S.EVENTS: (S.CUSTOMER_ID, S.EVENT_DATE),
+}
+
+
+def part_name(k: int) -> str:
+    """File name of partition ``k`` (zero padded, so that name order is partition order)."""
+    return f"part-{k:05d}.parquet"
+
+
+def is_partitioned(data_dir: Path) -> bool:
+    """True when ``data_dir`` holds the customers table as a folder of partitions."""
+    return (Path(data_dir) / S.CUSTOMERS).is_dir() and any((Path(data_dir) / S.CUSTOMERS).glob(PART_GLOB))
+
+
+def write_partitioned(tables: Tables, folder: Path, customers_per_part: int) -> int:
+    """Write ``tables`` as ``folder/<table>/part-NNNNN.parquet``, ``customers_per_part`` customers a part.
+
+    Partition ``k`` holds every row of the customers ranked ``k * customers_per_part``
+    up to the next part in customer id order (a customer's rows are never split); each
+    file is written atomically. A table's single-file copy (``<table>.parquet`` /
+    ``.csv``) and stale parts of an earlier, larger run are removed, so the folder
+    holds one layout. Returns the number of parts.
+    """
+    from riskmodel.io import write_frame
+
+    folder = Path(folder)
+    ids = np.sort(tables.customers[S.CUSTOMER_ID].astype("str").to_numpy())
+    n = 0
+    for k, (_, part) in enumerate(chunk_tables(tables, ids, customers_per_part)):
+        for name, frame in part.as_dict().items():
+            write_frame(frame.reset_index(drop=True), folder / name / part_name(k), "parquet")
+        n = k + 1
+    for name in tables.as_dict():
+        for stale in [folder / f"{name}.parquet", folder / f"{name}.csv",
+                      *(p for p in (folder / name).glob(PART_GLOB) if int(p.stem.split("-")[1]) >= n)]:
+            stale.unlink(missing_ok=True)
+    return n
+
+
+class PartitionedBook:
+    """A raw folder of customer partitions, validated one partition at a time (bounded memory).
+
+    :meth:`open` reads and validates each partition alone (a partition holds all of
+    its customers' rows, so every contract rule, foreign keys included, is checked
+    within it), spills the typed partition to ``scratch`` as Parquet, and keeps only
+    what the whole book is needed for: the date span and the columns of
+    ``BOOK_COLUMNS`` (the portfolio indicators and the data's latest date) as
+    ``book``, a :class:`Tables` whose other columns are absent. :meth:`parts`
+    then yields the typed partitions one by one.
+    """
+
+    def __init__(self, scratch: Path, names: list[str], span: tuple[pd.Timestamp, pd.Timestamp],
+                 book: Tables) -> None:
+        self.scratch = scratch
+        self.names = names
+        self.span = span
+        self.book = book
+
+    @classmethod
+    def open(cls, data_dir: Path, scratch: Path, safety: Any = None, materiality: Any = None) -> PartitionedBook:
+        """Validate every partition of ``data_dir`` into ``scratch``; SchemaError naming the partition if broken."""
+        from riskmodel.data.validation import load_and_validate_part
+        from riskmodel.exceptions import SchemaError
+
+        data_dir = Path(data_dir)
+        names = sorted(p.name for p in (data_dir / S.CUSTOMERS).glob(PART_GLOB))
+        present = [t for t in S.ALL_TABLE_NAMES if (data_dir / t).is_dir()]
+        for t in present:
+            theirs = sorted(p.name for p in (data_dir / t).glob(PART_GLOB))
+            if set(theirs) - set(names):
+                raise SchemaError(f"{data_dir / t}: partitions {sorted(set(theirs) - set(names))[:5]} have no "
+                                  f"{S.CUSTOMERS} partition of the same name: every table must be partitioned "
+                                  "like customers (a customer's rows in the part of the same name)")
+        for t in S.ALL_TABLE_NAMES:
+            if t not in present and any((data_dir / f"{t}.{fmt}").is_file() for fmt in ("parquet", "csv")):
+                raise SchemaError(f"{data_dir}: {S.CUSTOMERS} is partitioned but {t} is a single file: "
+                                  "partition every table the same way (riskmodel.data.partition.write_partitioned)")
+        lo, hi = [], []
+        keep: dict[str, list[pd.DataFrame]] = {t: [] for t in BOOK_COLUMNS}
+        empty: dict[str, pd.DataFrame] = {}
+        for name in names:
+            tables = load_and_validate_part(data_dir, name, present, safety, materiality)
+            for table, frame in tables.as_dict().items():
+                (scratch / table).mkdir(parents=True, exist_ok=True)
+                frame.to_parquet(scratch / table / name, index=False)
+                if table in BOOK_COLUMNS:
+                    keep[table].append(frame[list(BOOK_COLUMNS[table])])
+                else:
+                    empty.setdefault(table, frame.iloc[:0])
+            try:
+                first, last = data_span(tables)
+                lo.append(first)
+                hi.append(last)
+            except NoDataError:
+                pass
+        if not lo:
+            raise NoDataError("the tables hold no dated record (no invoice, statement, visit or event)")
+        book = Tables(**{t: pd.concat(frames, ignore_index=True) for t, frames in keep.items()}, **empty)
+        return cls(scratch, names, (min(lo), max(hi)), book)
+
+    def parts(self) -> Iterator[Tables]:
+        """The typed partitions, in partition order."""
+        for name in self.names:
+            yield Tables(**{t: pd.read_parquet(self.scratch / t / name)
+                            for t in S.ALL_TABLE_NAMES if (self.scratch / t / name).is_file()})
+
+
+def peak_memory_gb() -> float:
+    """Peak resident memory of this process so far, in GB (``ru_maxrss``, KB on Linux)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def warn_above_ceiling(stage: str, ceiling_gb: float) -> float:
+    """Log a warning when this process's peak memory passed ``scale.memory_ceiling_gb``; return the peak."""
+    import logging
+
+    peak = peak_memory_gb()
+    if peak > ceiling_gb:
+        logging.getLogger(__name__).warning(
+            "%s peaked at %.1f GB, above scale.memory_ceiling_gb = %g: write the raw data as customer "
+            "partitions (simulate --partitioned, or riskmodel.data.partition.write_partitioned) or lower "
+            "scale.partition_customers", stage, peak, ceiling_gb)
+    return peak
