@@ -275,6 +275,13 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
                                   train[ptf].reset_index(drop=True), test[ptf].reset_index(drop=True),
                                   train[S.CUSTOMER_ID].astype(str).to_numpy(),
                                   oof=result.extra.get("oof_pd"))  # issue 13: the out-of-fold PDs already fitted
+    if settings.learning_curve.enabled:  # issue 13.4: would more history help?
+        from riskmodel.evaluation.learning_curve import learning_curve
+        from riskmodel.models.factory import BASELINE_NAMES
+
+        result.extra["learning_curve"] = learning_curve(
+            result, train[S.CUSTOMER_ID].astype(str).to_numpy(), settings.learning_curve.shares,
+            seed=settings.models.seed, skip=BASELINE_NAMES)
     result.extra.setdefault("train_period", data_info["train_period"])
     result.extra.setdefault("test_period", data_info["test_period"])
     return result

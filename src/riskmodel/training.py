@@ -104,6 +104,9 @@ class TrainResult:
             out["oracle"] = self.oracle
         if "backtest" in self.extra:  # issue 9: correlation-adjusted backtest of the champion's PDs
             out["backtest"] = self.extra["backtest"]
+        for key in ("model_selection", "learning_curve"):  # issue 13
+            if key in self.extra:
+                out[key] = self.extra[key]
         return out
 
 
@@ -434,8 +437,17 @@ def _fit_selected(name: str, est: Any, X: pd.DataFrame, y: np.ndarray, features:
 
 def _oof_train(fitted: dict[str, Any], X: pd.DataFrame, y: np.ndarray, features: list[str], settings: Settings,
                groups: np.ndarray | None) -> dict[str, np.ndarray]:
-    """Out-of-fold PDs of every model on its training rows (issue 13.3): the in-sample diagnostics' input."""
-    return {n: out_of_fold_pd(n, e, X, y, features, settings.models.calibration_folds, settings.models.seed, groups)
+    """Training PDs for the in-sample diagnostics (issue 13.3): out of fold for the learned models.
+
+    A learned model's in-sample PDs are flattered where it memorises repeated customers
+    (LightGBM on the simulated base: in-sample AUC 0.943 against the oracle's 0.888), so
+    the training references (PSI, drift) use out-of-fold PDs, customers kept together.
+    The two baselines keep their in-sample PDs: the experts' card learns nothing but its
+    PD map and the refitted card a few non-negative weights, and a card's fold copies
+    would give its few distinct scores different PDs (a spurious PSI).
+    """
+    return {n: (_predict(n, e, X, features) if n in BASELINE_NAMES else
+                out_of_fold_pd(n, e, X, y, features, settings.models.calibration_folds, settings.models.seed, groups))
             for n, e in fitted.items()}
 
 
@@ -502,7 +514,8 @@ def train_and_compare(
     p_train = _oof_train(fitted, X_tr, y_tr, features, settings, train_groups)
     extra: dict[str, Any] = {"monotone_check": _monotone_report(fitted),
                              "joint_monotone_check": _joint_monotone_report(fitted),
-                             "oof_pd": p_train, "train_pd": "out_of_fold"}
+                             "oof_pd": {n: p for n, p in p_train.items() if n not in BASELINE_NAMES},
+                             "train_pd": "out_of_fold"}
     if selection is not None:
         extra["model_selection"] = selection
     return _assemble(
