@@ -372,10 +372,11 @@ class ModelSelectionSettings(_Section):
     snapshots; the search fits on the training snapshots whose label window ends by the first
     of them (never the test period).  Flat path: ``inner_folds`` (stratified, grouped by
     ``--group``) folds of the training rows; cross-validated runs select inside every outer
-    fold (nested), so the reported figures are honest.  Explanation cost is part of the
-    choice: candidates costing more than ``max_cost_ratio`` x the default shape's TreeSHAP
-    cost are refused, and the cheapest candidate within ``auc_tolerance`` of the best
-    validation AUC wins.  ``budget_seconds`` bounds the whole run's search (split evenly over
+    fold (nested), so the reported figures are honest.  The default shape stays unless a
+    candidate beats its validation AUC by more than ``min_gain_se`` standard errors.
+    Explanation cost is part of the choice: candidates costing more than ``max_cost_ratio`` x
+    the default shape's TreeSHAP cost are refused, and among those that clear the bar the
+    cheapest within ``auc_tolerance`` of the best validation AUC wins.  ``budget_seconds`` bounds the whole run's search (split evenly over
     the searches of a cross-validated run); at most ``n_trials`` sampled candidates besides
     the default shape.
     """
@@ -388,6 +389,7 @@ class ModelSelectionSettings(_Section):
     validation_snapshots: int = Field(2, ge=1)
     inner_folds: int = Field(3, ge=2, le=10)
     auc_tolerance: float = Field(0.002, ge=0, lt=0.1)
+    min_gain_se: float = Field(1.0, ge=0)
     max_cost_ratio: float = Field(3.0, gt=0)
     num_leaves: tuple[int, ...] = (7, 15, 31, 63)
     max_depth: tuple[int, ...] = (3, 4, 5, 6)
