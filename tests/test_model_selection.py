@@ -138,6 +138,8 @@ def test_train_and_compare_selects_out_of_time_and_reports_out_of_fold_training_
     assert res.extra["train_pd"] == "out_of_fold" and np.array_equal(res.models["lightgbm"].pd_train,
                                                                      res.extra["oof_pd"]["lightgbm"])
     assert in_sample > oof + 0.01, (in_sample, oof)
+    html = render_report(res, s)
+    assert 'id="model-selection"' in html and "default (params.yaml)" in html and "Reasons rows/s" in html
 
 
 # ------------------------------------------------------------------ flat path with groups
