@@ -73,7 +73,7 @@ def test_search_keeps_the_default_first_and_picks_the_cheapest_near_best() -> No
     assert sel.candidates[0] is sel.default and sel.default.trees == SMALL["n_estimators"]
     n_pos = int(y.sum())  # the three folds' validation rows are all rows
     assert sel.auc_se == pytest.approx(auc_standard_error(sel.default.val_auc, n_pos, len(y) - n_pos))
-    assert sel.needed_auc == pytest.approx(sel.default.val_auc + sel.auc_se)  # min_gain_se = 1 by default
+    assert sel.needed_auc == pytest.approx(sel.default.val_auc + 0.5 * sel.auc_se)  # min_gain_se = 0.5 by default
     better = [c for c in sel.candidates[1:] if c.cost <= 2.0 * sel.default.cost and c.val_auc > sel.needed_auc]
     if not better:
         assert sel.chosen is sel.default

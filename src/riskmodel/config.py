@@ -389,7 +389,7 @@ class ModelSelectionSettings(_Section):
     validation_snapshots: int = Field(2, ge=1)
     inner_folds: int = Field(3, ge=2, le=10)
     auc_tolerance: float = Field(0.002, ge=0, lt=0.1)
-    min_gain_se: float = Field(1.0, ge=0)
+    min_gain_se: float = Field(0.5, ge=0)
     max_cost_ratio: float = Field(3.0, gt=0)
     num_leaves: tuple[int, ...] = (7, 15, 31, 63)
     max_depth: tuple[int, ...] = (3, 4, 5, 6)
