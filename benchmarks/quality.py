@@ -25,6 +25,12 @@ recorded defaults developed to the horizon, ``calibration.develop_immature``).
 Simulated base: the default base of params.yaml, out-of-time split from
 params.yaml; each model's test AUC, DeLong p-value against the 5C baseline and
 the share of the baseline-to-oracle AUC gap it closes.
+
+Model selection (issue 13): riskmodel's rows are with params.yaml's ``model_selection``
+(nested inside the folds on the real tables; validated on the last training snapshots on
+the simulated base); ``lightgbm_default_shape`` is the shipped shape (300 trees, depth 4,
+15 leaves) on the same folds / split, and each dataset prints the shapes chosen against
+the default with their validation AUC, TreeSHAP cost and reasons throughput.
 """
 
 from __future__ import annotations
@@ -83,6 +89,43 @@ def fold_aucs(y: np.ndarray, p: np.ndarray, folds: np.ndarray) -> float:
     return float(np.mean([roc_auc_score(y[folds == f], p[folds == f]) for f in np.unique(folds)]))
 
 
+# ------------------------------------------------ chosen shape vs default shape (issue 13)
+def _reasons_rate(est, X: pd.DataFrame, n: int = 2000) -> float:
+    """Rows per second of TreeSHAP reasons (``contributions``) on up to ``n`` rows (best of 3)."""
+    rows = X.iloc[:n]
+    best = np.inf
+    for _ in range(3):
+        t0 = time.perf_counter()
+        est.contributions(rows)
+        best = min(best, time.perf_counter() - t0)
+    return len(rows) / best
+
+
+def default_shape_settings(settings):
+    """The same settings with model selection off: the shipped default shape."""
+    return settings.model_copy(update={"model_selection": settings.model_selection.model_copy(update={"enabled": False})})
+
+
+def print_selection(res, label: str) -> None:
+    """The search's evidence: chosen vs default shape on the validation rows, per search."""
+    sel = res.extra.get("model_selection")
+    if not sel:
+        print(f"{label}: model selection off (params.yaml model_selection.enabled)")
+        return
+    def shape(c):
+        p = c["params"]
+        return (f"{c['trees']} trees, {p.get('num_leaves')} leaves, depth {p.get('max_depth')}, min child "
+                f"{p.get('min_child_samples')}, lambda {float(p.get('reg_lambda') or 0):.3g}, lr {p.get('learning_rate')}")
+    print(f"{label}: model selection on {sel['validation']}; {sel['n_candidates']} candidates in {sel['seconds']:.0f} s "
+          f"(budget {sel['budget_seconds']:.0f} s)")
+    for f in sel.get("folds", []):
+        print(f"  outer fold {f['fold']}: chosen {shape(f['chosen'])} (validation AUC {f['chosen']['val_auc']:.4f}, "
+              f"TreeSHAP cost {f['chosen']['cost']:.0f}) vs default {f['default']['val_auc']:.4f} (cost {f['default']['cost']:.0f})")
+    print(f"  refit: chosen {shape(sel['chosen'])} (validation AUC {sel['chosen']['val_auc']:.4f}, cost "
+          f"{sel['chosen']['cost']:.0f}) vs default {sel['default']['val_auc']:.4f} (cost {sel['default']['cost']:.0f})"
+          + (f"; {sel['fallback']}" if sel.get("fallback") else ""))
+
+
 def run_flat(name: str, settings) -> pd.DataFrame:
     spec = FLAT[name]
     X, y, _, _ = load_flat_table(spec["path"], spec["target"], id_col=spec["id_col"])
@@ -105,6 +148,16 @@ def run_flat(name: str, settings) -> pd.DataFrame:
         rows.append({"dataset": name, "model": ref_name, "auc_pooled": roc_auc_score(y, oof),
                      "auc_fold_mean": fold_aucs(y, oof, folds), "brier": float(np.mean((oof - y) ** 2)),
                      "p_vs_baseline": delong_roc_test(y, oof, p_base)[3]})
+    # the shipped default shape on the same folds (selection off), and the reasons throughput of both refits
+    dres = cross_validate_and_compare(X, y, default_shape_settings(settings).model_copy(update={
+        "models": settings.models.model_copy(update={"enabled": ("lightgbm",)})}), None, {"source": "table"}, folds=5)
+    assert (dres.extra["folds"] == folds).all(), "the default shape must see the same folds"
+    d = dres.models["lightgbm"]
+    rows.append({"dataset": name, "model": "lightgbm_default_shape", "auc_pooled": d.metrics["auc"],
+                 "auc_fold_mean": fold_aucs(y, d.pd_test, folds), "brier": d.metrics["brier"],
+                 "p_vs_baseline": delong_roc_test(y, d.pd_test, res.models["baseline_5c"].pd_test)[3]})
+    rates = {"chosen": _reasons_rate(res.models["lightgbm"].estimator, res.X_test),
+             "default": _reasons_rate(d.estimator, dres.X_test)}
     out = pd.DataFrame(rows)
     best_ours = out[out.model.isin(["lightgbm", "logistic_scorecard"])]["auc_fold_mean"].max()
     best_ref = out[out.model.str.startswith("ref_")]["auc_fold_mean"].max()
@@ -112,6 +165,9 @@ def run_flat(name: str, settings) -> pd.DataFrame:
           f"(riskmodel part {seconds:.0f} s); champion: {res.champion}")
     print(out.drop(columns="dataset").to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"README references (fold mean): gradient boosting {spec['refs'][0]:.3f}, logistic {spec['refs'][1]:.3f}")
+    print_selection(res, name)
+    print(f"  reasons throughput (TreeSHAP contributions, rows/s, refits on all rows, best of 3 on a shared host): "
+          f"chosen {rates['chosen']:,.0f}, default shape {rates['default']:,.0f}")
     verdict = "MET" if best_ours >= best_ref else "NOT MET"
     print(f"target best riskmodel >= best reference (fold mean): {best_ours:.4f} vs {best_ref:.4f} -> {verdict}")
     return out
@@ -134,10 +190,16 @@ def run_simulated(settings) -> pd.DataFrame:
     te = table[(d >= sp.test_start) & (d <= sp.test_end)]
     feats = [c for c in table.columns if c not in (*keys, schemas.LABEL, "true_pd_12m") and not c.startswith("ptf_")]
     t0 = time.perf_counter()
+    groups = tr[schemas.CUSTOMER_ID].astype(str).to_numpy()
     res = train_and_compare(tr[feats], tr[schemas.LABEL], te[feats], te[schemas.LABEL], settings, settings.baseline,
                             {"source": "simulated", "split": "out_of_time"}, test_keys=te[keys],
-                            oracle_test=te["true_pd_12m"].to_numpy())
+                            oracle_test=te["true_pd_12m"].to_numpy(), train_groups=groups,
+                            train_snapshots=tr[schemas.SNAPSHOT_DATE].to_numpy())
     seconds = time.perf_counter() - t0
+    dset = default_shape_settings(settings)
+    dres = train_and_compare(tr[feats], tr[schemas.LABEL], te[feats], te[schemas.LABEL], dset.model_copy(update={
+        "models": settings.models.model_copy(update={"enabled": ("lightgbm",)})}), None,
+        {"source": "simulated", "split": "out_of_time"}, test_keys=te[keys], train_groups=groups)
     y_te = te[schemas.LABEL].to_numpy()
     rows = []
     base_auc = res.models["baseline_5c"].metrics["auc"]
@@ -153,6 +215,12 @@ def run_simulated(settings) -> pd.DataFrame:
         rows.append({"model": ref_name, "auc": a, "ci95": "", "brier": float(np.mean((p - y_te) ** 2)),
                      "p_vs_baseline": delong_roc_test(y_te, p, res.models["baseline_5c"].pd_test)[3],
                      "gap_closed": (a - base_auc) / (o_auc - base_auc)})
+    d = dres.models["lightgbm"]
+    rows.append({"model": "lightgbm_default_shape", "auc": d.metrics["auc"],
+                 "ci95": "[{:.3f}, {:.3f}]".format(*d.metrics["auc_ci95"]), "brier": d.metrics["brier"],
+                 "p_vs_baseline": delong_roc_test(y_te, d.pd_test, res.models["baseline_5c"].pd_test,
+                                                  groups=te[schemas.CUSTOMER_ID].astype(str).to_numpy())[3],
+                 "gap_closed": (d.metrics["auc"] - base_auc) / (o_auc - base_auc)})
     rows.append({"model": "oracle (true PD)", "auc": o_auc, "ci95": "", "brier": res.oracle["brier"],
                  "p_vs_baseline": np.nan, "gap_closed": 1.0})
     out = pd.DataFrame(rows)
@@ -160,7 +228,17 @@ def run_simulated(settings) -> pd.DataFrame:
           f"({sp.train_start}..{sp.train_end}), test {len(te)} rows ({sp.test_start}..{sp.test_end}), "
           f"test default rate {y_te.mean():.3f}; data {t_data:.0f} s, riskmodel part {seconds:.0f} s")
     print(out.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    print(f"champion: {res.champion}; monotone check: {res.extra['monotone_check']}")
+    print(f"champion: {res.champion}; monotone check: {res.extra['monotone_check']}; joint monotone check held: "
+          f"{all(r['ok'] for m in res.extra['joint_monotone_check'].values() for r in m.values())}")
+    print_selection(res, "simulated")
+    rates = {"chosen": _reasons_rate(res.models["lightgbm"].estimator, res.X_test),
+             "default": _reasons_rate(d.estimator, dres.X_test)}
+    print(f"  reasons throughput (TreeSHAP contributions, rows/s, best of 3 on a shared host): chosen "
+          f"{rates['chosen']:,.0f}, default shape {rates['default']:,.0f}")
+    ours = max(res.models[m].metrics["auc"] for m in ("lightgbm", "logistic_scorecard") if m in res.models)
+    refs = out[out.model.str.startswith("ref_")]["auc"].max()
+    print(f"target best riskmodel >= best reference (test AUC): {ours:.4f} vs {refs:.4f} -> "
+          f"{'MET' if ours >= refs else 'NOT MET'}")
     return out
 
 

@@ -74,7 +74,9 @@ def test_metrics_json_follows_the_schema(beaten) -> None:
         lo, hi = m["auc_ci95"]
         assert lo < m["auc"] < hi
         assert m["gini"] == pytest.approx(2 * m["auc"] - 1)
-        assert m["psi"] < 0.1  # same distribution in train and test
+        # same distribution in train and test; a learned model's training reference is out of fold (issue 13.3):
+        # with these 2 folds the fold models see half the rows, so their PDs spread less than the refit's
+        assert m["psi"] < (0.1 if name.startswith("baseline") else 0.2), name
     assert set(doc["vs_baseline"]) == {"baseline_5c_refit", "lightgbm", "logistic_scorecard"}
     assert set(doc["vs_refitted"]) == {"lightgbm", "logistic_scorecard"}  # learned models only
     assert set(doc["oracle"]) == {"auc", "brier"}

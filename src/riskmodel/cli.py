@@ -234,6 +234,9 @@ def train(
     id: Annotated[Optional[str], typer.Option("--id", help="Id column of --table.")] = None,
     time: Annotated[Optional[str], typer.Option(help="Time column of --table (out-of-time split).")] = None,
     baseline: Annotated[Optional[Path], typer.Option(help="5C baseline YAML for --table.")] = None,
+    group: Annotated[Optional[str], typer.Option(
+        "--group", help="Group column of --table (e.g. the customer of a panel table): a group's rows stay in "
+                        "one fold and --id is not needed.")] = None,
     params: ParamsOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -246,7 +249,7 @@ def train(
         if target is None:
             raise typer.BadParameter("--target is required with --table")
         pipeline.run_train_table(settings, table=table, target=target, id_col=id, time_col=time,
-                                 baseline_file=baseline, out_dir=out)
+                                 baseline_file=baseline, out_dir=out, group_col=group)
     else:
         pipeline.run_train(settings, data_dir=data, out_dir=out)
 

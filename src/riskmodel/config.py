@@ -409,6 +409,51 @@ class ScaleSettings(_Section):
     partition_customers: int = Field(50_000, ge=10)
 
 
+# ------------------------------------------------- model selection and learning curve (issue 13)
+class ModelSelectionSettings(_Section):
+    """A budgeted search over LightGBM's shape with early stopping (riskmodel.models.selection).
+
+    Six-table path: the validation rows are the last ``validation_snapshots`` training
+    snapshots; the search fits on the training snapshots whose label window ends by the first
+    of them (never the test period).  Flat path: ``inner_folds`` (stratified, grouped by
+    ``--group``) folds of the training rows; cross-validated runs select inside every outer
+    fold (nested), so the reported figures are honest.  The default shape stays unless a
+    candidate beats its validation AUC by more than ``min_gain_se`` standard errors.
+    Explanation cost is part of the choice: candidates costing more than ``max_cost_ratio`` x
+    the default shape's TreeSHAP cost are refused, and among those that clear the bar the
+    cheapest within ``auc_tolerance`` of the best validation AUC wins.  ``budget_seconds`` bounds the whole run's search (split evenly over
+    the searches of a cross-validated run); at most ``n_trials`` sampled candidates besides
+    the default shape.
+    """
+
+    enabled: bool = False
+    budget_seconds: float = Field(60.0, gt=0)
+    n_trials: int = Field(12, ge=0, le=500)
+    max_trees: int = Field(1000, ge=10)
+    early_stopping_rounds: int = Field(50, ge=5)
+    validation_snapshots: int = Field(2, ge=1)
+    inner_folds: int = Field(3, ge=2, le=10)
+    auc_tolerance: float = Field(0.002, ge=0, lt=0.1)
+    min_gain_se: float = Field(0.5, ge=0)
+    max_cost_ratio: float = Field(3.0, gt=0)
+    num_leaves: tuple[int, ...] = (7, 15, 31, 63)
+    max_depth: tuple[int, ...] = (3, 4, 5, 6)
+    min_child_samples: tuple[int, ...] = (10, 20, 50, 100, 200)
+    reg_lambda: tuple[float, float] = (0.1, 50.0)      # log-uniform range
+    learning_rate: tuple[float, ...] = (0.02, 0.05, 0.1)
+
+
+class LearningCurveSettings(_Section):
+    """Test AUC of the learned models refitted on a share of the training customers (issue 13.4).
+
+    The customers are drawn once (seed ``models.seed``), nested (the 25% are inside the 50%);
+    all snapshots of a drawn customer are kept.  The full share is the trained model itself.
+    """
+
+    enabled: bool = False
+    shares: tuple[float, ...] = (0.25, 0.5)
+
+
 class Settings(_Section):
     """Everything tunable in riskmodel, as read from params.yaml."""
 
@@ -430,6 +475,8 @@ class Settings(_Section):
     safety: SafetySettings = SafetySettings()
     calibration: CalibrationSettings = CalibrationSettings()
     scale: ScaleSettings = ScaleSettings()
+    model_selection: ModelSelectionSettings = ModelSelectionSettings()  # issue 13
+    learning_curve: LearningCurveSettings = LearningCurveSettings()  # issue 13
     # folder of the params file; relative paths resolve against it (set by load_settings)
     root: Path = Path(".")
 

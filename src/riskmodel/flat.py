@@ -21,6 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from riskmodel.config import BaselineSettings, Settings, SplitSettings
+from riskmodel.data import schemas
 from riskmodel.exceptions import ConfigError, DataNotFoundError, SchemaError
 from riskmodel.io import read_frame
 from riskmodel.training import TrainResult, cross_validate_and_compare, train_and_compare
@@ -120,8 +121,12 @@ def load_flat_table(
     p = Path(path)
     if not p.is_file():
         raise DataNotFoundError(f"flat table not found: {p}")
-    df = read_frame(p)
-    name = p.name
+    return _flat_from_frame(read_frame(p), p.name, target, id_col, time_col, drop)
+
+
+def _flat_from_frame(df: pd.DataFrame, name: str, target: str, id_col: str | None, time_col: str | None,
+                     drop: Sequence[str]) -> tuple[pd.DataFrame, np.ndarray, pd.Series | None, pd.Series | None]:
+    """:func:`load_flat_table` on a frame already read (``name`` for messages)."""
     needed = [c for c in (target, id_col, time_col, *drop) if c is not None]
     absent = [c for c in needed if c not in df.columns]
     if absent:
@@ -167,6 +172,34 @@ def load_flat_table(
     if X.shape[1] == 0:
         raise SchemaError(f"{name}: no feature columns left besides {needed}")
     return X, y, ids, times
+
+
+def load_flat_panel(
+    path: Path | str,
+    target: str,
+    group_col: str,
+    id_col: str | None = None,
+    time_col: str | None = None,
+    drop: Sequence[str] = (),
+) -> tuple[pd.DataFrame, np.ndarray, pd.Series | None, pd.Series | None, pd.Series]:
+    """:func:`load_flat_table` for a panel table (e.g. customer x snapshot): also the group of each row.
+
+    ``group_col`` (the customer) is not a feature; it keeps a group's rows in one fold,
+    clusters the intervals, and no row id is needed.  Raises SchemaError naming the rows
+    where it is missing.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataNotFoundError(f"flat table not found: {p}")
+    df = read_frame(p)
+    if group_col not in df.columns:
+        raise SchemaError(f"{p.name}: group column {group_col!r} not found; the table has {list(df.columns)[:30]}")
+    na = df[group_col].isna().to_numpy()
+    if na.any():
+        raise SchemaError(f"{p.name}: group column {group_col!r} has missing values: {_rows(df.index, na)}")
+    groups = df[group_col].astype(str).reset_index(drop=True)
+    X, y, ids, times = _flat_from_frame(df, p.name, target, id_col, time_col, (*drop, group_col))
+    return X, y, ids, times, groups
 
 
 @dataclass(frozen=True)
@@ -237,19 +270,28 @@ def train_flat(
     ids: pd.Series | None = None,
     times: pd.Series | None = None,
     data_info: dict[str, Any] | None = None,
+    groups: pd.Series | None = None,
 ) -> TrainResult:
-    """Compare the baseline and the learned models on a flat table (out of time or cross-validated)."""
+    """Compare the baseline and the learned models on a flat table (out of time or cross-validated).
+
+    ``groups`` (a panel table's customer, ``--group``) keeps each group's rows in one
+    fold (cross-validation, calibration and model-selection folds) and clusters the
+    intervals and tests by group.
+    """
     split = split_flat(y, times, settings.split)
     info = {"source": "table", **(data_info or {})}
     keys = None
-    if ids is not None or times is not None:
-        keys = pd.DataFrame({k: v.reset_index(drop=True) for k, v in (("id", ids), ("time", times)) if v is not None})
+    cols = (("id", ids), ("time", times), (schemas.CUSTOMER_ID, groups))
+    if any(v is not None for _, v in cols):
+        keys = pd.DataFrame({k: v.reset_index(drop=True) for k, v in cols if v is not None})
+    g = None if groups is None else groups.astype(str).to_numpy()
     if split.kind == "cv":
         info.setdefault("split", f"cv{split.folds}")
-        return cross_validate_and_compare(X, y, settings, baseline, info, folds=split.folds, keys=keys)
+        return cross_validate_and_compare(X, y, settings, baseline, info, folds=split.folds, keys=keys, groups=g)
     info.setdefault("split", "out_of_time")
     info["time_cutoff"] = str(split.cutoff)
     return train_and_compare(
         X.iloc[split.train], y[split.train], X.iloc[split.test], y[split.test], settings, baseline, info,
         test_keys=None if keys is None else keys.iloc[split.test],
+        train_groups=None if g is None else g[split.train],
     )

@@ -414,6 +414,7 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
         train[features], train[S.LABEL].to_numpy(dtype=int), test[features], test[S.LABEL].to_numpy(dtype=int),
         settings, settings.baseline, data_info, test_keys=test[keys].reset_index(drop=True),
         oracle_test=oracle_test, train_groups=train[S.CUSTOMER_ID].astype(str).to_numpy(),
+        train_snapshots=train[S.SNAPSHOT_DATE].to_numpy(),
     )
     if settings.calibration.enabled:  # issue 9: the PD level for the declared rating philosophy
         import pandas as pd
@@ -431,7 +432,15 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
         result = calibrate_levels(result, settings, train[S.SNAPSHOT_DATE].to_numpy(),
                                   train[ptf].reset_index(drop=True), test[ptf].reset_index(drop=True),
                                   train[S.CUSTOMER_ID].astype(str).to_numpy(),
-                                  first_default_train=first_default_dates(tables, train), immature=immature)
+                                  first_default_train=first_default_dates(tables, train), immature=immature,
+                                  oof=result.extra.get("oof_pd"))  # issue 13: the out-of-fold PDs already fitted
+    if settings.learning_curve.enabled:  # issue 13.4: would more history help?
+        from riskmodel.evaluation.learning_curve import learning_curve
+        from riskmodel.models.factory import BASELINE_NAMES
+
+        result.extra["learning_curve"] = learning_curve(
+            result, train[S.CUSTOMER_ID].astype(str).to_numpy(), settings.learning_curve.shares,
+            seed=settings.models.seed, skip=BASELINE_NAMES)
     result.extra.setdefault("train_period", data_info["train_period"])
     result.extra.setdefault("test_period", data_info["test_period"])
     return result
@@ -445,6 +454,7 @@ def run_train_table(
     time_col: str | None = None,
     baseline_file: Path | None = None,
     out_dir: Path | None = None,
+    group_col: str | None = None,
 ) -> Path:
     """The flat-table path: train and compare on a ready-made modelling table.
 
@@ -452,19 +462,25 @@ def run_train_table(
     (out of time); without it, stratified ``split.cv_folds``-fold cross-validation
     with metrics on all out-of-fold rows.  The 5C baseline row exists only with a
     ``baseline_file``.  Same outputs as :func:`run_train` (data source "table").
+    ``group_col`` (a panel table's customer) keeps each group's rows in one fold (issue 13.2).
     """
-    from riskmodel.flat import load_baseline_file, load_flat_table, train_flat
+    from riskmodel.flat import load_baseline_file, load_flat_panel, load_flat_table, train_flat
 
     table = Path(table)
     out_dir = Path(out_dir) if out_dir is not None else settings.resolve(settings.paths.reports_dir) / "train"
     _preflight_training(settings, out_dir)
-    X, y, ids, times = load_flat_table(table, target=target, id_col=id_col, time_col=time_col)
+    groups = None
+    if group_col is not None:
+        X, y, ids, times, groups = load_flat_panel(table, target=target, group_col=group_col, id_col=id_col,
+                                                   time_col=time_col)
+    else:
+        X, y, ids, times = load_flat_table(table, target=target, id_col=id_col, time_col=time_col)
     baseline = load_baseline_file(baseline_file) if baseline_file is not None else None
     log.info("flat table %s: %d rows, %d features, default rate %.3f; %s; %s", table, len(y), X.shape[1],
              float(y.mean()), f"out of time by {time_col!r}" if time_col else
              f"{settings.split.cv_folds}-fold cross-validation", "with the 5C baseline" if baseline else "no baseline")
     result = train_flat(X, y, settings, baseline=baseline, ids=ids, times=times,
-                        data_info={"table": table.name, "target": target})
+                        data_info={"table": table.name, "target": target}, groups=groups)
     result.extra.setdefault("target", target)
     # a flat table is another population: its champion must not replace the production one
     name = f"table-{table.stem}"

@@ -574,6 +574,49 @@ _BT_HEADERS = {"light_jeffreys": "light (Jeffreys)", "light": "light (correlated
                "vasicek_dr_999": "critical DR 99.9%"}
 
 
+# ------------------------------------------------ model selection and learning curve (issue 13)
+def _shape(c: Mapping[str, Any]) -> dict[str, str]:
+    p = c.get("params", {})
+    return {"trees": str(c.get("trees", "")), "leaves": str(p.get("num_leaves", "")), "depth": str(p.get("max_depth", "")),
+            "min_child": str(p.get("min_child_samples", "")), "lambda": _num(p.get("reg_lambda"), 2),
+            "lr": str(p.get("learning_rate", "")), "val_auc": _num(c.get("val_auc"), 4), "cost": f"{c.get('cost', 0):,.0f}"}
+
+
+def selection_context(result: TrainResult) -> dict[str, Any] | None:
+    """The report's model-selection block: chosen vs default shape, validation AUC, TreeSHAP cost, reasons speed."""
+    sel = result.extra.get("model_selection")
+    if not sel:
+        return None
+    rates = sel.get("reasons_rows_per_s", {})
+    rows = []
+    for key, label in (("chosen", "chosen"), ("default", "default (params.yaml)")):
+        r = _shape(sel[key])
+        r["name"] = label
+        r["rate"] = f"{rates[key]:,.0f}" if key in rates else ""
+        rows.append(r)
+    folds = [{"fold": f["fold"], **_shape(f["chosen"]), "default_auc": _num(f["default"]["val_auc"], 4)}
+             for f in sel.get("folds", [])]
+    same = sel["chosen"].get("label") == "default"
+    return {"rows": rows, "folds": folds, "validation": sel["validation"], "n": sel["n_candidates"],
+            "seconds": f"{sel['seconds']:.0f}", "budget": f"{sel['budget_seconds']:.0f}", "same": same,
+            "fallback": sel.get("fallback", "")}
+
+
+def learning_curve_context(result: TrainResult) -> dict[str, Any] | None:
+    """The report's learning-curve table: test AUC per share of the training customers, and a verdict."""
+    from riskmodel.evaluation.learning_curve import curve_verdict
+
+    rows = result.extra.get("learning_curve")
+    if not rows:
+        return None
+    models = [k[4:] for k in rows[-1] if k.startswith("auc_")]
+    body = [{"cells": [f"{r['share']:.0%}", f"{r['customers']:,}", f"{r['rows']:,}", f"{r['defaults']:,}"]
+             + [_num(r.get(f"auc_{m}"), 3) for m in models]} for r in rows]
+    lead = result.champion if result.champion in models else models[0]
+    return {"columns": ["share of customers", "customers", "rows", "defaults"] + [f"AUC {model_label(m)}" for m in models],
+            "rows": body, "verdict": curve_verdict(rows, lead), "model": model_label(lead)}
+
+
 # ------------------------------------------------------------------ page
 def _template() -> jinja2.Template:
     env = jinja2.Environment(
@@ -655,6 +698,8 @@ def render_report(
         "calibration_method": settings.models.calibration,
         "horizon_months": settings.snapshots.horizon_months,
         "backtest": backtest_context(result),
+        "selection": selection_context(result),  # issue 13
+        "learning_curve": learning_curve_context(result),  # issue 13
         "master_scale": [
             {"grade": g.grade, "max_pd": _pct(g.max_pd), "description": g.description}
             for g in settings.master_scale.grades

@@ -86,4 +86,7 @@ class TrainResult:
             out["oracle"] = self.oracle
         if "backtest" in self.extra:  # issue 9: correlation-adjusted backtest of the champion's PDs
             out["backtest"] = self.extra["backtest"]
+        for key in ("model_selection", "learning_curve"):  # issue 13
+            if key in self.extra:
+                out[key] = self.extra[key]
         return out
