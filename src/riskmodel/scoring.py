@@ -221,17 +221,22 @@ class Scorer:
 
         return CentralTendency.from_dict(ct)
 
-    def _relevel(self, sc: "_Scored", cov: pd.DataFrame) -> None:
+    def _relevel(self, sc: "_Scored", frame: pd.DataFrame | None) -> None:
         """Set the scored rows' PD level for the rating philosophy; grades follow the new PDs.
 
-        ``cov`` holds the portfolio covariates of the scored rows; a missing one is taken
-        at its training average (a level for average conditions, not today's).
+        ``frame`` holds the input rows (``sc.rows`` picks the scored ones; None: no covariates);
+        only the portfolio covariates are read from it, and a missing one is taken at its
+        training average (a level for average conditions, not today's).
         """
         ct = self.central_tendency
         if ct is None or not len(sc.pd):
             return
         names = list(ct.covariates)
-        cov = cov.reindex(columns=names).reset_index(drop=True) if names else None
+        cov = None
+        if names:
+            have = [c for c in names if frame is not None and c in frame.columns]
+            cov = (frame[have].iloc[sc.rows] if have else pd.DataFrame(index=range(len(sc.rows))))
+            cov = cov.reindex(columns=names).reset_index(drop=True)
         sc.pd = ct.apply(sc.pd, cov)
         sc.grade = np.asarray(assign_grades(sc.pd, self.master_scale), dtype=object)
 
@@ -547,11 +552,12 @@ class Scorer:
             grade = np.asarray(assign_grades(pd_, self.master_scale), dtype=object)
         else:
             pd_, contrib, grade = np.zeros(0), np.zeros((0, len(self.features))), np.zeros(0, dtype=object)
+        G = self.rule.concept_sums(contrib)  # once per chunk: the rule and the contradiction count share it
         up, down, counts = self.rule.select(contrib, Ms, self.scoring.n_reasons_up, self.scoring.n_reasons_down,
-                                            count=count)
+                                            count=count, G=G)
         if count:  # the batch report's counts; single explanations skip them (latency)
             counts = {"rows": int(len(Ms)), "shown": int((up >= 0).sum() + (down >= 0).sum()),
-                      "contradictions": count_contradictions(self.rule, up, down, contrib, Ms), **counts}
+                      "contradictions": count_contradictions(self.rule, up, down, contrib, Ms, G=G), **counts}
         level, sub = self._five_c(Ms, X)
         return _Scored(rows, Ms, pd_, grade, level, sub, contrib, up, down, counts)
 
@@ -613,7 +619,7 @@ class Scorer:
         status = self.statuses(frame, M)
         rows = np.flatnonzero(status == SCORED)
         sc = self._compute(M, rows)
-        self._relevel(sc, frame.iloc[rows])
+        self._relevel(sc, frame)
 
         out: dict[str, Any] = {}
         if S.CUSTOMER_ID in frame.columns:
@@ -736,8 +742,7 @@ class Scorer:
                  frame: pd.DataFrame | None = None) -> list[Explanation]:
         rows = np.flatnonzero(status == SCORED)
         sc = self._compute(M, rows, count=False)
-        self._relevel(sc, frame.iloc[rows] if frame is not None and len(frame) == len(M) else pd.DataFrame(
-            index=range(len(rows))))
+        self._relevel(sc, frame if frame is not None and len(frame) == len(M) else None)
         pos = {int(r): i for i, r in enumerate(rows)}
         equity, revenue = self._statement_figures(M)
         invoiced = M[:, self._pos["pay_amount_12m"]] if "pay_amount_12m" in self._pos else np.full(len(M), np.nan)
