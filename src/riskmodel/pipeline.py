@@ -501,9 +501,9 @@ def run_score(
         chunk_tables,
         data_span,
         iter_chunks,
-        load_champion_bundle,
         parse_as_of,
     )
+    from riskmodel.champion import load_champion_bundle
 
     if fmt not in ("parquet", "csv"):
         raise RiskModelError(f"score: --format must be 'parquet' or 'csv', got {fmt!r}")
@@ -629,10 +629,10 @@ def run_explain(
         check_as_of,
         data_span,
         default_as_of,
-        load_champion_bundle,
         parse_as_of,
         subset_tables,
     )
+    from riskmodel.champion import load_champion_bundle
 
     if fmt not in ("html", "pdf", "json"):
         raise RiskModelError(f"explain: --format must be html, pdf or json, got {fmt!r}")
@@ -684,7 +684,8 @@ def run_serve(settings: Settings, host: str | None = None, port: int | None = No
 
     from riskmodel.service.app import create_app
 
-    from riskmodel.scoring import Scorer, load_champion_bundle
+    from riskmodel.champion import load_champion_bundle
+    from riskmodel.scoring import Scorer
 
     host = host or settings.service.host
     port = port or settings.service.port
@@ -753,7 +754,8 @@ def run_monitor(settings: Settings, as_of: str, data_dir: Path | None = None, ou
     from riskmodel.export import to_jsonable
     from riskmodel.io import write_text_atomic
     from riskmodel.monitoring import matured_table, monitor_cohorts
-    from riskmodel.scoring import load_champion_bundle, parse_as_of
+    from riskmodel.champion import load_champion_bundle
+    from riskmodel.scoring import parse_as_of
 
     date = parse_as_of(as_of)
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
@@ -806,7 +808,8 @@ def run_recalibrate(settings: Settings, as_of: str, data_dir: Path | None = None
     from riskmodel.models.central_tendency import fit_central_tendency
     from riskmodel.models.factory import BASELINE_NAME
     from riskmodel.monitoring import matured_table
-    from riskmodel.scoring import load_champion_bundle, parse_as_of
+    from riskmodel.champion import load_champion_bundle
+    from riskmodel.scoring import parse_as_of
 
     date = parse_as_of(as_of)
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
