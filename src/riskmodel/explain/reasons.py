@@ -385,7 +385,8 @@ class ReasonRule:
 
 @nb.njit(cache=True)
 def _rule_row(i, c, M, keys, G, ref_keys, direction, calendar, lower, upper, concept_id,  # noqa: ANN001
-              n_up, n_down, count, up, down, withheld, cu, cd, best_up, best_dn, score, gu, gd, ru, rd):  # pragma: no cover
+              n_up, n_down, count, up, down, withheld,
+              cu, cd, best_up, best_dn, score, gu, gd, ru, rd):  # pragma: no cover - compiled
     """Row i of :meth:`ReasonRule.select` (buffers cu .. rd are the caller's scratch rows)."""
     F = c.shape[1]
     K = G.shape[1]

@@ -126,7 +126,7 @@ class Scorer:
 
     # ------------------------------------------------------------ set-up
     def _relevel(self, sc: "_Scored", frame: pd.DataFrame | None) -> None:
-        """Set the scored rows' PD level for the rating philosophy (see :func:`riskmodel.scoring.calibration.relevel`)."""
+        """Set the scored rows' PD level for the rating philosophy (:func:`riskmodel.scoring.calibration.relevel`)."""
         if self.central_tendency is None or not len(sc.pd):
             return
         sc.pd, sc.grade = relevel(self.central_tendency, sc.pd, frame, sc.rows, self.master_scale)
