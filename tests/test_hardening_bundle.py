@@ -97,7 +97,7 @@ def test_a_model_of_the_wrong_kind_is_refused_even_with_matching_checksums(copy:
 
 
 def test_no_silent_fallback_to_the_registry(tmp_path: Path) -> None:
-    from riskmodel.scoring import load_champion_bundle
+    from riskmodel.champion import load_champion_bundle
 
     settings = small_settings(tmp_path)
     with pytest.raises(ModelNotFoundError, match="safety.champion_source: bundle_or_registry"):

@@ -683,6 +683,7 @@ def run_score(
     import pandas as pd
     from tqdm import tqdm
 
+    from riskmodel.champion import load_champion_bundle
     from riskmodel.data import schemas as S
     from riskmodel.data.partition import (
         check_as_of,
@@ -698,7 +699,7 @@ def run_score(
     from riskmodel.features.dictionary import CALENDAR_DRIVEN
     from riskmodel.io import atomic_group, frame_writer
     from riskmodel.migration import migration_matrix, migration_summary
-    from riskmodel.scoring import SCORED, STATUS, Scorer, load_champion_bundle
+    from riskmodel.scoring import SCORED, STATUS, Scorer
 
     if fmt not in ("parquet", "csv"):
         raise RiskModelError(f"score: --format must be 'parquet' or 'csv', got {fmt!r}")
@@ -853,6 +854,7 @@ def run_explain(
     """
     import json
 
+    from riskmodel.champion import load_champion_bundle
     from riskmodel.data import schemas as S
     from riskmodel.data.partition import (
         check_as_of,
@@ -866,7 +868,7 @@ def run_explain(
     from riskmodel.explain.memo import build_memo
     from riskmodel.features.build import build_features
     from riskmodel.io import write_atomic, write_text_atomic
-    from riskmodel.scoring import NOT_YET_ONBOARDED, Scorer, load_champion_bundle
+    from riskmodel.scoring import NOT_YET_ONBOARDED, Scorer
 
     if fmt not in ("html", "pdf", "json"):
         raise RiskModelError(f"explain: --format must be html, pdf or json, got {fmt!r}")
@@ -917,7 +919,8 @@ def run_serve(settings: Settings, host: str | None = None, port: int | None = No
     """Run the REST service with uvicorn (the champion is loaded once at start-up, in every worker)."""
     import uvicorn
 
-    from riskmodel.scoring import Scorer, load_champion_bundle
+    from riskmodel.champion import load_champion_bundle
+    from riskmodel.scoring import Scorer
     from riskmodel.service.app import create_app
 
     host = host or settings.service.host
@@ -1005,13 +1008,13 @@ def run_monitor(settings: Settings, as_of: str, data_dir: Path | None = None, ou
     """
     import json
 
+    from riskmodel.champion import load_champion_bundle
     from riskmodel.data import schemas as S
     from riskmodel.data.partition import parse_as_of
     from riskmodel.data.validation import load_and_validate
     from riskmodel.export import to_jsonable
     from riskmodel.io import write_text_atomic
     from riskmodel.monitoring import matured_table, monitor_cohorts
-    from riskmodel.scoring import load_champion_bundle
 
     date = parse_as_of(as_of)
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
@@ -1055,6 +1058,7 @@ def run_recalibrate(settings: Settings, as_of: str, data_dir: Path | None = None
 
     from riskmodel import tracking
     from riskmodel.bundle import Bundle
+    from riskmodel.champion import load_champion_bundle
     from riskmodel.data import schemas as S
     from riskmodel.data.partition import parse_as_of
     from riskmodel.data.validation import load_and_validate
@@ -1065,7 +1069,6 @@ def run_recalibrate(settings: Settings, as_of: str, data_dir: Path | None = None
     from riskmodel.models.central_tendency import fit_central_tendency, matured
     from riskmodel.models.factory import BASELINE_NAME
     from riskmodel.monitoring import calibration_table
-    from riskmodel.scoring import load_champion_bundle
 
     date = parse_as_of(as_of)
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)

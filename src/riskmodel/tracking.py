@@ -1,6 +1,7 @@
 """MLflow tracking and model registry: log a training run, register its models, move the champion alias.
 
-The only module that imports mlflow.  It talks to the store through an explicit
+With :mod:`riskmodel.pyfunc` (the pyfunc model itself), the only module that imports
+mlflow.  It talks to the store through an explicit
 ``MlflowClient`` (no global tracking URI is set, so nothing leaks into the
 caller's process) and:
 
@@ -9,7 +10,7 @@ caller's process) and:
   ``lightgbm.vs_refitted_auc_diff``, ...),
   the report folder (metrics.json, report.html, plots, data dictionary), params.yaml
   and the champion bundle;
-- saves every model as an MLflow **pyfunc** model (:class:`RiskModelPyfunc`, which
+- saves every model as an MLflow **pyfunc** model (:class:`riskmodel.pyfunc.RiskModelPyfunc`, which
   wraps a :class:`~riskmodel.bundle.Bundle` and returns pd, grade, credit level and
   reasons) under the run's ``models/<name>`` artifacts;
 - registers them in **one** registered model (``settings.tracking.registered_model``,
@@ -45,8 +46,12 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from riskmodel.bundle import Bundle
-from riskmodel.config import MasterScaleSettings, Settings
+from riskmodel.config import Settings
 from riskmodel.exceptions import ModelNotFoundError
+from riskmodel.export import build_bundle
+from riskmodel.pyfunc import save_pyfunc
+from riskmodel.safety import redact_text
+from riskmodel.scoring import Scorer
 from riskmodel.training import TrainResult
 
 log = logging.getLogger(__name__)
@@ -154,102 +159,6 @@ def _experiment_id(client: MlflowClient, settings: Settings, uri: str) -> str:
 
 
 # ------------------------------------------------------------------ pyfunc
-class RiskModelPyfunc(mlflow.pyfunc.PythonModel):
-    """An MLflow pyfunc model around a riskmodel bundle.
-
-    ``predict`` takes a DataFrame of feature records (one row per customer;
-    ``customer_id`` is passed through; missing feature columns count as missing
-    values) and returns one row per record with ``pd`` (12-month probability of
-    default), ``grade`` (master scale), ``credit_level`` and the 5C sub-levels,
-    the principal reasons (``reason_up_*`` / ``reason_down_*``) with the
-    recommended limit and terms, as :meth:`riskmodel.scoring.Scorer.score_features`
-    gives them.  Without :mod:`riskmodel.scoring` it falls back to pd, grade and
-    credit level (:func:`predict_bundle`).
-    """
-
-    def load_context(self, context) -> None:  # noqa: ANN001 - mlflow's PythonModelContext
-        self.bundle = Bundle.load(context.artifacts["bundle"])
-        self._scorer = make_scorer(self.bundle)
-
-    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:  # noqa: ANN001
-        """Score feature records: pd, grade, 5C levels and reasons per row."""
-        return score_records(self.bundle, self._scorer, pd.DataFrame(model_input))
-
-
-def make_scorer(bundle: Bundle) -> Any:
-    """A :class:`riskmodel.scoring.Scorer` for the bundle, or None when scoring is unavailable."""
-    try:
-        from riskmodel.scoring import Scorer
-    except ImportError:
-        log.warning("riskmodel.scoring is not available: the pyfunc returns pd, grade and credit level only")
-        return None
-    try:
-        return Scorer(bundle)
-    except Exception as err:  # noqa: BLE001 - reasons are optional in the pyfunc; pd and grade still work
-        log.warning("the pyfunc of %s returns pd, grade and credit level only: the Scorer failed to start (%s: %s)",
-                    bundle.model_name, type(err).__name__, err)
-        return None
-
-
-def score_records(bundle: Bundle, scorer: Any, frame: pd.DataFrame) -> pd.DataFrame:
-    """What the pyfunc returns for ``frame``: the Scorer's table with JSON-friendly types."""
-    if scorer is None:
-        return predict_bundle(bundle, frame)
-    out = scorer.score_features(frame).reset_index(drop=True)
-    for col in out.columns:
-        if isinstance(out[col].dtype, pd.CategoricalDtype):
-            out[col] = out[col].astype(object).where(out[col].notna(), None)
-    return out
-
-
-def prepare_features(bundle: Bundle, frame: pd.DataFrame) -> pd.DataFrame:
-    """The bundle's feature columns from ``frame``: missing columns as NaN, categoricals with training levels."""
-    levels = bundle.manifest.get("categorical_levels", {})
-    out = {}
-    for name in bundle.features:
-        col = frame[name] if name in frame.columns else pd.Series(np.nan, index=frame.index)
-        if name in levels:
-            values = col.astype(object).where(col.notna(), None).map(lambda v: v if v is None else str(v))
-            out[name] = pd.Categorical(values, categories=levels[name])
-        elif pd.api.types.is_bool_dtype(col.dtype):
-            out[name] = col
-        else:
-            out[name] = pd.to_numeric(col, errors="coerce").astype(float)
-    return pd.DataFrame(out, index=frame.index)
-
-
-def predict_bundle(bundle: Bundle, frame: pd.DataFrame) -> pd.DataFrame:
-    """pd, grade and 5C credit level for feature records, straight from a bundle (no reasons)."""
-    from riskmodel.grades import assign_grades
-
-    X = prepare_features(bundle, frame)
-    pd_ = np.asarray(bundle.model.predict_proba(X))[:, 1]
-    scale = MasterScaleSettings.model_validate(bundle.manifest["master_scale"])
-    out = pd.DataFrame(index=frame.index)
-    if "customer_id" in frame.columns:
-        out["customer_id"] = frame["customer_id"].astype(str)
-    out["pd"] = pd_
-    out["grade"] = np.asarray(assign_grades(pd_, scale), dtype=object)
-    if bundle.baseline is not None and hasattr(bundle.baseline, "credit_level"):
-        out["credit_level"] = np.asarray(bundle.baseline.credit_level(X), dtype=float)
-    out["model_version"] = bundle.version
-    return out.reset_index(drop=True)
-
-
-def _signature(X: pd.DataFrame, bundle: Bundle):  # noqa: ANN202 - mlflow ModelSignature
-    from mlflow.models import ModelSignature, infer_signature
-    from mlflow.types.schema import AnyType, ColSpec, Schema
-
-    levels = bundle.manifest.get("categorical_levels", {})
-    # categoricals may arrive as strings (JSON) or pandas categories: any type, checked by the model
-    cols = [ColSpec(AnyType(), "customer_id", required=False)]
-    for name in bundle.features:
-        numeric = name not in levels and not pd.api.types.is_bool_dtype(X[name].dtype)
-        cols.append(ColSpec("double" if numeric else AnyType(), name, required=False))
-    sample = score_records(bundle, make_scorer(bundle), X.head(5))
-    return ModelSignature(inputs=Schema(cols), outputs=infer_signature(sample).inputs)
-
-
 def _pip_requirements() -> list[str]:
     reqs = []
     for dist in _REQUIREMENTS:
@@ -259,30 +168,6 @@ def _pip_requirements() -> list[str]:
             continue
     return reqs
 
-
-_PYFUNC_ENTRY = '''"""MLflow models-from-code entry point of the riskmodel pyfunc (see riskmodel.tracking)."""
-import mlflow
-
-from riskmodel.tracking import RiskModelPyfunc
-
-mlflow.models.set_model(RiskModelPyfunc())
-'''
-
-
-def _save_pyfunc(bundle_dir: Path, bundle: Bundle, X_example: pd.DataFrame, dest: Path) -> None:
-    """Save a pyfunc model (models from code: no pickled class) carrying the bundle and riskmodel's code."""
-    import riskmodel
-
-    entry = dest.parent / "riskmodel_pyfunc.py"
-    entry.write_text(_PYFUNC_ENTRY)
-    mlflow.pyfunc.save_model(
-        path=str(dest),
-        python_model=str(entry),
-        artifacts={"bundle": str(bundle_dir)},
-        code_paths=[str(Path(riskmodel.__file__).parent)],
-        pip_requirements=_pip_requirements(),
-        signature=_signature(X_example, bundle),
-    )
 
 
 # ------------------------------------------------------------------ params and metrics
@@ -392,8 +277,6 @@ def log_training_run(
         with training_run(settings, run_name=f"train-{result.data.get('source', 'data')}") as new_id:
             return log_training_run(result, settings, params_file, out_dir, bundle_dir, run_id=new_id)
 
-    from riskmodel.export import build_bundle
-
     with _quiet():
         client, _ = _client(settings)
         params = flatten_params(settings.model_dump(mode="json", exclude={"root"}))
@@ -423,14 +306,15 @@ def log_training_run(
             for name in result.models:
                 work = Path(tmp) / name
                 work.mkdir(parents=True)
-                if exported is not None and exported.model_name == name:  # the very bundle in models/
+                if exported is not None and bundle_dir is not None and exported.model_name == name:  # models/'s bundle
                     bdir, bundle = Path(bundle_dir), exported
                 else:
                     bdir = work / "bundle"
                     bundle = build_bundle(result, settings, run_id, model_name=name, created_at=created)
                     bundle.save(bdir)
                 mdir = work / "model"
-                _save_pyfunc(bdir, bundle, result.X_test if len(result.X_test) else result.X_train, mdir)
+                save_pyfunc(bdir, bundle, result.X_test if len(result.X_test) else result.X_train, mdir,
+                            _pip_requirements())
                 artifact_path = f"{MODELS_ARTIFACT_DIR}/{name}"
                 client.log_artifacts(run_id, str(mdir), artifact_path)
                 mv = client.create_model_version(
@@ -461,8 +345,6 @@ def load_champion(settings: Settings) -> Bundle:
         try:
             mv = client.get_model_version_by_alias(name, CHAMPION_ALIAS)
         except MlflowException as err:
-            from riskmodel.safety import redact_text
-
             if getattr(err, "error_code", "") not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
                 raise ModelNotFoundError(f"the MLflow registry at {redact_text(uri)} cannot be read "
                                          f"({redact_text(str(err))[:200]}); check MLFLOW_TRACKING_URI") from None
@@ -471,6 +353,9 @@ def load_champion(settings: Settings) -> Bundle:
                 "run `riskmodel train` first"
             ) from None
         with tempfile.TemporaryDirectory(prefix="riskmodel-champion-") as dest:
+            if not mv.run_id or not mv.source:
+                raise ModelNotFoundError(f"registered model {name!r} version {mv.version} has no run or source in "
+                                         f"{redact_text(uri)}; re-register it with `riskmodel train`")
             local = client.download_artifacts(mv.run_id, _artifact_path_of(mv.source, mv.run_id), dest)
             model = mlflow.pyfunc.load_model(local)
     return model.unwrap_python_model().bundle
@@ -488,8 +373,6 @@ def _artifact_path_of(source: str, run_id: str) -> str:
 def log_recalibration(settings: Settings, run_id: str, bundle_dir: Path, bundle: Bundle, X_example: pd.DataFrame,
                       gate_passed: bool, ct: dict[str, Any], backtest: dict[str, Any]) -> str:
     """Log a recalibrated bundle to an open run, register it as a new version; alias only when the gate passed."""
-    from riskmodel.scoring import Scorer
-
     with _quiet():
         client, _ = _client(settings)
         params = {f"central_tendency.{k}": str(v)[:500] for k, v in ct.items()}
@@ -509,7 +392,7 @@ def log_recalibration(settings: Settings, run_id: str, bundle_dir: Path, bundle:
         with tempfile.TemporaryDirectory(prefix="riskmodel-pyfunc-") as tmp:
             mdir = Path(tmp) / "model"
             example = Scorer(bundle, settings.scoring).prepare(X_example.head(20))
-            _save_pyfunc(Path(bundle_dir), bundle, example, mdir)
+            save_pyfunc(Path(bundle_dir), bundle, example, mdir, _pip_requirements())
             artifact_path = f"{MODELS_ARTIFACT_DIR}/{bundle.model_name}"
             client.log_artifacts(run_id, str(mdir), artifact_path)
             mv = client.create_model_version(

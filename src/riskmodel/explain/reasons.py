@@ -313,12 +313,23 @@ class ReasonRule:
                                 dtype=np.int64)
         self._single_k = np.array([k for k in range(len(names)) if (cid == k).sum() == 1], dtype=np.int64)
 
+    def _side_keys(self, M: np.ndarray) -> np.ndarray:
+        """Display keys of every cell (one display-rounding pass per format kind).
+
+        Computed on the transposed matrix, so that a kind's columns are contiguous rows
+        (gathering strided columns cost several times the rounding itself); returns
+        the (n, F) keys as a Fortran-ordered array, element for element the same values.
+        """
+        MT = np.ascontiguousarray(np.asarray(M, dtype=float).T)
+        keys = np.empty_like(MT)
+        for kind, cols in self._kind_cols:
+            keys[cols] = _keys(kind, MT[cols])
+        return keys.T
+
     def sides(self, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(may_raise, may_lower): per cell, whether the shown value may be quoted as raising / lowering."""
         M = np.asarray(M, dtype=float)
-        keys = np.empty_like(M)
-        for kind, cols in self._kind_cols:  # one display-rounding pass per format kind
-            keys[:, cols] = _keys(kind, M[:, cols])
+        keys = self._side_keys(M)
         diff = keys - self.ref_keys[None, :]  # NaN where the value or the reference is missing
         miss = np.isnan(M)
         d = self.direction[None, :]
@@ -338,57 +349,181 @@ class ReasonRule:
         """(n, concepts) sums of the contributions of each concept's features."""
         return np.asarray(contrib, dtype=float) @ self.membership
 
-    def select(self, contrib: np.ndarray, M: np.ndarray, n_up: int, n_down: int, count: bool = True
-               ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    def select(self, contrib: np.ndarray, M: np.ndarray, n_up: int, n_down: int, count: bool = True,
+               G: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
         """Quoted feature indices (n x n_up, n x n_down; -1 none), ranked by concept contribution, and counts.
 
         Counts: ``withheld`` = concepts that are among the top reasons by contribution but are not shown,
         because no member can be quoted without contradiction (or only calendar-driven ones out of range).
+        ``G`` is ``concept_sums(contrib)`` when the caller has it.  The display keys are computed with
+        numpy (exactly as :meth:`sides`); sides, the best member of every concept and the ranking by
+        concept are then one compiled pass per row (:func:`_rule_rows`), the rule of :meth:`sides` and
+        :func:`rank_reasons` cell for cell.
         """
-        c = np.asarray(contrib, dtype=float)
+        c = np.ascontiguousarray(contrib, dtype=np.float64)
         n, F = c.shape
+        n_up, n_down = max(n_up, 0), max(n_down, 0)
         if n == 0:
             return (np.full((0, n_up), NONE, np.int64), np.full((0, n_down), NONE, np.int64), {"withheld": 0})
-        may_up, may_down = self.sides(M)
-        G = self.concept_sums(c)
-        K = G.shape[1]
-        best_up = np.full((n, K), NONE, dtype=np.int64)
-        best_dn = np.full((n, K), NONE, dtype=np.int64)
-        cu = np.where(may_up & (c > 0), c, 0.0)
-        cd = np.where(may_down & (c < 0), c, 0.0)
-        if self._single.size:
-            s = self._single
-            best_up[:, self._single_k] = np.where(cu[:, s] > 0, s[None, :], NONE)
-            best_dn[:, self._single_k] = np.where(cd[:, s] < 0, s[None, :], NONE)
-        for k, members in self._multi:
-            a = np.argmax(cu[:, members], axis=1)
-            best_up[:, k] = np.where(cu[np.arange(n), members[a]] > 0, members[a], NONE)
-            b = np.argmin(cd[:, members], axis=1)
-            best_dn[:, k] = np.where(cd[np.arange(n), members[b]] < 0, members[b], NONE)
-        ok = ((G > 0) & (best_up >= 0)) | ((G < 0) & (best_dn >= 0))
-        score = np.where(ok, G, 0.0)
-        gu, gd = rank_reasons(score, n_up, n_down)
-        withheld = 0  # concepts among the unfiltered top reasons that the rule did not show
-        for raw, got in zip(rank_reasons(G, n_up, n_down) if count else (), (gu, gd)):
-            if raw.size:
-                kept = (raw[:, :, None] == got[:, None, :]).any(axis=2)
-                withheld += int(((raw >= 0) & ~kept).sum())
-        rows = np.arange(n)[:, None]
-        up = np.where(gu >= 0, best_up[rows, np.maximum(gu, 0)], NONE)
-        down = np.where(gd >= 0, best_dn[rows, np.maximum(gd, 0)], NONE)
-        return up, down, {"withheld": withheld}
+        Mf = np.ascontiguousarray(M, dtype=np.float64)
+        G = np.ascontiguousarray(self.concept_sums(c) if G is None else G, dtype=np.float64)
+        if count and np.isnan(G).any():
+            raise ValueError(f"contributions contain {int(np.isnan(G).sum())} NaN values")
+        keys = self._side_keys(Mf)
+        up = np.full((n, n_up), NONE, dtype=np.int64)
+        down = np.full((n, n_down), NONE, dtype=np.int64)
+        withheld = np.zeros(n, dtype=np.int64)
+        args = (c, Mf, keys, G, self.ref_keys.astype(np.float64), self.direction, self.calendar,
+                self.lower, self.upper, self.concept_id, n_up, n_down, count, up, down, withheld)
+        if n >= PARALLEL_MIN_ROWS:
+            with PARALLEL_LOCK:
+                _rule_parallel(*args)
+        else:
+            _rule_serial(*args)
+        return up, down, {"withheld": int(withheld.sum()) if count else 0}
+
+
+@nb.njit(cache=True)
+def _rule_row(i, c, M, keys, G, ref_keys, direction, calendar, lower, upper, concept_id,  # noqa: ANN001
+              n_up, n_down, count, up, down, withheld,
+              cu, cd, best_up, best_dn, score, gu, gd, ru, rd):  # pragma: no cover - compiled
+    """Row i of :meth:`ReasonRule.select` (buffers cu .. rd are the caller's scratch rows)."""
+    F = c.shape[1]
+    K = G.shape[1]
+    for k in range(K):
+        best_up[k] = NONE
+        best_dn[k] = NONE
+    for j in range(F):
+        x = M[i, j]
+        v = c[i, j]
+        if np.isnan(x):
+            may_up = True
+            may_dn = True
+        else:
+            diff = keys[i, j] - ref_keys[j]
+            d = direction[j]
+            if d > 0:
+                may_up = diff > 0
+                may_dn = diff < 0
+            elif d < 0:
+                may_up = diff < 0
+                may_dn = diff > 0
+            else:
+                may_up = diff != 0
+                may_dn = diff != 0
+            if calendar[j] and (x < lower[j] or x > upper[j]):
+                may_up = False
+                may_dn = False
+        cu[j] = v if (may_up and v > 0) else 0.0
+        cd[j] = v if (may_dn and v < 0) else 0.0
+        # best member per concept: the first largest (up) / most negative (down), as numpy's argmax / argmin
+        k = concept_id[j]
+        b = best_up[k]
+        if b == NONE:
+            best_up[k] = j  # provisional first member; checked below
+        elif cu[j] > cu[b]:
+            best_up[k] = j
+        b = best_dn[k]
+        if b == NONE:
+            best_dn[k] = j
+        elif cd[j] < cd[b]:
+            best_dn[k] = j
+    for k in range(K):
+        bu = best_up[k]
+        if bu != NONE and not cu[bu] > 0:
+            best_up[k] = NONE
+        bd = best_dn[k]
+        if bd != NONE and not cd[bd] < 0:
+            best_dn[k] = NONE
+        g = G[i, k]
+        ok = (g > 0 and best_up[k] >= 0) or (g < 0 and best_dn[k] >= 0)
+        score[0, k] = g if ok else 0.0
+    for p in range(n_up):
+        gu[0, p] = NONE
+    for p in range(n_down):
+        gd[0, p] = NONE
+    _select_row(score, 0, n_up, n_down, gu, gd)
+    for p in range(n_up):
+        up[i, p] = best_up[gu[0, p]] if gu[0, p] >= 0 else NONE
+    for p in range(n_down):
+        down[i, p] = best_dn[gd[0, p]] if gd[0, p] >= 0 else NONE
+    if count:  # concepts among the unfiltered top reasons that the rule did not show
+        for k in range(K):
+            score[0, k] = G[i, k]
+        for p in range(n_up):
+            ru[0, p] = NONE
+        for p in range(n_down):
+            rd[0, p] = NONE
+        _select_row(score, 0, n_up, n_down, ru, rd)
+        w = 0
+        for p in range(n_up):
+            if ru[0, p] >= 0:
+                kept = False
+                for q in range(n_up):
+                    if gu[0, q] == ru[0, p]:
+                        kept = True
+                w += 0 if kept else 1
+        for p in range(n_down):
+            if rd[0, p] >= 0:
+                kept = False
+                for q in range(n_down):
+                    if gd[0, q] == rd[0, p]:
+                        kept = True
+                w += 0 if kept else 1
+        withheld[i] = w
+
+
+@nb.njit(cache=True, parallel=True)
+def _rule_parallel(c, M, keys, G, ref_keys, direction, calendar, lower, upper, concept_id,  # noqa: ANN001, ANN202
+                   n_up, n_down, count, up, down, withheld):  # pragma: no cover - compiled
+    n, F = c.shape
+    K = G.shape[1]
+    n_blocks = (n + 255) // 256
+    for b in nb.prange(n_blocks):
+        cu = np.empty(F)
+        cd = np.empty(F)
+        best_up = np.empty(K, dtype=np.int64)
+        best_dn = np.empty(K, dtype=np.int64)
+        score = np.empty((1, K))
+        gu = np.empty((1, n_up), dtype=np.int64)
+        gd = np.empty((1, n_down), dtype=np.int64)
+        ru = np.empty((1, n_up), dtype=np.int64)
+        rd = np.empty((1, n_down), dtype=np.int64)
+        for i in range(b * 256, min(n, b * 256 + 256)):
+            _rule_row(i, c, M, keys, G, ref_keys, direction, calendar, lower, upper, concept_id, n_up, n_down,
+                      count, up, down, withheld, cu, cd, best_up, best_dn, score, gu, gd, ru, rd)
+
+
+@nb.njit(cache=True)
+def _rule_serial(c, M, keys, G, ref_keys, direction, calendar, lower, upper, concept_id,  # noqa: ANN001, ANN202
+                 n_up, n_down, count, up, down, withheld):  # pragma: no cover - compiled
+    n, F = c.shape
+    K = G.shape[1]
+    cu = np.empty(F)
+    cd = np.empty(F)
+    best_up = np.empty(K, dtype=np.int64)
+    best_dn = np.empty(K, dtype=np.int64)
+    score = np.empty((1, K))
+    gu = np.empty((1, n_up), dtype=np.int64)
+    gd = np.empty((1, n_down), dtype=np.int64)
+    ru = np.empty((1, n_up), dtype=np.int64)
+    rd = np.empty((1, n_down), dtype=np.int64)
+    for i in range(n):
+        _rule_row(i, c, M, keys, G, ref_keys, direction, calendar, lower, upper, concept_id, n_up, n_down,
+                  count, up, down, withheld, cu, cd, best_up, best_dn, score, gu, gd, ru, rd)
 
 
 def count_contradictions(rule: ReasonRule, up: np.ndarray, down: np.ndarray, contrib: np.ndarray,
-                         M: np.ndarray) -> int:
+                         M: np.ndarray, G: np.ndarray | None = None) -> int:
     """Shown reasons that contradict themselves, checked cell by cell on what is shown.
 
     A reason up contradicts when its feature's or its concept's contribution is not positive, or
     its quoted value (as displayed) is not on the risky side of the reference it quotes (for a
     feature without a credit direction: equal to it as displayed), or it is a calendar-driven
     feature outside its training range; mirror rule for reasons down.  Missing values claim no side.
+    ``G`` is ``rule.concept_sums(contrib)`` when the caller has it.
     """
-    G = rule.concept_sums(contrib)
+    G = rule.concept_sums(contrib) if G is None else G
     bad = 0
     for idx, sign in ((up, 1.0), (down, -1.0)):
         r, k = np.nonzero(idx >= 0)

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
@@ -57,6 +58,27 @@ def fit_calibrated(base: Any, X: Any, y01: np.ndarray, method: str, folds: int, 
         cv = StratifiedKFold(n_splits=int(folds), shuffle=True, random_state=seed)
     cal = CalibratedClassifierCV(clone(base), method=method, cv=cv, ensemble=False).fit(X, y01)
     return cal.calibrated_classifiers_[0].estimator, cal
+
+
+def calibrate_raw(predictor: Any, base: Any, raw: np.ndarray) -> np.ndarray:
+    """The calibrated probability of raw scores of ``base``, as ``predictor.predict_proba`` would give it.
+
+    ``(base, predictor)`` is what :func:`fit_calibrated` returned.  Without calibration the
+    probability is the sigmoid of the raw score; with one cross-fitted calibrator it maps the
+    raw score (scikit-learn calibrates ``decision_function`` when the estimator has one, else
+    the sigmoid probability).  NotImplementedError when the calibration is not one such map.
+    """
+    raw = np.asarray(raw, dtype=float)
+    if predictor is base:
+        return expit(raw)
+    try:
+        (cal,) = predictor.calibrated_classifiers_
+        (calibrator,) = cal.calibrators
+    except (AttributeError, ValueError):
+        raise NotImplementedError("the calibration is not one map of the raw score") from None
+    on_raw = hasattr(cal.estimator, "decision_function")
+    p = np.asarray(calibrator.predict(raw if on_raw else expit(raw)), dtype=float)
+    return np.clip(p, 0.0, 1.0)
 
 
 class CalibratedPredictMixin:

@@ -83,7 +83,7 @@ def indicator_points(ind: Indicator, values: pd.Series) -> np.ndarray:
     """
     if ind.categories is not None:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        table = np.array([ind.categories.get(_category_key(u), ind.missing_points) for u in uniques] + [0.0])
+        table = np.append(category_points(ind, list(uniques)), 0.0)
         out = table[np.where(codes < 0, len(uniques), codes)]
         return np.where(codes < 0, ind.missing_points, out).astype(float)
     if isinstance(values.dtype, pd.CategoricalDtype):
@@ -92,6 +92,27 @@ def indicator_points(ind: Indicator, values: pd.Series) -> np.ndarray:
             "give it 'categories' instead"
         )
     return numeric_points(ind, pd.to_numeric(values, errors="raise").to_numpy(dtype=float, na_value=np.nan))
+
+
+def category_points(ind: Indicator, values: Sequence[Any]) -> np.ndarray:
+    """Points of a categorical indicator for each of ``values`` (looked up by their string; unknown ->
+    ``missing_points``)."""
+    cats = ind.categories or {}
+    return np.array([cats.get(_category_key(v), ind.missing_points) for v in values], dtype=float)
+
+
+def encoded_points(ind: Indicator, x: np.ndarray, levels: Sequence[str] | None = None) -> np.ndarray:
+    """Points of one indicator on an encoded float column, the rule of :func:`indicator_points`.
+
+    ``x`` holds numbers, or, for a categorical indicator with ``levels``, level codes
+    (``levels[int(code)]``); NaN is missing.  Used by batch scoring on its feature matrix.
+    """
+    if ind.categories is not None:
+        if levels is None:  # numeric values keyed as strings
+            return indicator_points(ind, pd.Series(x))
+        table = np.append(category_points(ind, list(levels)), ind.missing_points)
+        return table[np.where(np.isnan(x), len(levels), x).astype(np.int64)]
+    return numeric_points(ind, x)
 
 
 def numeric_points(ind: Indicator, x: np.ndarray) -> np.ndarray:
@@ -199,7 +220,7 @@ class FiveCScorecard(ClassifierMixin, BaseEstimator):
         self._warn_unknown_categories(frame)
         pts = self._points_array(frame)
         self.weights_ = self._fit_weights(pts, y01)
-        level = pts @ self.weights_ / (10.0 * self.weights_.sum())
+        level = self.level_from_points(pts)
         self.mean_points_ = pts.mean(axis=0)
         self.expected_value_ = float(1.0 - level.mean())
         if self.link == "logistic":
@@ -243,8 +264,7 @@ class FiveCScorecard(ClassifierMixin, BaseEstimator):
 
     def credit_level(self, X: Any) -> np.ndarray:
         """Credit level 0.1..1 per row: ``sum(w * s) / sum(w * 10)`` (higher is better)."""
-        pts = self.points(X).to_numpy()
-        return pts @ self.weights_ / (10.0 * self.weights_.sum())
+        return self.level_from_points(self.points(X).to_numpy())
 
     def sub_scores(self, X: Any) -> pd.DataFrame:
         """One level per C (columns in the order character..conditions, those used only).
@@ -253,14 +273,25 @@ class FiveCScorecard(ClassifierMixin, BaseEstimator):
         (a C whose weights are all zero, possible only in a refitted card, is left out).
         """
         pts_df = self.points(X)
-        pts = pts_df.to_numpy()
+        return pd.DataFrame(self.sub_levels_from_points(pts_df.to_numpy()), index=pts_df.index)
+
+    # the one 5C formula: fit, credit_level, sub_scores and batch scoring (on its matrix) all use these
+    def level_from_points(self, pts: np.ndarray) -> np.ndarray:
+        """Credit level from indicator points (rows x ``indicators_``): ``sum(w * s) / sum(w * 10)``."""
+        check_is_fitted(self)
+        return np.asarray(pts, dtype=float) @ self.weights_ / (10.0 * self.weights_.sum())
+
+    def sub_levels_from_points(self, pts: np.ndarray) -> dict[str, np.ndarray]:
+        """One level per C from indicator points, as :meth:`sub_scores` (C -> array, zero-weight Cs left out)."""
+        check_is_fitted(self)
+        pts = np.asarray(pts, dtype=float)
         out = {}
         for c in C_NAMES:
             mask = np.array([i.c == c for i in self.indicators_])
             if mask.any() and self.weights_[mask].sum() > 0:  # a refitted card may zero a whole C
                 w = self.weights_[mask]
                 out[c] = pts[:, mask] @ w / (10.0 * w.sum())
-        return pd.DataFrame(out, index=pts_df.index)
+        return out
 
     def contributions(self, X: Any) -> pd.DataFrame:
         """Weight-normalised points relative to the training mean; positive raises the risk.

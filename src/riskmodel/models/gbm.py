@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from riskmodel.exceptions import RiskModelError
-from riskmodel.models._calibration import CalibratedPredictMixin, fit_calibrated
+from riskmodel.models._calibration import CalibratedPredictMixin, calibrate_raw, fit_calibrated
 from riskmodel.models._validation import binary_target, fit_frame, predict_frame
 
 log = logging.getLogger(__name__)
@@ -162,6 +162,16 @@ class LightGBMModel(CalibratedPredictMixin, ClassifierMixin, BaseEstimator):
         """The booster's raw score (log-odds of default, before calibration)."""
         check_is_fitted(self)
         return self.lgbm_.predict(predict_frame(self, X), raw_score=True)
+
+    def pd_from_raw(self, raw: np.ndarray) -> np.ndarray:
+        """The calibrated PD of raw scores: ``pd_from_raw(decision_function(X)) == predict_proba(X)[:, 1]``.
+
+        For a caller that already has the raw score (batch scoring sums TreeSHAP values to it)
+        and should not walk the trees twice.  NotImplementedError when the calibration is not
+        one map of the raw score.
+        """
+        check_is_fitted(self)
+        return calibrate_raw(self.predictor_, self.lgbm_, raw)
 
     def contributions(self, X: Any) -> pd.DataFrame:
         """TreeSHAP contributions in log-odds (rows x features); positive raises the PD.

@@ -24,10 +24,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from riskmodel import __version__
 from riskmodel.bundle import Bundle
+from riskmodel.champion import load_champion_bundle
 from riskmodel.config import C_NAMES, Settings
 from riskmodel.data import schemas as S
 from riskmodel.exceptions import ModelNotFoundError, RiskModelError, UnknownCustomerError
-from riskmodel.scoring import Scorer, load_champion_bundle, reason_columns
+from riskmodel.scoring import Scorer, reason_columns
 from riskmodel.service.deps import (
     BYTES_PER_CUSTOMER,
     ApiKeyGuard,

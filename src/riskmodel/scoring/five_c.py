@@ -1,0 +1,36 @@
+"""The 5C credit level and per-C levels of encoded rows, with the baseline scorecard's own formula.
+
+Points come from :func:`riskmodel.models.baseline.encoded_points` (the indicator rule on
+level codes and floats) and levels from ``FiveCScorecard.level_from_points`` /
+``sub_levels_from_points``: one formula for training, the report and scoring.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskmodel.models.baseline import encoded_points
+from riskmodel.scoring.encoding import FeatureEncoder
+
+
+def five_c_levels(baseline: Any, M: np.ndarray, encoder: FeatureEncoder,
+                  X: pd.DataFrame | None = None) -> tuple[np.ndarray, pd.DataFrame]:
+    """(credit level, per-C levels) of the rows of ``M``; NaN and no columns without a baseline.
+
+    ``X`` is ``encoder.to_frame(M)`` when at hand; it is needed only for a baseline that
+    cannot score the matrix (an indicator outside the model's features, or another class).
+    """
+    n = len(M)
+    if baseline is None or not n:
+        return np.full(n, np.nan), pd.DataFrame(index=range(n))
+    inds = getattr(baseline, "indicators_", None)
+    if inds is None or not hasattr(baseline, "level_from_points") or any(i.feature not in encoder.pos
+                                                                          for i in inds):
+        X = X if X is not None else encoder.to_frame(M)
+        return np.asarray(baseline.credit_level(X), dtype=float), baseline.sub_scores(X).reset_index(drop=True)
+    pts = np.column_stack([encoded_points(i, M[:, encoder.pos[i.feature]], encoder.levels.get(i.feature))
+                           for i in inds])
+    return baseline.level_from_points(pts), pd.DataFrame(baseline.sub_levels_from_points(pts))
