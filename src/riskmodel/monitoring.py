@@ -62,9 +62,10 @@ def calibration_table(tables: Tables, settings: Settings,
         table = matured_table(tables, settings, as_of)
     else:
         # past the training grid's end too: a cohort is evidence once it is min_months_observed old
-        if pd.Timestamp(snaps.start) + pd.DateOffset(months=cal.min_months_observed) > pd.Timestamp(as_of):
-            raise ValueError(f"no snapshot of the grid ({snaps.start}..{snaps.end}) is {cal.min_months_observed} "
-                             f"months old by {pd.Timestamp(as_of).date()}")
+        if pd.Timestamp(snaps.start) + pd.DateOffset(months=snaps.horizon_months) > pd.Timestamp(as_of):
+            raise NoDataError(f"no snapshot of the grid ({snaps.start}..{snaps.end}) has a {snaps.horizon_months}-month "
+                              f"outcome matured by {pd.Timestamp(as_of).date()}; choose an --as-of at least "
+                              f"{snaps.horizon_months} months after {snaps.start}")
         table = build_modelling_table(tables, snaps.model_copy(update={"end": pd.Timestamp(as_of).date()}),
                                       settings.features, allow_partial_labels=True)
         table = table[matured(table[S.SNAPSHOT_DATE].to_numpy(), as_of, cal.min_months_observed)].reset_index(drop=True)
