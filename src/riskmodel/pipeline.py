@@ -958,7 +958,8 @@ def run_demo(settings: Settings) -> None:
     """The main job end to end on the simulated base.
 
     simulate (into ``paths.raw_dir``) -> validate -> features -> train (report,
-    MLflow, champion bundle) -> score the base and write one memo (issue 4).
+    MLflow, champion bundle) -> as of the data's last quarter end: monitor the
+    level, recalibrate it (issue 9) -> score the base and write one memo (issue 4).
     """
     from riskmodel.exceptions import SchemaError
 
@@ -976,6 +977,9 @@ def run_demo(settings: Settings) -> None:
     from riskmodel.scoring import SCORED
 
     as_of = default_as_of(data_span(load_and_validate(raw_dir, settings.safety))[1])
+    if settings.calibration.enabled:  # the operating cycle: check the level, then re-estimate it before scoring
+        run_monitor(settings, as_of=str(as_of.date()), data_dir=raw_dir)
+        run_recalibrate(settings, as_of=str(as_of.date()), data_dir=raw_dir)
     scores_file = run_score(settings, as_of=str(as_of.date()), data_dir=raw_dir)
     scores = read_frame(scores_file)
     scored = scores[scores["status"] == SCORED]
