@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast check audit bench venv clean images
+.PHONY: demo test test-slow check audit bench venv clean images
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
@@ -20,9 +20,9 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/riskmodel demo
 
-## Run the test suite (unit, leakage, integration, service over HTTP, notebooks).
+## Run the test suite (unit, look-ahead, integration, HTTP service): everything not marked slow.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow" tests
 
 ## Static checks, run by CI before the tests: lint (ruff), types (mypy on src/), the import
 ## layers of the README's architecture (import-linter), and the docstring examples.
@@ -32,9 +32,10 @@ check: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider --doctest-modules src/riskmodel
 
-## Everyday subset: everything but the tests marked slow (notebooks, end-to-end CLI runs).
-test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow" tests
+## The heavy end-to-end checks (notebooks executed, training and serving through the CLI on a
+## simulated base); CI runs them after `make test`.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m slow tests
 
 ## Known vulnerabilities in the installed packages (pip-audit; fails on a finding, says so when it cannot check).
 audit: $(STAMP)
