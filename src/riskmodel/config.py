@@ -316,8 +316,9 @@ class ServiceSettings(_Section):
     max_batch: int = Field(1000, ge=1)
     api_key_env: str = "RISKMODEL_API_KEY"
     # worker processes of `riskmodel serve`; each loads and verifies the champion. One worker spends
-    # about 5 to 10 ms of CPU per one-customer request, so 200 requests/s need 2 workers on 2 cores (issue 11.6)
-    workers: int = Field(2, ge=1, le=64)
+    # about 10 ms of CPU per one-customer request; on 2 cores one worker answers faster below ~100 requests/s
+    # (two workers' LightGBM threads contend: p50 54 ms against 14 ms at 80 req/s, issue 11.6)
+    workers: int = Field(1, ge=1, le=64)
 
 
 # --- committee memo: currency and limit review (issue 10.4) ---
