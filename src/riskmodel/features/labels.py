@@ -43,6 +43,16 @@ def label_from_days(
     return (has & (first_default > snapshot_days) & (first_default <= end)).astype(np.int64)
 
 
+def _row_first_default_days(tables: Tables, keys: pd.DataFrame) -> np.ndarray:
+    """First default day (int64, NAT_DAYS if none) of each row's customer; unknown customers refused."""
+    customers = pd.Index(tables.customers[S.CUSTOMER_ID]).unique().sort_values()
+    try:
+        codes = customer_codes(keys[S.CUSTOMER_ID], customers, "keys")
+    except SchemaError as err:
+        raise UnknownCustomerError(str(err)) from None
+    return first_default_days(tables.defaults, customers)[codes]
+
+
 def build_labels(tables: Tables, keys: pd.DataFrame, horizon_months: int) -> pd.Series:
     """The default label of each (customer_id, snapshot_date) row of ``keys``.
 
@@ -63,12 +73,7 @@ def build_labels(tables: Tables, keys: pd.DataFrame, horizon_months: int) -> pd.
     """
     if horizon_months < 1:
         raise ValueError(f"horizon_months must be >= 1, got {horizon_months}")
-    customers = pd.Index(tables.customers[S.CUSTOMER_ID]).unique().sort_values()
-    try:
-        codes = customer_codes(keys[S.CUSTOMER_ID], customers, "keys")
-    except SchemaError as err:
-        raise UnknownCustomerError(str(err)) from None
-    first = first_default_days(tables.defaults, customers)[codes]
+    first = _row_first_default_days(tables, keys)
     snap = to_days(keys[S.SNAPSHOT_DATE])
     return pd.Series(label_from_days(first, snap, horizon_months), index=keys.index, name=S.LABEL)
 
@@ -79,12 +84,7 @@ def first_default_dates(tables: Tables, keys: pd.DataFrame) -> np.ndarray:
     The calibration reads from it only what was recorded before its as-of date
     (``models.central_tendency.observed_by``).
     """
-    customers = pd.Index(tables.customers[S.CUSTOMER_ID]).unique().sort_values()
-    try:
-        codes = customer_codes(keys[S.CUSTOMER_ID], customers, "keys")
-    except SchemaError as err:
-        raise UnknownCustomerError(str(err)) from None
-    first = first_default_days(tables.defaults, customers)[codes]
+    first = _row_first_default_days(tables, keys)
     out = first.astype("datetime64[D]")
     out[first == NAT_DAYS] = np.datetime64("NaT")
     return out
