@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _tracking_helpers import FAST_SEARCH
 from riskmodel.bundle import Bundle
 from riskmodel.config import Settings, load_settings
 from riskmodel.data import schemas as S
@@ -30,6 +31,7 @@ OVERRIDES: dict[str, Any] = {
     "models": {"calibration_folds": 2, "lightgbm": {"params": {"n_estimators": 40, "learning_rate": 0.15,
                                                                "num_leaves": 15, "max_depth": 4,
                                                                "min_child_samples": 40}}},
+    **FAST_SEARCH,
 }
 
 

@@ -16,10 +16,17 @@ import yaml
 from riskmodel.config import DEFAULT_PARAMS, BaselineSettings, Settings, deep_merge, load_settings
 from riskmodel.training import TrainResult, train_and_compare
 
-#: fast settings for tests: few trees, few bootstrap samples
+#: a small model search and learning curve for tests: the paths run (and are checked) at a fraction of the
+#: shipped budget (60 s, 12 shapes, up to 1,000 trees), which tests/test_model_selection.py covers on its own
+FAST_SEARCH = {
+    "model_selection": {"n_trials": 2, "budget_seconds": 10, "max_trees": 200},
+    "learning_curve": {"shares": [0.5]},
+}
+#: fast settings for tests: few trees, few bootstrap samples, the small search
 FAST = {
     "models": {"lightgbm": {"params": {"n_estimators": 40}}, "calibration_folds": 2},
     "evaluation": {"bootstrap_samples": 100},
+    **FAST_SEARCH,
 }
 BASELINE_FEATURES = ("pay_max_dpd_12m", "fin_equity_ratio", "reg_industry")
 

@@ -23,7 +23,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from riskmodel.config import DEFAULT_PARAMS
+from _tracking_helpers import FAST_SEARCH
+from riskmodel.config import DEFAULT_PARAMS, deep_merge
 from riskmodel.io import write_frame
 
 pytestmark = pytest.mark.slow  # ~40 subprocesses of the real entry point
@@ -54,7 +55,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     raw = root / "data" / "raw"
     for name, frame in simulate(150, dt.date(2019, 1, 1), 6, 7).tables.as_dict().items():
         write_frame(frame, raw / f"{name}.parquet")
-    params = yaml.safe_load(DEFAULT_PARAMS.read_text())
+    params = deep_merge(yaml.safe_load(DEFAULT_PARAMS.read_text()), FAST_SEARCH)
     params["paths"] = {k: str(root / v) for k, v in params["paths"].items()}
     params["tracking"]["uri"] = f"sqlite:///{root / 'mlruns.db'}"
     pfile = root / "params.yaml"

@@ -9,7 +9,8 @@ import pytest
 import yaml
 from nbclient import NotebookClient
 
-from riskmodel.config import DEFAULT_PARAMS
+from _tracking_helpers import FAST_SEARCH
+from riskmodel.config import DEFAULT_PARAMS, deep_merge
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
@@ -51,7 +52,7 @@ def test_notebook_stored_without_outputs(path: Path) -> None:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A params file whose every path points into a temporary folder (a small simulated base)."""
     root = tmp_path_factory.mktemp("nbproject")
-    params = yaml.safe_load(DEFAULT_PARAMS.read_text())
+    params = deep_merge(yaml.safe_load(DEFAULT_PARAMS.read_text()), FAST_SEARCH)  # the small model search
     params["simulation"]["n_customers"] = 1500
     params["tracking"]["uri"] = "sqlite:///mlruns.db"
     params["evaluation"]["bootstrap_samples"] = 200

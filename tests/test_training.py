@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _tracking_helpers import FAST_SEARCH
 from riskmodel.config import BaselineSettings, Indicator, load_settings
 from riskmodel.exceptions import ConfigError
 from riskmodel.training import cross_validate_and_compare, train_and_compare
@@ -17,6 +18,7 @@ FAST = {
                "lightgbm": {"params": {"n_estimators": 60, "learning_rate": 0.1, "num_leaves": 7,
                                        "min_child_samples": 20}}},
     "evaluation": {"bootstrap_samples": 200},
+    **FAST_SEARCH,
 }
 
 
