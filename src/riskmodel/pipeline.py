@@ -1017,6 +1017,7 @@ def run_monitor(settings: Settings, as_of: str, data_dir: Path | None = None, ou
     from riskmodel.data.partition import parse_as_of
     from riskmodel.data.validation import load_and_validate
     from riskmodel.export import to_jsonable
+    from riskmodel.features import names as N
     from riskmodel.io import write_text_atomic
     from riskmodel.monitoring import matured_table, monitor_cohorts
 
@@ -1026,7 +1027,7 @@ def run_monitor(settings: Settings, as_of: str, data_dir: Path | None = None, ou
     bundle = load_champion_bundle(settings)
     rows, p = _model_pds(settings, bundle, matured_table(tables, settings, date), level=True)
     doc = monitor_cohorts(rows[S.LABEL].to_numpy(dtype=int), p, rows[S.SNAPSHOT_DATE].to_numpy(),
-                          rows["reg_industry"].astype(str).to_numpy() if "reg_industry" in rows else None, settings,
+                          rows[N.REG_INDUSTRY].astype(str).to_numpy() if N.REG_INDUSTRY in rows else None, settings,
                           date, {"name": bundle.model_name, "version": bundle.version,
                                  "rating_philosophy": bundle.manifest.get("rating_philosophy")},
                           train_end=(bundle.manifest.get("training_period") or [None, None])[1])
@@ -1069,6 +1070,7 @@ def run_recalibrate(settings: Settings, as_of: str, data_dir: Path | None = None
     from riskmodel.evaluation.backtest import run_backtest
     from riskmodel.evaluation.delong import delong_roc_test
     from riskmodel.export import model_card, to_jsonable
+    from riskmodel.features import names as N
     from riskmodel.features.portfolio import PREFIX
     from riskmodel.models.central_tendency import fit_central_tendency, matured
     from riskmodel.models.factory import BASELINE_NAME
@@ -1110,8 +1112,8 @@ def run_recalibrate(settings: Settings, as_of: str, data_dir: Path | None = None
         gate.update(passed=passed, auc=a1, auc_baseline=a0, p_value=pv,
                     reason=f"AUC {a1:.3f} vs 5C {a0:.3f}, DeLong p {pv:.2g}")
     backtest = run_backtest(y[oot], p_new[oot], settings.master_scale, settings.calibration.asset_correlation,
-                            snapshot=snaps[oot], industry=X_oot["reg_industry"].astype(str).to_numpy()
-                            if "reg_industry" in X_oot else None, bins=settings.evaluation.calibration_bins,
+                            snapshot=snaps[oot], industry=X_oot[N.REG_INDUSTRY].astype(str).to_numpy()
+                            if N.REG_INDUSTRY in X_oot else None, bins=settings.evaluation.calibration_bins,
                             philosophy=settings.calibration.philosophy)
     created = pd.Timestamp.now(tz="UTC").to_pydatetime()
     manifest = json.loads(json.dumps(bundle.manifest, default=str))

@@ -136,11 +136,12 @@ def _build(
         time.perf_counter() - t3,
     )
 
-    expected = list(feature_catalog(settings))
-    if list(features) != expected:  # a programming error, caught by the tests
+    expected = list(feature_catalog(settings))  # the registry owns the names and their order
+    if set(features) != set(expected):  # a programming error, caught by the tests
         raise AssertionError(
             f"built features differ from the dictionary: {set(features) ^ set(expected)}"
         )
+    features = {name: features[name] for name in expected}
     cols: dict[str, object] = {
         S.CUSTOMER_ID: pd.array(np.asarray(ids, dtype=object), dtype="str").take(rows % grid.n),
         S.SNAPSHOT_DATE: grid.snapshots.to_numpy()[rows // grid.n],

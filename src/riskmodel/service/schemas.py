@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from riskmodel.features import names as N
+
 FeatureValue = float | int | bool | str | None
 MAX_FEATURES = 500  # per record; a flood of unknown names is refused by the parser, not listed
 
@@ -16,8 +18,8 @@ class CustomerFeatures(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "customer_id": "C000123",
-        "features": {"pay_max_dpd_12m": 45, "pay_share_late_12m": 0.4, "fin_equity_ratio": 0.18,
-                     "fin_current_ratio": 1.1, "reg_industry": "construction", "evt_lawsuits_24m": 1},
+        "features": {N.PAY_MAX_DPD_12M: 45, N.PAY_SHARE_LATE_12M: 0.4, N.FIN_EQUITY_RATIO: 0.18,
+                     N.FIN_CURRENT_RATIO: 1.1, N.REG_INDUSTRY: "construction", N.evt_lawsuits(24): 1},
     }]})
 
     customer_id: str | None = Field(None, max_length=100, description="Passed through to the answer.")
