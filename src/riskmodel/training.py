@@ -56,7 +56,7 @@ def _labels(y: Any, what: str) -> np.ndarray:
 
 def _prepare(X: pd.DataFrame, levels: dict[str, list[str]] | None = None) -> pd.DataFrame:
     """Strings become categoricals (with the training levels when given); keys and label are dropped."""
-    drop = [c for c in (*schemas.MODEL_KEYS, schemas.LABEL) if c in X.columns]
+    drop = [c for c in X.columns if c in schemas.MODEL_KEYS or schemas.is_label(c)]
     X = X.drop(columns=drop)
     out = {}
     for c in X.columns:
@@ -259,7 +259,7 @@ def _assemble(
         frame = test_keys.reset_index(drop=True).copy()
     else:
         frame = pd.DataFrame(index=range(len(y_test)))
-    frame[schemas.LABEL] = y_test
+    frame[schemas.label_name(settings.snapshots.horizon_months)] = y_test
     if oracle_test is not None:
         frame["pd_oracle"] = np.asarray(oracle_test, dtype=float)
     for name in results:

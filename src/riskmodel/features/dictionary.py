@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from riskmodel.config import C_NAMES, FeatureSettings
+from riskmodel.config import C_NAMES, FeatureSettings, SnapshotSettings
 from riskmodel.data import schemas as S
 from riskmodel.features import names as N
 from riskmodel.features.financials import COVER_CAP, GROWTH_CAP, LIQUIDITY_CAP, MARGIN_CAP
@@ -560,14 +560,16 @@ def data_dictionary(settings: FeatureSettings | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["feature", "family", "c", "dtype", "unit", "description"])
 
 
-def data_dictionary_markdown(settings: FeatureSettings | None = None) -> str:
-    """The data dictionary as a Markdown document, one table per family."""
+def data_dictionary_markdown(settings: FeatureSettings | None = None, horizon_months: int | None = None) -> str:
+    """The data dictionary as a Markdown document, one table per family; the label of ``horizon_months``
+    (``snapshots.horizon_months``; None: its default)."""
     dd = data_dictionary(settings)
+    horizon = SnapshotSettings().horizon_months if horizon_months is None else horizon_months
     lines = [
         "# Data dictionary of the modelling table",
         "",
-        f"One row per (`{S.CUSTOMER_ID}`, `{S.SNAPSHOT_DATE}`); the label `{S.LABEL}` is 1 when the "
-        "customer's first default falls in (snapshot, snapshot + horizon]. Features use only records dated "
+        f"One row per (`{S.CUSTOMER_ID}`, `{S.SNAPSHOT_DATE}`); the label `{S.label_name(horizon)}` is 1 when the "
+        f"customer's first default falls in (snapshot, snapshot + {horizon} months]. Features use only records dated "
         "strictly before the snapshot.",
         "",
     ]

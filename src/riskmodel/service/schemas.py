@@ -67,7 +67,8 @@ class PolicyOut(BaseModel):
 class ScoreOut(BaseModel):
     customer_id: str | None
     status: str = Field(description="scored, or no_activity when nothing can be judged.")
-    pd: float | None = Field(description="Calibrated probability of default within 12 months.")
+    pd: float | None = Field(description="Calibrated probability of default within the served model's horizon "
+                                         "(horizon_months of /v1/model).")
     grade: str | None
     credit_level: float | None = Field(description="5C expert scorecard credit level, 0.1 to 1 (higher is better).")
     sub_scores: dict[str, float] = Field(description="5C level per C.")
@@ -99,6 +100,8 @@ class ModelInfo(BaseModel):
     features: list[FeatureOut]
     metrics: dict[str, Any]
     master_scale: dict[str, Any]
+    horizon_months: int = Field(description="Months ahead the PD looks: its label is a default in (snapshot, "
+                                            "snapshot + horizon_months] (snapshots.horizon_months at training).")
 
 
 class Health(BaseModel):
