@@ -96,7 +96,8 @@ app = typer.Typer(
     cls=_OneLineErrors,
     add_completion=False,
     no_args_is_help=True,
-    help="riskmodel: explainable 12-month default probability for business customers.",
+    help="riskmodel: explainable default probability over the label horizon (snapshots.horizon_months in params.yaml) "
+         "for business customers.",
     pretty_exceptions_enable=False,
 )
 
@@ -215,7 +216,7 @@ def features(
     params: ParamsOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Build the point-in-time modelling table (features + 12-month label) and its data dictionary."""
+    """Build the point-in-time modelling table (features + the label over snapshots.horizon_months) and its data dictionary."""
     _setup_logging(verbose)
     from riskmodel import pipeline
 

@@ -317,7 +317,7 @@ def card_lines(baseline: list[dict[str, Any]] | None) -> list[str]:
 
 PHILOSOPHY_TEXT = {
     "point_in_time": (
-        "Point in time: the PD is today's 12-month default probability, conditional on the state of the economy "
+        "Point in time: the PD is today's {horizon}-month default probability, conditional on the state of the economy "
         "and of the customer's segment at the rating date (the ledger's overdue shares say where the cycle is). "
         "PDs rise in a downturn and fall in a recovery, grades migrate with the cycle, and limits tighten at the "
         "start of a downturn, when it matters. This fits trade credit (30 to 90 day terms, exposures re-decided "
@@ -341,7 +341,7 @@ def pd_level_section(manifest: dict[str, Any]) -> list[str]:
     if phil and ct:
         from riskmodel.models.central_tendency import CentralTendency
 
-        lines += ["", "## Rating philosophy and PD level", PHILOSOPHY_TEXT.get(phil, str(phil)),
+        lines += ["", "## Rating philosophy and PD level", PHILOSOPHY_TEXT.get(phil, str(phil)).replace("{horizon}", str(manifest.get("horizon_months", 12))),
                   f"- PD level: {CentralTendency.from_dict(ct).describe()}"]
     elif phil:
         lines += ["", "## Rating philosophy and PD level",

@@ -2,7 +2,7 @@
 
 Pure functions: the pipeline reads the tables and the bundle, these compute.
 
-* :func:`matured_table`: the modelling table rows whose 12-month outcome has
+* :func:`matured_table`: the modelling table rows whose outcome (``snapshots.horizon_months``) has
   matured by an as-of date (``snapshot + horizon <= as_of``); their labels read
   defaults up to ``snapshot + horizon`` only, so nothing after the as-of date.
 * :func:`monitor_cohorts`: for every matured cohort, realised against predicted
@@ -70,7 +70,7 @@ def calibration_table(tables: Tables, settings: Settings,
                                       settings.features, allow_partial_labels=True)
         table = table[matured(table[S.SNAPSHOT_DATE].to_numpy(), as_of, cal.min_months_observed)].reset_index(drop=True)
         open_ = ~matured(table[S.SNAPSHOT_DATE].to_numpy(), as_of, snaps.horizon_months)
-        table.loc[open_, S.LABEL] = 0  # not known at as_of; fit_central_tendency reads matured labels only
+        table.loc[open_, S.label_name(snaps.horizon_months)] = 0  # not known at as_of; fit_central_tendency reads matured labels only
     first = first_default_dates(tables, table)
     first[first >= np.datetime64(pd.Timestamp(as_of).date(), "D")] = np.datetime64("NaT")
     return table, first

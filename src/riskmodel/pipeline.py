@@ -163,9 +163,10 @@ def run_features(
     table = build_modelling_table(tables, snapshots, settings.features, allow_partial_labels=allow_partial_labels)
     write_frame(table, out)
     write_frame(data_dictionary(settings.features), out.parent / "data_dictionary.csv", fmt="csv")
-    write_text_atomic(out.parent / "data_dictionary.md", data_dictionary_markdown(settings.features))
+    write_text_atomic(out.parent / "data_dictionary.md",
+                      data_dictionary_markdown(settings.features, settings.snapshots.horizon_months))
     n_snap = table[S.SNAPSHOT_DATE].nunique()
-    rate = float(table[S.LABEL].mean()) if len(table) else float("nan")
+    rate = float(table[S.label_name(settings.snapshots.horizon_months)].mean()) if len(table) else float("nan")
     log.info("features: %d rows, %d snapshots, %d features, default rate %.2f%% -> %s",
              len(table), n_snap, table.shape[1] - 3, 100 * rate, out)
     from riskmodel.data.partition import warn_above_ceiling
@@ -224,14 +225,15 @@ def _run_features_partitioned(settings: Settings, data_dir: Path, out: Path, fit
                     writer = pq.ParquetWriter(tmp, arrow.schema)
                 writer.write_table(arrow.cast(writer.schema))
                 n_rows += len(frame)
-                n_defaults += int(frame[S.LABEL].sum())
+                n_defaults += int(frame[S.label_name(settings.snapshots.horizon_months)].sum())
                 snaps |= set(frame[S.SNAPSHOT_DATE].unique())
                 n_features = frame.shape[1] - 3
             if writer is None:
                 raise RiskModelError(f"features: {data_dir} holds no partition")
             writer.close()
     write_frame(data_dictionary(settings.features), out.parent / "data_dictionary.csv", fmt="csv")
-    write_text_atomic(out.parent / "data_dictionary.md", data_dictionary_markdown(settings.features))
+    write_text_atomic(out.parent / "data_dictionary.md",
+                      data_dictionary_markdown(settings.features, settings.snapshots.horizon_months))
     log.info("features: %d rows, %d snapshots, %d features, default rate %.2f%%, %d partitions -> %s",
              n_rows, len(snaps), n_features, 100 * n_defaults / max(n_rows, 1), len(book.names), out)
     from riskmodel.data.partition import warn_above_ceiling
@@ -381,7 +383,8 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
     train, test = _split_out_of_time(table, settings)
     _require_customers_of_each_class(train, settings)
     keys = [S.CUSTOMER_ID, S.SNAPSHOT_DATE]
-    features = [c for c in table.columns if c not in (*keys, S.LABEL)
+    label = S.label_name(settings.snapshots.horizon_months)
+    features = [c for c in table.columns if c not in (*keys, label)
                 and (settings.calibration.portfolio_in_model or not c.startswith(PORTFOLIO_PREFIX))]
 
     oracle_test = None
@@ -411,7 +414,7 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
     log.info("training on %d rows (%s..%s), testing on %d rows (%s..%s)", len(train), split.train_start,
              split.train_end, len(test), split.test_start, split.test_end)
     result = train_and_compare(
-        train[features], train[S.LABEL].to_numpy(dtype=int), test[features], test[S.LABEL].to_numpy(dtype=int),
+        train[features], train[label].to_numpy(dtype=int), test[features], test[label].to_numpy(dtype=int),
         settings, settings.baseline, data_info, test_keys=test[keys].reset_index(drop=True),
         oracle_test=oracle_test, train_groups=train[S.CUSTOMER_ID].astype(str).to_numpy(),
         train_snapshots=train[S.SNAPSHOT_DATE].to_numpy(),
@@ -501,6 +504,7 @@ def _split_out_of_time(table: "pd.DataFrame", settings: Settings) -> "tuple[pd.D
     from riskmodel.exceptions import ConfigError
 
     sp = settings.split
+    label = S.label_name(settings.snapshots.horizon_months)
     dates = pd.to_datetime(table[S.SNAPSHOT_DATE])
     sides = {
         "training": (sp.train_start, sp.train_end, "split.train_start/train_end"),
@@ -516,11 +520,11 @@ def _split_out_of_time(table: "pd.DataFrame", settings: Settings) -> "tuple[pd.D
                 f"the {side} period {start}..{end} ({keys}) holds no rows of the modelling table; its "
                 f"snapshots run {span} ({len(have)} dates). Adjust split or snapshots in params.yaml."
             )
-        classes = sorted(pd.unique(part[S.LABEL]).tolist())
+        classes = sorted(pd.unique(part[label]).tolist())
         if len(classes) < 2:
             raise ConfigError(
                 f"the {side} period {start}..{end} ({keys}) has {len(part):,} rows but only label "
-                f"{S.LABEL}={classes[0]}: a model cannot be {'fitted' if side == 'training' else 'evaluated'}. "
+                f"{label}={classes[0]}: a model cannot be {'fitted' if side == 'training' else 'evaluated'}. "
                 "Widen the period or use more customers."
             )
         out.append(part.reset_index(drop=True))
@@ -534,7 +538,7 @@ def _require_customers_of_each_class(train: "pd.DataFrame", settings: Settings) 
     from riskmodel.data import schemas as S
     from riskmodel.exceptions import ConfigError
 
-    per_class = train.groupby(S.LABEL)[S.CUSTOMER_ID].nunique()
+    per_class = train.groupby(S.label_name(settings.snapshots.horizon_months))[S.CUSTOMER_ID].nunique()
     if int(per_class.min()) < 2:
         sp = settings.split
         raise ConfigError(
@@ -1017,6 +1021,7 @@ def run_monitor(settings: Settings, as_of: str, data_dir: Path | None = None, ou
     from riskmodel.data.partition import parse_as_of
     from riskmodel.data.validation import load_and_validate
     from riskmodel.export import to_jsonable
+    from riskmodel.features import names as N
     from riskmodel.io import write_text_atomic
     from riskmodel.monitoring import matured_table, monitor_cohorts
 
@@ -1025,8 +1030,8 @@ def run_monitor(settings: Settings, as_of: str, data_dir: Path | None = None, ou
     tables = load_and_validate(data_dir)
     bundle = load_champion_bundle(settings)
     rows, p = _model_pds(settings, bundle, matured_table(tables, settings, date), level=True)
-    doc = monitor_cohorts(rows[S.LABEL].to_numpy(dtype=int), p, rows[S.SNAPSHOT_DATE].to_numpy(),
-                          rows["reg_industry"].astype(str).to_numpy() if "reg_industry" in rows else None, settings,
+    doc = monitor_cohorts(rows[S.label_name(settings.snapshots.horizon_months)].to_numpy(dtype=int), p, rows[S.SNAPSHOT_DATE].to_numpy(),
+                          rows[N.REG_INDUSTRY].astype(str).to_numpy() if N.REG_INDUSTRY in rows else None, settings,
                           date, {"name": bundle.model_name, "version": bundle.version,
                                  "rating_philosophy": bundle.manifest.get("rating_philosophy")},
                           train_end=(bundle.manifest.get("training_period") or [None, None])[1])
@@ -1069,6 +1074,7 @@ def run_recalibrate(settings: Settings, as_of: str, data_dir: Path | None = None
     from riskmodel.evaluation.backtest import run_backtest
     from riskmodel.evaluation.delong import delong_roc_test
     from riskmodel.export import model_card, to_jsonable
+    from riskmodel.features import names as N
     from riskmodel.features.portfolio import PREFIX
     from riskmodel.models.central_tendency import fit_central_tendency, matured
     from riskmodel.models.factory import BASELINE_NAME
@@ -1083,7 +1089,7 @@ def run_recalibrate(settings: Settings, as_of: str, data_dir: Path | None = None
     rows, p_model = _model_pds(settings, bundle, table, level=False)
     first_default = rows[[S.CUSTOMER_ID, S.SNAPSHOT_DATE]].merge(
         keys, on=[S.CUSTOMER_ID, S.SNAPSHOT_DATE], how="left", validate="one_to_one")["_first_default"].to_numpy()
-    y = rows[S.LABEL].to_numpy(dtype=int)
+    y = rows[S.label_name(settings.snapshots.horizon_months)].to_numpy(dtype=int)
     snaps = rows[S.SNAPSHOT_DATE].to_numpy()
     cov = rows[[c for c in rows.columns if c.startswith(PREFIX)]]
     h = settings.snapshots.horizon_months
@@ -1110,8 +1116,8 @@ def run_recalibrate(settings: Settings, as_of: str, data_dir: Path | None = None
         gate.update(passed=passed, auc=a1, auc_baseline=a0, p_value=pv,
                     reason=f"AUC {a1:.3f} vs 5C {a0:.3f}, DeLong p {pv:.2g}")
     backtest = run_backtest(y[oot], p_new[oot], settings.master_scale, settings.calibration.asset_correlation,
-                            snapshot=snaps[oot], industry=X_oot["reg_industry"].astype(str).to_numpy()
-                            if "reg_industry" in X_oot else None, bins=settings.evaluation.calibration_bins,
+                            snapshot=snaps[oot], industry=X_oot[N.REG_INDUSTRY].astype(str).to_numpy()
+                            if N.REG_INDUSTRY in X_oot else None, bins=settings.evaluation.calibration_bins,
                             philosophy=settings.calibration.philosophy)
     created = pd.Timestamp.now(tz="UTC").to_pydatetime()
     manifest = json.loads(json.dumps(bundle.manifest, default=str))

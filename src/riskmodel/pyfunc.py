@@ -33,8 +33,8 @@ class RiskModelPyfunc(PythonModel):
 
     ``predict`` takes a DataFrame of feature records (one row per customer;
     ``customer_id`` is passed through; missing feature columns count as missing
-    values) and returns one row per record with ``pd`` (12-month probability of
-    default), ``grade`` (master scale), ``credit_level`` and the 5C sub-levels,
+    values) and returns one row per record with ``pd`` (probability of default
+    over the bundle's ``horizon_months``), ``grade`` (master scale), ``credit_level`` and the 5C sub-levels,
     the principal reasons (``reason_up_*`` / ``reason_down_*``) with the
     recommended limit and terms, as :meth:`riskmodel.scoring.Scorer.score_features`
     gives them.  When the Scorer cannot start for the bundle it falls back to pd,

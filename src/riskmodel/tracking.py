@@ -294,7 +294,8 @@ def log_training_run(
         registered = settings.tracking.registered_model
         try:
             client.create_registered_model(
-                registered, description="riskmodel 12-month PD models; alias 'champion' is the model in use"
+                registered, description=f"riskmodel {settings.snapshots.horizon_months}-month PD models; alias "
+                "'champion' is the model in use"
             )
         except MlflowException as err:
             if "RESOURCE_ALREADY_EXISTS" not in str(err.error_code):

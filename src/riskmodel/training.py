@@ -24,6 +24,7 @@ from riskmodel.evaluation.calibration import calibration_by_decile, calibration_
 from riskmodel.evaluation.delong import delong_roc_test
 from riskmodel.evaluation.results import ModelResult, TrainResult  # defined with the evaluation that reads them
 from riskmodel.exceptions import ConfigError
+from riskmodel.features import names as N
 from riskmodel.models._validation import to_categorical
 from riskmodel.models.factory import (
     BASELINE_NAME,
@@ -55,7 +56,7 @@ def _labels(y: Any, what: str) -> np.ndarray:
 
 def _prepare(X: pd.DataFrame, levels: dict[str, list[str]] | None = None) -> pd.DataFrame:
     """Strings become categoricals (with the training levels when given); keys and label are dropped."""
-    drop = [c for c in (*schemas.MODEL_KEYS, schemas.LABEL) if c in X.columns]
+    drop = [c for c in X.columns if c in schemas.MODEL_KEYS or schemas.is_label(c)]
     X = X.drop(columns=drop)
     out = {}
     for c in X.columns:
@@ -258,7 +259,7 @@ def _assemble(
         frame = test_keys.reset_index(drop=True).copy()
     else:
         frame = pd.DataFrame(index=range(len(y_test)))
-    frame[schemas.LABEL] = y_test
+    frame[schemas.label_name(settings.snapshots.horizon_months)] = y_test
     if oracle_test is not None:
         frame["pd_oracle"] = np.asarray(oracle_test, dtype=float)
     for name in results:
@@ -286,7 +287,7 @@ def champion_backtest(name: str, p: np.ndarray, y: np.ndarray, X: pd.DataFrame, 
     from riskmodel.evaluation.backtest import run_backtest
 
     snap = keys[schemas.SNAPSHOT_DATE].to_numpy() if schemas.SNAPSHOT_DATE in keys.columns else None
-    industry = X["reg_industry"].to_numpy() if "reg_industry" in X.columns else None
+    industry = X[N.REG_INDUSTRY].to_numpy() if N.REG_INDUSTRY in X.columns else None
     phil = philosophy
     bt = run_backtest(y, p, settings.master_scale, settings.calibration.asset_correlation, snapshot=snap,
                       industry=industry, bins=settings.evaluation.calibration_bins, philosophy=phil)

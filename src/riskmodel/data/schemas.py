@@ -7,6 +7,7 @@ the simulator and the README's data-contract section are built from.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -117,7 +118,20 @@ CUSTOMERS_PREFIX = "customers_"
 
 # modelling table (output of the feature builder)
 SNAPSHOT_DATE = "snapshot_date"
-LABEL = "default_12m"
+
+
+def label_name(horizon_months: int) -> str:
+    """The label column for a horizon (``snapshots.horizon_months``): ``default_{h}m``, 1 when the customer's
+    first default falls in (snapshot, snapshot + h months]."""
+    return f"default_{horizon_months}m"
+
+
+def is_label(column: str) -> bool:
+    """Whether a column is a label (of any horizon): never a model input."""
+    return re.fullmatch(r"default_\d+m", column) is not None
+
+
+LABEL = label_name(12)  # the label at the default horizon (tests, notebooks, benchmarks); code uses label_name
 MODEL_KEYS: tuple[str, ...] = (CUSTOMER_ID, SNAPSHOT_DATE)
 
 # oracle (simulator only; never read as input)

@@ -11,17 +11,18 @@ import numpy as np
 import pandas as pd
 
 from riskmodel.data import schemas as S
+from riskmodel.features import names as N
 from riskmodel.features.financials import statement_ratios
 
 DAYS_PER_MONTH = 365.25 / 12
 #: ratios shown in the memo's statement table and trend chart, with their labels
 KEY_RATIOS: dict[str, str] = {
-    "fin_equity_ratio": "Equity / assets",
-    "fin_current_ratio": "Current ratio",
-    "fin_ebit_margin": "EBIT margin",
-    "fin_interest_cover": "Interest cover",
-    "fin_cfo_to_debt": "Cash flow / debt",
-    "fin_leverage": "Liabilities / assets",
+    N.FIN_EQUITY_RATIO: "Equity / assets",
+    N.FIN_CURRENT_RATIO: "Current ratio",
+    N.FIN_EBIT_MARGIN: "EBIT margin",
+    N.FIN_INTEREST_COVER: "Interest cover",
+    N.FIN_CFO_TO_DEBT: "Cash flow / debt",
+    N.FIN_LEVERAGE: "Liabilities / assets",
 }
 
 

@@ -43,6 +43,7 @@ from riskmodel.explain.history import (
 )
 from riskmodel.explain.policy import limit_calculation, review_limit
 from riskmodel.explain.templates import display_key, format_money, format_value, template_for
+from riskmodel.features import names as N
 from riskmodel.features.build import facts_as_of
 from riskmodel.features.dictionary import concept_of
 from riskmodel.safety import clip_text
@@ -52,7 +53,7 @@ log = logging.getLogger(__name__)
 SCHEMA = "riskmodel.memo/2"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE_NAME = "memo.html.j2"
-PCT_RATIOS = ("fin_equity_ratio", "fin_ebit_margin", "fin_cfo_to_debt", "fin_leverage")
+PCT_RATIOS = (N.FIN_EQUITY_RATIO, N.FIN_EBIT_MARGIN, N.FIN_CFO_TO_DEBT, N.FIN_LEVERAGE)
 STALE_STATEMENT_MONTHS = 18  # a statement older than this is flagged
 STALE_VISIT_MONTHS = 12  # a visit older than this is flagged
 HISTORY_MONTHS = 24  # months of payment history shown (fewer for a customer onboarded since)
@@ -377,9 +378,9 @@ def _statement_figures(features: dict[str, Any]) -> tuple[float, float, float]:
         v = _num(features.get(name))
         return float("nan") if v is None else v
 
-    revenue = math.expm1(f("fin_log_revenue"))
-    equity = f("fin_equity_ratio") * math.expm1(f("fin_log_total_assets"))
-    return equity, revenue, f("pay_amount_12m")
+    revenue = math.expm1(f(N.FIN_LOG_REVENUE))
+    equity = f(N.FIN_EQUITY_RATIO) * math.expm1(f(N.FIN_LOG_TOTAL_ASSETS))
+    return equity, revenue, f(N.pay_amount(12))
 
 
 def build_memo(explanation: Any, tables: Tables, as_of: pd.Timestamp, publication_lag_months: int,
@@ -438,7 +439,7 @@ def build_memo(explanation: Any, tables: Tables, as_of: pd.Timestamp, publicatio
     current_terms = float(current[S.PAYMENT_TERMS_DAYS])
     last = history.iloc[-1] if len(history) else None
     worst_dpd_open = float(history["max_dpd_open"].max()) if len(history) else 0.0
-    worst_dpd_settled = _num(explanation.features.get("pay_max_dpd_24m"))
+    worst_dpd_settled = _num(explanation.features.get(N.PAY_MAX_DPD_24M))
     worst_delay = max(worst_dpd_open, worst_dpd_settled or 0.0)
     latest = trend.iloc[-1] if len(trend) else None
     latest_loss = None if latest is None else bool(

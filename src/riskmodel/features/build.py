@@ -136,11 +136,12 @@ def _build(
         time.perf_counter() - t3,
     )
 
-    expected = list(feature_catalog(settings))
-    if list(features) != expected:  # a programming error, caught by the tests
+    expected = list(feature_catalog(settings))  # the registry owns the names and their order
+    if set(features) != set(expected):  # a programming error, caught by the tests
         raise AssertionError(
             f"built features differ from the dictionary: {set(features) ^ set(expected)}"
         )
+    features = {name: features[name] for name in expected}
     cols: dict[str, object] = {
         S.CUSTOMER_ID: pd.array(np.asarray(ids, dtype=object), dtype="str").take(rows % grid.n),
         S.SNAPSHOT_DATE: grid.snapshots.to_numpy()[rows // grid.n],
@@ -254,7 +255,7 @@ def build_modelling_table(
     feature_settings: FeatureSettings,
     allow_partial_labels: bool = False,
 ) -> pd.DataFrame:
-    """The modelling table: eligible rows, the label ``default_12m``, then every feature.
+    """The modelling table: eligible rows, the label ``default_{h}m``, then every feature.
 
     Parameters
     ----------
@@ -271,7 +272,8 @@ def build_modelling_table(
     Returns
     -------
     pd.DataFrame
-        ``customer_id``, ``snapshot_date``, ``default_12m`` (int 0/1), features, then the
+        ``customer_id``, ``snapshot_date``, ``default_{h}m`` (int 0/1; h = ``horizon_months``,
+        :func:`schemas.label_name`), features, then the
         portfolio features (``ptf_*``, from the whole book); sorted by snapshot_date then customer_id.
     """
     snapshots = snapshot_dates(snapshot_settings)
@@ -292,7 +294,7 @@ def build_modelling_table(
             )
     frame, grid, first_default = _build(tables, snapshots, feature_settings, "eligible")
     label = label_from_days(first_default[grid.rows % grid.n], grid.row_snapshot_days(), horizon)
-    frame.insert(2, S.LABEL, label)
+    frame.insert(2, S.label_name(horizon), label)
     frame = attach_portfolio_features(frame, tables)  # issue 9: segment indicators of the whole book
     log.info(
         "modelling table: %d rows, %d snapshots, default rate %.4f",

@@ -15,28 +15,10 @@ import numpy as np
 import pandas as pd
 
 from riskmodel.data import schemas as S
+from riskmodel.features import names as N
 from riskmodel.features._util import bool_column, date_days, float_column, safe_ratio
 from riskmodel.features.snapshots import Grid, customer_codes, months_between, to_days
 
-FINANCIAL_FEATURES: tuple[str, ...] = (
-    "fin_leverage",
-    "fin_equity_ratio",
-    "fin_current_ratio",
-    "fin_quick_ratio",
-    "fin_cash_ratio",
-    "fin_interest_cover",
-    "fin_ebit_margin",
-    "fin_net_margin",
-    "fin_roa",
-    "fin_cfo_to_debt",
-    "fin_revenue_growth",
-    "fin_altman_z2",
-    "fin_log_revenue",
-    "fin_log_total_assets",
-    "fin_statement_age_months",
-    "fin_audited",
-    "fin_has_statement",
-)
 LIQUIDITY_CAP = 100.0  # current, quick and cash ratios; equity / liabilities in Altman X4
 COVER_CAP = 100.0  # interest cover and cash flow to debt
 MARGIN_CAP = 10.0  # margins, ROA, balance-sheet shares
@@ -71,24 +53,24 @@ def statement_ratios(fin: pd.DataFrame) -> dict[str, np.ndarray]:
     z2 = 6.56 * x1 + 3.26 * x2 + 6.72 * x3 + 1.05 * x4
     z2[~(ta > 0)] = np.nan
     return {
-        "fin_leverage": safe_ratio(tl, ta, MARGIN_CAP),
-        "fin_equity_ratio": safe_ratio(g[S.EQUITY], ta, MARGIN_CAP),
-        "fin_current_ratio": safe_ratio(g[S.CURRENT_ASSETS], cl, LIQUIDITY_CAP, zero_to_cap=True),
-        "fin_quick_ratio": safe_ratio(
+        N.FIN_LEVERAGE: safe_ratio(tl, ta, MARGIN_CAP),
+        N.FIN_EQUITY_RATIO: safe_ratio(g[S.EQUITY], ta, MARGIN_CAP),
+        N.FIN_CURRENT_RATIO: safe_ratio(g[S.CURRENT_ASSETS], cl, LIQUIDITY_CAP, zero_to_cap=True),
+        N.FIN_QUICK_RATIO: safe_ratio(
             g[S.CURRENT_ASSETS] - g[S.INVENTORY], cl, LIQUIDITY_CAP, zero_to_cap=True
         ),
-        "fin_cash_ratio": safe_ratio(g[S.CASH], cl, LIQUIDITY_CAP, zero_to_cap=True),
-        "fin_interest_cover": safe_ratio(
+        N.FIN_CASH_RATIO: safe_ratio(g[S.CASH], cl, LIQUIDITY_CAP, zero_to_cap=True),
+        N.FIN_INTEREST_COVER: safe_ratio(
             g[S.EBIT], g[S.INTEREST_EXPENSE], COVER_CAP, zero_to_cap=True
         ),
-        "fin_ebit_margin": safe_ratio(g[S.EBIT], g[S.REVENUE], MARGIN_CAP),
-        "fin_net_margin": safe_ratio(g[S.NET_INCOME], g[S.REVENUE], MARGIN_CAP),
-        "fin_roa": safe_ratio(g[S.NET_INCOME], ta, MARGIN_CAP),
-        "fin_cfo_to_debt": safe_ratio(g[S.OPERATING_CASH_FLOW], tl, COVER_CAP, zero_to_cap=True),
-        "fin_altman_z2": z2,
-        "fin_log_revenue": np.log1p(np.maximum(g[S.REVENUE], 0.0)),
-        "fin_log_total_assets": np.log1p(np.maximum(ta, 0.0)),
-        "fin_audited": bool_column(fin, S.AUDITED),
+        N.FIN_EBIT_MARGIN: safe_ratio(g[S.EBIT], g[S.REVENUE], MARGIN_CAP),
+        N.FIN_NET_MARGIN: safe_ratio(g[S.NET_INCOME], g[S.REVENUE], MARGIN_CAP),
+        N.FIN_ROA: safe_ratio(g[S.NET_INCOME], ta, MARGIN_CAP),
+        N.FIN_CFO_TO_DEBT: safe_ratio(g[S.OPERATING_CASH_FLOW], tl, COVER_CAP, zero_to_cap=True),
+        N.FIN_ALTMAN_Z2: z2,
+        N.FIN_LOG_REVENUE: np.log1p(np.maximum(g[S.REVENUE], 0.0)),
+        N.FIN_LOG_TOTAL_ASSETS: np.log1p(np.maximum(ta, 0.0)),
+        N.FIN_AUDITED: bool_column(fin, S.AUDITED),
     }
 
 
@@ -117,17 +99,16 @@ def build_financial_features(
     prev_same[1:] = codes[1:] == codes[:-1]
     prev_rev = np.full(m, np.nan)
     prev_rev[1:] = np.where(prev_same[1:], revenue[:-1], np.nan)
-    ratios["fin_revenue_growth"] = safe_ratio(revenue - prev_rev, prev_rev, GROWTH_CAP)
+    ratios[N.FIN_REVENUE_GROWTH] = safe_ratio(revenue - prev_rev, prev_rev, GROWTH_CAP)
 
     latest = grid.latest_index(grid.snap_count(known), codes, np.arange(m)).reshape(-1)[grid.rows]
     has = latest >= 0
     idx = np.where(has, latest, 0)
     out: dict[str, np.ndarray] = {}
-    for name in FINANCIAL_FEATURES:
-        if name in ratios:
-            vals = ratios[name][idx] if m else np.zeros(len(idx))
-            out[name] = np.where(has, vals, np.nan)
+    for name, ratio in ratios.items():
+        vals = ratio[idx] if m else np.zeros(len(idx))
+        out[name] = np.where(has, vals, np.nan)
     pe = np.where(has, period_end[idx] if m else 0, np.iinfo(np.int64).min)
-    out["fin_statement_age_months"] = months_between(pe, grid.row_snapshot_days())
-    out["fin_has_statement"] = has.astype(np.float64)
-    return {name: out[name] for name in FINANCIAL_FEATURES}
+    out[N.FIN_STATEMENT_AGE_MONTHS] = months_between(pe, grid.row_snapshot_days())
+    out[N.FIN_HAS_STATEMENT] = has.astype(np.float64)
+    return out

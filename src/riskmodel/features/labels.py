@@ -68,14 +68,15 @@ def build_labels(tables: Tables, keys: pd.DataFrame, horizon_months: int) -> pd.
     Returns
     -------
     pd.Series
-        ``default_12m`` (int 0/1), aligned with ``keys.index``: 1 when the
+        ``default_{h}m`` (int 0/1, :func:`schemas.label_name`), aligned with ``keys.index``: 1 when the
         customer's first default falls in ``(snapshot, snapshot + horizon]``.
     """
     if horizon_months < 1:
         raise ValueError(f"horizon_months must be >= 1, got {horizon_months}")
     first = _row_first_default_days(tables, keys)
     snap = to_days(keys[S.SNAPSHOT_DATE])
-    return pd.Series(label_from_days(first, snap, horizon_months), index=keys.index, name=S.LABEL)
+    return pd.Series(label_from_days(first, snap, horizon_months), index=keys.index,
+                     name=S.label_name(horizon_months))
 
 
 def first_default_dates(tables: Tables, keys: pd.DataFrame) -> np.ndarray:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from riskmodel.config import FeatureSettings
 from riskmodel.data import schemas as S
+from riskmodel.features import names as N
 from riskmodel.features._util import date_days, float_column, mean_or_nan, safe_ratio
 from riskmodel.features.snapshots import NAT_DAYS, DayIndex, Grid, customer_codes, months_between
 
@@ -26,30 +27,6 @@ AGING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
     ("90p", 91, None),
 )
 UTILISATION_CAP = 100.0
-
-
-def payment_feature_names(settings: FeatureSettings) -> list[str]:
-    """Names of the payment features for these settings, in output order."""
-    names = [f"pay_n_invoices_{w}m" for w in settings.windows_months]
-    names += [f"pay_amount_{w}m" for w in settings.windows_months]
-    names += [
-        "pay_mean_dpd_12m",
-        "pay_max_dpd_12m",
-        "pay_max_dpd_24m",
-        "pay_dpd_trend",
-        "pay_share_late_12m",
-    ]
-    names += [f"pay_n_late_{t}_12m" for t in settings.late_thresholds_days]
-    names += ["pay_open_amount", "pay_overdue_amount"]
-    names += [f"pay_overdue_{b}" for b, _, _ in AGING_BUCKETS]
-    names += [
-        "pay_overdue_share",
-        "pay_utilisation",
-        "pay_months_since_late",
-        "pay_months_since_last_invoice",
-        "pay_tenure_months",
-    ]
-    return names
 
 
 def build_payment_features(
@@ -73,7 +50,7 @@ def build_payment_features(
     Returns
     -------
     dict[str, np.ndarray]
-        Feature name -> float64 values, one per output row.
+        Feature name -> float64 values, one per output row (the registry orders the columns).
     """
     t = S.INVOICES
     codes = customer_codes(invoices[S.CUSTOMER_ID], grid.customers, t)
@@ -89,9 +66,9 @@ def build_payment_features(
     n_issued = grid.totals(key_issued)
     amt_issued = grid.totals(key_issued, amount)
     for w in settings.windows_months:
-        out[f"pay_n_invoices_{w}m"] = grid.take(grid.window(n_issued, w))
+        out[N.pay_n_invoices(w)] = grid.take(grid.window(n_issued, w))
     for w in settings.windows_months:
-        out[f"pay_amount_{w}m"] = grid.take(grid.window(amt_issued, w))
+        out[N.pay_amount(w)] = grid.take(grid.window(amt_issued, w))
     del key_issued, n_issued, amt_issued
 
     # ---- invoices settled in [S - w, S): days past due (open ones sit in the last bin, never read)
@@ -108,19 +85,19 @@ def build_payment_features(
     dpd_max = grid.bin_max(key_late, dpd_late, fill=0.0)
 
     n12 = grid.window(n_settled, 12)
-    out["pay_mean_dpd_12m"] = grid.take(mean_or_nan(grid.window(dpd_sum, 12), n12))
+    out[N.PAY_MEAN_DPD_12M] = grid.take(mean_or_nan(grid.window(dpd_sum, 12), n12))
     for w in (12, 24):
         mx = grid.window_max(dpd_max, w, fill=0.0)
         mx[grid.window(n_settled, w) == 0] = np.nan
-        out[f"pay_max_dpd_{w}m"] = grid.take(mx)
+        out[N.pay_max_dpd(w)] = grid.take(mx)
     recent = mean_or_nan(grid.window(dpd_sum, 6), grid.window(n_settled, 6))
     before = mean_or_nan(
         grid.window(dpd_sum, 12, end_months=6), grid.window(n_settled, 12, end_months=6)
     )
-    out["pay_dpd_trend"] = grid.take(recent - before)
-    out["pay_share_late_12m"] = grid.take(mean_or_nan(grid.window(n_late, 12), n12))
+    out[N.PAY_DPD_TREND] = grid.take(recent - before)
+    out[N.PAY_SHARE_LATE_12M] = grid.take(mean_or_nan(grid.window(n_late, 12), n12))
     for thr in settings.late_thresholds_days:
-        out[f"pay_n_late_{thr}_12m"] = grid.take(
+        out[N.pay_n_late(thr)] = grid.take(
             grid.window(grid.totals(key_late[dpd_late > thr]), 12)
         )
     del n_settled, dpd_sum, n_late, dpd_max, n12, key_late, dpd_late
@@ -137,14 +114,14 @@ def build_payment_features(
     for name, lo, hi in AGING_BUCKETS:
         start = grid.snap_count(o_due + lo, "left")
         stop = o_kpaid if hi is None else np.minimum(o_kpaid, grid.snap_count(o_due + hi, "right"))
-        out[f"pay_overdue_{name}"] = grid.take(grid.interval_sums(start, stop, o_codes, o_amount))
-    out["pay_open_amount"] = grid.take(open_amount)
-    out["pay_overdue_amount"] = grid.take(overdue)
+        out[N.pay_overdue(name)] = grid.take(grid.interval_sums(start, stop, o_codes, o_amount))
+    out[N.PAY_OPEN_AMOUNT] = grid.take(open_amount)
+    out[N.PAY_OVERDUE_AMOUNT] = grid.take(overdue)
     share = np.zeros_like(overdue)
     np.divide(overdue, open_amount, out=share, where=open_amount > 0)
-    out["pay_overdue_share"] = grid.take(np.clip(share, 0.0, 1.0))
-    out["pay_utilisation"] = safe_ratio(
-        out["pay_open_amount"],
+    out[N.PAY_OVERDUE_SHARE] = grid.take(np.clip(share, 0.0, 1.0))
+    out[N.PAY_UTILISATION] = safe_ratio(
+        out[N.PAY_OPEN_AMOUNT],
         credit_limit,
         cap=UTILISATION_CAP,
         zero_to_cap=True,
@@ -155,9 +132,9 @@ def build_payment_features(
     last_late = grid.latest_day(k_paid[late], codes[late], paid.days[late])
     oldest_overdue = grid.interval_min_day(o_kdue, o_kpaid, o_codes, o_due)
     since = np.maximum(last_late, oldest_overdue)  # NAT_DAYS is the smallest day: "never"
-    out["pay_months_since_late"] = grid.take(months_between(since, snap))
+    out[N.PAY_MONTHS_SINCE_LATE] = grid.take(months_between(since, snap))
     last_issued = grid.latest_day(k_issued, codes, issued.days)
-    out["pay_months_since_last_invoice"] = grid.take(months_between(last_issued, snap))
+    out[N.PAY_MONTHS_SINCE_LAST_INVOICE] = grid.take(months_between(last_issued, snap))
     # tenure: months since the customer was opened (onboarded_date, a customer fact known before
     # the snapshot), not since its first invoice in the extract, which would count from the
     # extract's start for every older customer; without onboarded dates, the first invoice
@@ -169,5 +146,5 @@ def build_payment_features(
     first_row = grid.take_customer(first)
     snap_row = grid.row_snapshot_days()
     first_row = np.where(first_row < snap_row, first_row, NAT_DAYS)
-    out["pay_tenure_months"] = months_between(first_row, snap_row)
-    return {name: out[name] for name in payment_feature_names(settings)}
+    out[N.PAY_TENURE_MONTHS] = months_between(first_row, snap_row)
+    return out

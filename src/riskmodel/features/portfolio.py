@@ -27,18 +27,19 @@ import pandas as pd
 
 from riskmodel.data import schemas as S
 from riskmodel.data.tables import Tables
+from riskmodel.features import names as N
 from riskmodel.features.snapshots import NAT_DAYS, to_days
 
 LEVELS: tuple[tuple[str, str | None], ...] = (("all", None), ("ind", S.INDUSTRY), ("rgn", S.REGION))
 STEMS: tuple[str, ...] = ("overdue_share", "overdue90_share", "overdue_share_chg_3m", "overdue_share_chg_6m",
                           "default_rate_12m", "mean_dpd_12m")
-PREFIX = "ptf_"
+PREFIX = N.PORTFOLIO_PREFIX
 _NEVER = np.iinfo(np.int64).max
 
 
 def portfolio_feature_names() -> list[str]:
     """The portfolio features, in output order."""
-    return [f"{PREFIX}{level}_{stem}" for level, _ in LEVELS for stem in STEMS]
+    return [N.portfolio(level, stem) for level, _ in LEVELS for stem in STEMS]
 
 
 def _months_before(days: np.ndarray, months: int) -> np.ndarray:
@@ -152,7 +153,7 @@ def portfolio_features(tables: Tables, keys: pd.DataFrame) -> pd.DataFrame:
         else:
             seg = pd.Index(res["_segments"]).get_indexer(cust[column].astype(str).to_numpy()[row_cust])
         for stem in STEMS:
-            cols[f"{PREFIX}{level}_{stem}"] = res[stem][row_snap, seg]
+            cols[N.portfolio(level, stem)] = res[stem][row_snap, seg]
     return pd.DataFrame(cols, index=keys.index)[names]
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 
 from riskmodel.data import schemas as S
 from riskmodel.exceptions import SchemaError
+from riskmodel.features import names as N
 from riskmodel.features._util import (
     bool_column,
     date_days,
@@ -31,39 +32,19 @@ from riskmodel.features._util import (
 from riskmodel.features.snapshots import Grid, customer_codes
 
 CATEGORICAL_FEATURES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "reg_industry": (S.INDUSTRY, S.INDUSTRIES),
-    "reg_region": (S.REGION, S.REGIONS),
-    "reg_legal_form": (S.LEGAL_FORM, S.LEGAL_FORMS),
+    N.REG_INDUSTRY: (S.INDUSTRY, S.INDUSTRIES),
+    N.REG_REGION: (S.REGION, S.REGIONS),
+    N.REG_LEGAL_FORM: (S.LEGAL_FORM, S.LEGAL_FORMS),
 }
-REGISTRATION_FEATURES: tuple[str, ...] = (
-    *CATEGORICAL_FEATURES,
-    "reg_firm_age_years",
-    "reg_paid_in_ratio",
-    "reg_business_scope_ok",
-    "reg_address_verified",
-    "reg_payment_terms_days",
-    "reg_log_credit_limit",
-)
-EVENT_FEATURES: tuple[str, ...] = (
-    "evt_lawsuits_12m",
-    "evt_lawsuits_24m",
-    "evt_tax_arrears_12m",
-    "evt_tax_arrears_24m",
-    "evt_bank_ref_last",
-    "evt_trade_ref_mean_24m",
-    "evt_agency_rating_last",
-    "evt_collateral_value",
-    "evt_collateral_to_limit",
-)
 # Features that read a fact of customer_terms: unavailable (NaN) when the table is absent.
 HISTORY_FEATURES: tuple[str, ...] = (
-    "reg_paid_in_ratio",
-    "reg_business_scope_ok",
-    "reg_address_verified",
-    "reg_payment_terms_days",
-    "reg_log_credit_limit",
-    "pay_utilisation",
-    "evt_collateral_to_limit",
+    N.REG_PAID_IN_RATIO,
+    N.REG_BUSINESS_SCOPE_OK,
+    N.REG_ADDRESS_VERIFIED,
+    N.REG_PAYMENT_TERMS_DAYS,
+    N.REG_LOG_CREDIT_LIMIT,
+    N.PAY_UTILISATION,
+    N.EVT_COLLATERAL_TO_LIMIT,
 )
 PAID_IN_CAP = 10.0
 COLLATERAL_CAP = 100.0
@@ -123,18 +104,18 @@ def build_registration_features(
         codes = np.asarray(cat.codes)[grid.rows % grid.n]
         out[name] = pd.Categorical.from_codes(codes, categories=list(cats))
     founded = date_days(customers, S.FOUNDED_DATE, S.CUSTOMERS)
-    out["reg_firm_age_years"] = (grid.row_snapshot_days() - grid.take_customer(founded)) / 365.25
-    out["reg_paid_in_ratio"] = safe_ratio(
+    out[N.REG_FIRM_AGE_YEARS] = (grid.row_snapshot_days() - grid.take_customer(founded)) / 365.25
+    out[N.REG_PAID_IN_RATIO] = safe_ratio(
         facts[S.PAID_IN_CAPITAL],
         grid.take_customer(float_column(customers, S.REGISTERED_CAPITAL)),
         PAID_IN_CAP,
     )
-    out["reg_business_scope_ok"] = facts[S.BUSINESS_SCOPE_OK]
-    out["reg_address_verified"] = facts[S.ADDRESS_VERIFIED]
-    out["reg_payment_terms_days"] = facts[S.PAYMENT_TERMS_DAYS]
+    out[N.REG_BUSINESS_SCOPE_OK] = facts[S.BUSINESS_SCOPE_OK]
+    out[N.REG_ADDRESS_VERIFIED] = facts[S.ADDRESS_VERIFIED]
+    out[N.REG_PAYMENT_TERMS_DAYS] = facts[S.PAYMENT_TERMS_DAYS]
     limit = facts[S.CREDIT_LIMIT]
-    out["reg_log_credit_limit"] = np.log1p(np.maximum(limit, 0.0))
-    return {name: out[name] for name in REGISTRATION_FEATURES}
+    out[N.REG_LOG_CREDIT_LIMIT] = np.log1p(np.maximum(limit, 0.0))
+    return out
 
 
 def event_type_codes(types: pd.Series) -> np.ndarray:
@@ -174,14 +155,14 @@ def build_event_features(
     def totals(mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         return grid.bin_totals(bins[mask], codes[mask], None if weights is None else weights[mask])
 
-    for etype, stem in (("lawsuit", "evt_lawsuits"), ("tax_arrears", "evt_tax_arrears")):
+    for etype, name_of in (("lawsuit", N.evt_lawsuits), ("tax_arrears", N.evt_tax_arrears)):
         p = totals(is_(etype))
         for w in (12, 24):
-            out[f"{stem}_{w}m"] = grid.take(grid.window(p, w))
+            out[name_of(w)] = grid.take(grid.window(p, w))
 
     for etype, name in (
-        ("bank_reference", "evt_bank_ref_last"),
-        ("agency_rating", "evt_agency_rating_last"),
+        ("bank_reference", N.EVT_BANK_REF_LAST),
+        ("agency_rating", N.EVT_AGENCY_RATING_LAST),
     ):
         sel = np.flatnonzero(is_(etype))
         order = sel[sort_by_customer_date(codes[sel], days[sel], events[S.EVENT_ID].iloc[sel])]
@@ -193,15 +174,15 @@ def build_event_features(
         out[name] = np.where(latest >= 0, vals[np.maximum(latest, 0)] if len(vals) else 0.0, np.nan)
 
     trade = is_("trade_reference")
-    out["evt_trade_ref_mean_24m"] = grid.take(
+    out[N.EVT_TRADE_REF_MEAN_24M] = grid.take(
         mean_or_nan(grid.window(totals(trade, value), 24), grid.window(totals(trade), 24))
     )
     pledged = grid.before(totals(is_("collateral_pledged"), value))
     released = grid.before(totals(is_("collateral_released"), value))
     # rounded to the cent so that a full release leaves exactly 0 (no float residue)
     collateral = grid.take(np.maximum(np.round(pledged - released, 2), 0.0))
-    out["evt_collateral_value"] = collateral
-    out["evt_collateral_to_limit"] = safe_ratio(
+    out[N.EVT_COLLATERAL_VALUE] = collateral
+    out[N.EVT_COLLATERAL_TO_LIMIT] = safe_ratio(
         collateral, credit_limit, COLLATERAL_CAP, zero_to_cap=True
     )
-    return {name: out[name] for name in EVENT_FEATURES}
+    return out

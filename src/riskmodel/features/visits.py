@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from riskmodel.data import schemas as S
+from riskmodel.features import names as N
 from riskmodel.features._util import (
     bool_column,
     date_days,
@@ -20,18 +21,7 @@ from riskmodel.features._util import (
 )
 from riskmodel.features.snapshots import NAT_DAYS, Grid, customer_codes, months_between
 
-RATING_FEATURE = {r: f"vis_last_{r}" for r in S.VISIT_RATINGS}
-VISIT_FEATURES: tuple[str, ...] = (
-    *RATING_FEATURE.values(),
-    "vis_last_mean_rating",
-    "vis_mean_rating_24m",
-    "vis_rating_trend",
-    "vis_n_visits_24m",
-    "vis_months_since_last",
-    "vis_lavish_office_24m",
-    "vis_licence_checked_share_24m",
-    "vis_red_flags_24m",
-)
+RATING_FEATURE = {r: N.vis_last(r) for r in S.VISIT_RATINGS}
 WINDOW = 24
 LOW_DISCLOSURE = 2
 
@@ -70,7 +60,7 @@ def build_visit_features(visits: pd.DataFrame, grid: Grid) -> dict[str, np.ndarr
     for r, name in RATING_FEATURE.items():
         out[name] = at_latest(ratings[:, S.VISIT_RATINGS.index(r)] if m else np.zeros(0))
     last_mean = at_latest(visit_mean)
-    out["vis_last_mean_rating"] = last_mean
+    out[N.VIS_LAST_MEAN_RATING] = last_mean
 
     bins = grid.bin_of(days)
     n24 = grid.take(grid.window(grid.bin_totals(bins, codes), WINDOW))
@@ -79,16 +69,16 @@ def build_visit_features(visits: pd.DataFrame, grid: Grid) -> dict[str, np.ndarr
         grid.window(grid.bin_totals(bins[rated], codes[rated], visit_mean[rated]), WINDOW)
     )
     cnt24 = grid.take(grid.window(grid.bin_totals(bins[rated], codes[rated]), WINDOW))
-    out["vis_mean_rating_24m"] = mean_or_nan(sum24, cnt24)
+    out[N.VIS_MEAN_RATING_24M] = mean_or_nan(sum24, cnt24)
     # earlier visits = the window without the latest visit (in it whenever cnt24 > 0)
     earlier = mean_or_nan(sum24 - np.nan_to_num(last_mean), cnt24 - 1)
-    out["vis_rating_trend"] = np.where(np.isnan(last_mean), np.nan, last_mean - earlier)
-    out["vis_n_visits_24m"] = n24
+    out[N.VIS_RATING_TREND] = np.where(np.isnan(last_mean), np.nan, last_mean - earlier)
+    out[N.VIS_N_VISITS_24M] = n24
     last_day = np.where(has, days[idx] if m else 0, NAT_DAYS)
-    out["vis_months_since_last"] = months_between(last_day, grid.row_snapshot_days())
+    out[N.VIS_MONTHS_SINCE_LAST] = months_between(last_day, grid.row_snapshot_days())
     lav24 = grid.take(grid.window(grid.bin_totals(bins, codes, lavish), WINDOW))
-    out["vis_lavish_office_24m"] = np.where(n24 > 0, (lav24 > 0).astype(np.float64), np.nan)
+    out[N.VIS_LAVISH_OFFICE_24M] = np.where(n24 > 0, (lav24 > 0).astype(np.float64), np.nan)
     lic24 = grid.take(grid.window(grid.bin_totals(bins, codes, licence), WINDOW))
-    out["vis_licence_checked_share_24m"] = mean_or_nan(lic24, n24)
-    out["vis_red_flags_24m"] = grid.take(grid.window(grid.bin_totals(bins, codes, flags), WINDOW))
-    return {name: out[name] for name in VISIT_FEATURES}
+    out[N.VIS_LICENCE_CHECKED_SHARE_24M] = mean_or_nan(lic24, n24)
+    out[N.VIS_RED_FLAGS_24M] = grid.take(grid.window(grid.bin_totals(bins, codes, flags), WINDOW))
+    return out

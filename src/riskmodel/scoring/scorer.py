@@ -32,6 +32,7 @@ from riskmodel.exceptions import ModelNotFoundError
 from riskmodel.explain.policy import policy_for, policy_frame
 from riskmodel.explain.reasons import ReasonFormatter, ReasonRule, count_contradictions
 from riskmodel.explain.treeshap import LightGBMTreeShap, can_explain
+from riskmodel.features import names as N
 from riskmodel.grades import assign_grades
 from riskmodel.scoring.calibration import central_tendency_of, relevel, replay_calibration
 from riskmodel.scoring.columns import (
@@ -365,9 +366,9 @@ class Scorer:
                 out[name + "_code"] = pd.Categorical.from_codes(code, categories=self.features)
 
         equity, revenue = self._statement_figures(M)
-        invoiced = M[:, self._pos["pay_amount_12m"]] if "pay_amount_12m" in self._pos else np.full(n, np.nan)
+        invoiced = M[:, self._pos[N.pay_amount(12)]] if N.pay_amount(12) in self._pos else np.full(n, np.nan)
         # the current limit is the one valid before the as-of date (customer_terms history, a model feature)
-        current = (np.expm1(M[:, self._pos["reg_log_credit_limit"]]) if "reg_log_credit_limit" in self._pos
+        current = (np.expm1(M[:, self._pos[N.REG_LOG_CREDIT_LIMIT]]) if N.REG_LOG_CREDIT_LIMIT in self._pos
                    else None)
         pol = policy_frame(grade, equity, revenue, invoiced, self.master_scale, current_limit=current,
                            max_increase_share=self.limit_review.max_increase_share)
@@ -386,8 +387,8 @@ class Scorer:
         def col(name: str) -> np.ndarray:
             return M[:, self._pos[name]] if name in self._pos else np.full(len(M), np.nan)
 
-        revenue = np.expm1(col("fin_log_revenue"))
-        equity = col("fin_equity_ratio") * np.expm1(col("fin_log_total_assets"))
+        revenue = np.expm1(col(N.FIN_LOG_REVENUE))
+        equity = col(N.FIN_EQUITY_RATIO) * np.expm1(col(N.FIN_LOG_TOTAL_ASSETS))
         return equity, revenue
 
     def _records(self, idx_row: np.ndarray, contrib_row: np.ndarray, texts_row: Sequence[object],
@@ -440,7 +441,7 @@ class Scorer:
         self._relevel(sc, frame if frame is not None and len(frame) == len(M) else None)
         pos = {int(r): i for i, r in enumerate(rows)}
         equity, revenue = self._statement_figures(M)
-        invoiced = M[:, self._pos["pay_amount_12m"]] if "pay_amount_12m" in self._pos else np.full(len(M), np.nan)
+        invoiced = M[:, self._pos[N.pay_amount(12)]] if N.pay_amount(12) in self._pos else np.full(len(M), np.nan)
         ev = self.expected_value
         texts_up = self.formatter.format(sc.up, sc.M)
         texts_down = self.formatter.format(sc.down, sc.M)

@@ -13,12 +13,13 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from riskmodel.features import names as N
 from riskmodel.features.build import POPULATION_STATUS
 from riskmodel.scoring.columns import IN_DEFAULT, NO_ACTIVITY, NOT_YET_ONBOARDED, SCORED
 
 # no_activity: every one of these is zero (or missing) for an onboarded customer
-ACTIVITY_FEATURES: tuple[str, ...] = ("pay_n_invoices_24m", "pay_open_amount", "fin_has_statement",
-                                      "vis_n_visits_24m")
+ACTIVITY_FEATURES: tuple[str, ...] = (N.pay_n_invoices(24), N.PAY_OPEN_AMOUNT, N.FIN_HAS_STATEMENT,
+                                      N.VIS_N_VISITS_24M)
 
 
 def row_statuses(frame: pd.DataFrame, M: np.ndarray | None, pos: Mapping[str, int],

@@ -92,7 +92,8 @@ def create_app(settings: Settings, bundle: Bundle | None = None) -> FastAPI:
     app = FastAPI(
         title="riskmodel",
         version=__version__,
-        description="Explainable 12-month probability of default for business customers: PD, rating grade, "
+        description=f"Explainable {settings.snapshots.horizon_months}-month probability of default for business "
+                    "customers: PD, rating grade, "
                     "5C credit level, reasons in plain words, recommended limit and terms.",
         lifespan=lifespan,
         docs_url=None,  # served below from the installed swagger-ui-bundle package: works offline
@@ -136,7 +137,8 @@ def create_app(settings: Settings, bundle: Bundle | None = None) -> FastAPI:
                           "unit": info.unit if info else None, "levels": scorer.levels.get(f)})
         return ModelInfo(model_name=scorer.model_name, version=scorer.version, created_at=m.get("created_at"),
                          features=feats, metrics=m.get("metrics") or {},
-                         master_scale=scorer.master_scale.model_dump(mode="json"))
+                         master_scale=scorer.master_scale.model_dump(mode="json"),
+                         horizon_months=int(m.get("horizon_months", 12)))  # bundles before the key were 12-month
 
     @app.post("/v1/score", response_model=ScoreResponse, dependencies=secured,
               tags=["scoring"], responses={401: {"model": ErrorOut}, 413: {"model": ErrorOut}})

@@ -9,6 +9,7 @@ import math
 import re
 import secrets
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from riskmodel.config import Settings
 from riskmodel.data import schemas as S
 from riskmodel.exceptions import RiskModelError
+from riskmodel.features.dictionary import FINANCIALS, recorded_registry
 from riskmodel.scoring import Scorer
 
 log = logging.getLogger(__name__)
@@ -203,19 +205,31 @@ UNIT_RANGES: dict[str, tuple[float, float]] = {
 MAX_ERRORS = 20  # a 422 lists at most this many problems (and says how many there were)
 
 
-@functools.lru_cache(maxsize=4096)  # asked for every feature of every request: a dictionary lookup after the first
-def feature_range(name: str) -> tuple[float, float] | None:
-    """The plausible range of a numeric feature (None when its unit is unknown): signed for trends and
-    statement amounts, which may be negative."""
-    from riskmodel.features.dictionary import FEATURES
+@functools.lru_cache(maxsize=16)  # one entry per feature settings served: a dictionary lookup per request
+def _ranges(recorded: str) -> dict[str, tuple[float, float]]:
+    registry = recorded_registry(json.loads(recorded))
+    out: dict[str, tuple[float, float]] = {}
+    for name, f in registry.items():
+        if f.unit not in UNIT_RANGES:
+            continue
+        lo, hi = UNIT_RANGES[f.unit]
+        signed = (f.reason is not None and f.reason.kind.startswith("signed")) or \
+            (f.unit == "currency" and f.family == FINANCIALS)
+        out[name] = (-hi if signed else lo, hi)
+    return out
 
-    info = FEATURES.get(name)
-    if info is None or info.unit not in UNIT_RANGES:
-        return None
-    lo, hi = UNIT_RANGES[info.unit]
-    if "trend" in name or (info.unit == "currency" and name.startswith("fin_")):
-        lo = -hi
-    return lo, hi
+
+def feature_ranges(feature_settings: Mapping[str, Any] | None = None) -> dict[str, tuple[float, float]]:
+    """The plausible range of every numeric feature of the registry built with ``feature_settings``
+    (a bundle manifest's ``feature_settings``; None: the defaults), from its unit; signed for trends and
+    changes (a ``signed_*`` reason kind) and statement amounts, which may be negative.  A feature whose
+    unit has no range is absent."""
+    return _ranges(json.dumps(dict(feature_settings or {}), sort_keys=True, default=str))
+
+
+def feature_range(name: str, feature_settings: Mapping[str, Any] | None = None) -> tuple[float, float] | None:
+    """The plausible range of one numeric feature (None when its unit is unknown); see :func:`feature_ranges`."""
+    return feature_ranges(feature_settings).get(name)
 
 
 def validate_records(scorer: Scorer, records: list[Any]) -> tuple[list[dict[str, Any]], list[str | None]]:
@@ -229,7 +243,8 @@ def validate_records(scorer: Scorer, records: list[Any]) -> tuple[list[dict[str,
     from riskmodel.safety import preview
 
     known = set(scorer.features)
-    ranges = {f: feature_range(f) for f in scorer.features if f not in scorer.levels}
+    table = feature_ranges(scorer.bundle.manifest.get("feature_settings"))  # the served model's registry
+    ranges = {f: table.get(f) for f in scorer.features if f not in scorer.levels}
     errors: list[dict[str, Any]] = []
     n_errors = 0
     rows: list[dict[str, Any]] = []

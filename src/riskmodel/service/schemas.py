@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from riskmodel.features import names as N
+
 FeatureValue = float | int | bool | str | None
 MAX_FEATURES = 500  # per record; a flood of unknown names is refused by the parser, not listed
 
@@ -16,8 +18,8 @@ class CustomerFeatures(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "customer_id": "C000123",
-        "features": {"pay_max_dpd_12m": 45, "pay_share_late_12m": 0.4, "fin_equity_ratio": 0.18,
-                     "fin_current_ratio": 1.1, "reg_industry": "construction", "evt_lawsuits_24m": 1},
+        "features": {N.PAY_MAX_DPD_12M: 45, N.PAY_SHARE_LATE_12M: 0.4, N.FIN_EQUITY_RATIO: 0.18,
+                     N.FIN_CURRENT_RATIO: 1.1, N.REG_INDUSTRY: "construction", N.evt_lawsuits(24): 1},
     }]})
 
     customer_id: str | None = Field(None, max_length=100, description="Passed through to the answer.")
@@ -65,7 +67,8 @@ class PolicyOut(BaseModel):
 class ScoreOut(BaseModel):
     customer_id: str | None
     status: str = Field(description="scored, or no_activity when nothing can be judged.")
-    pd: float | None = Field(description="Calibrated probability of default within 12 months.")
+    pd: float | None = Field(description="Calibrated probability of default within the served model's horizon "
+                                         "(horizon_months of /v1/model).")
     grade: str | None
     credit_level: float | None = Field(description="5C expert scorecard credit level, 0.1 to 1 (higher is better).")
     sub_scores: dict[str, float] = Field(description="5C level per C.")
@@ -97,6 +100,8 @@ class ModelInfo(BaseModel):
     features: list[FeatureOut]
     metrics: dict[str, Any]
     master_scale: dict[str, Any]
+    horizon_months: int = Field(description="Months ahead the PD looks: its label is a default in (snapshot, "
+                                            "snapshot + horizon_months] (snapshots.horizon_months at training).")
 
 
 class Health(BaseModel):
