@@ -19,7 +19,6 @@ from riskmodel.data import schemas as S
 from riskmodel.data.partition import write_partitioned
 from riskmodel.exceptions import SchemaError
 from riskmodel.io import read_frame
-
 from riskmodel.spark_engine import run_features_spark, run_score_spark, spark_session
 
 AS_OF = "2024-12-31"
@@ -81,9 +80,13 @@ def test_score_on_spark_from_partitions_and_csv_with_migration(base) -> None:
                                    equal_nan=True)
         assert list(got["grade"].astype(str)) == list(ref["grade"].astype(str))
         for col in [c for c in ref.columns if c.startswith("reason")]:
-            assert list(got[col].fillna("").astype(str)) == list(ref[col].fillna("").astype(str)), col
+            assert list(_text(got[col])) == list(_text(ref[col])), col
         matrix = pd.read_csv(f"{out}.migration.csv", index_col=0)
         assert int(np.trace(matrix.to_numpy())) == int(matrix.to_numpy().sum()) > 0  # same grades: all diagonal
+
+
+def _text(values: pd.Series) -> pd.Series:
+    return values.astype(object).where(values.notna(), "").astype(str)
 
 
 def test_features_on_spark_equal_the_single_machine_path(base) -> None:
@@ -94,7 +97,12 @@ def test_features_on_spark_equal_the_single_machine_path(base) -> None:
     b = read_frame(run_features_spark(settings, data_dir=data["parts"], out_file=root / "fb" / "t.parquet",
                                       spark=spark))
     assert len(a) == len(b) > 5000
-    pd.testing.assert_frame_equal(a, b, check_exact=True)  # same rows, order, labels, features, ptf_*
+    ptf = [c for c in a.columns if c.startswith("ptf_")]
+    assert len(ptf) == 18
+    # same rows, order, labels and customer features, bit for bit
+    pd.testing.assert_frame_equal(a.drop(columns=ptf), b.drop(columns=ptf), check_exact=True)
+    # the whole book's portfolio indicators: the same sums in another row order (last-bit differences only)
+    pd.testing.assert_frame_equal(a[ptf], b[ptf], check_exact=False, rtol=0, atol=1e-12)
     assert (root / "fb" / "data_dictionary.md").is_file()
     parts = sorted((root / "fb" / "t_parts").glob("part-*.parquet"))
     assert len(parts) == 5 and sum(len(pd.read_parquet(p)) for p in parts) == len(a)
@@ -109,7 +117,7 @@ def test_spark_refuses_broken_input_naming_table_column_rule(base, tmp_path) -> 
     inv.loc[other, S.INVOICE_ID] = inv.loc[0, S.INVOICE_ID]
     write_tables(w.tables, tmp_path / "dup")
     inv.to_parquet(tmp_path / "dup" / "invoices.parquet", index=False)
-    with pytest.raises(SchemaError, match=r"invoices.*invoice_id.*unique key.*2 rows"):
+    with pytest.raises(SchemaError, match=r"unique key.*'invoices', column invoice_id: .*\(2 rows\)"):
         run_score_spark(settings, AS_OF, data_dir=tmp_path / "dup", out_file=tmp_path / "x.parquet", spark=spark)
     # a negative amount: the group's contract report, naming the table, the column and the rows
     bad = w.tables.invoices.copy()
@@ -126,10 +134,23 @@ def test_spark_refuses_broken_input_naming_table_column_rule(base, tmp_path) -> 
 
 
 def test_single_machine_engine_does_not_import_pyspark() -> None:
-    code = ("import sys, riskmodel.cli, riskmodel.pipeline, riskmodel.scoring, riskmodel.service.app; "
-            "from riskmodel.cli import app; "
-            "print('pyspark' in sys.modules or any(m.startswith('pyspark') for m in sys.modules))")
+    """Only spark_engine.py imports pyspark, lazily; `riskmodel score` (local) starts without it.
+
+    (MLflow itself imports pyspark when it is installed, so the service's import is not checked here.)
+    """
+    import ast
+
+    importers = []
+    for path in sorted((SRC / "riskmodel").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n.split(".")[0] == "pyspark" for n in names):
+                importers.append(path.name)
+    assert set(importers) == {"spark_engine.py"}
+    code = ("import sys, riskmodel.cli, riskmodel.pipeline, riskmodel.scoring, riskmodel.features.build; "
+            "print(any(m.split('.')[0] == 'pyspark' for m in sys.modules))")
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "False"

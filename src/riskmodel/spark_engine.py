@@ -190,19 +190,29 @@ def read_union(spark: SparkSession, data_dir: Path, settings: Settings) -> tuple
 
 
 def check_keys(spark_tables: SparkFrame, layout: RawLayout) -> None:
-    """Every table's key is unique over the whole book (a group's validation sees only its customers)."""
+    """Every table's key is unique over the whole book (a group's validation sees only its customers).
+
+    One Spark job over all tables: the key (columns joined as text) counted per table.
+    """
+    from functools import reduce
+
     from pyspark.sql import functions as F
 
+    keyed = []
     for table, cols in layout.columns.items():
-        key = [c for c in S.SPECS[table].key if c in cols]
-        if not key or len(key) != len(S.SPECS[table].key):
+        key = list(S.SPECS[table].key)
+        if not key or any(c not in cols for c in key):
             continue  # a missing key column is reported by the group's validation
-        names = [f"{table}{SEP}{c}" for c in key]
-        dup = (spark_tables.where(F.col(TABLE) == table).groupBy(*names).count().where(F.col("count") > 1)
-               .limit(5).collect())
-        if dup:
-            rows = ", ".join("/".join(str(v) for v in r[:-1]) + f" ({r[-1]} rows)" for r in dup)
-            raise SchemaError(f"table {table!r}, column {'+'.join(key)}: rule unique key broken; repeated: {rows}")
+        text = F.concat_ws("/", *[F.col(f"`{table}{SEP}{c}`").cast("string") for c in key])
+        keyed.append(spark_tables.where(F.col(TABLE) == table).select(F.col(TABLE), text.alias("_key")))
+    if not keyed:
+        return
+    dup = (reduce(lambda x, y: x.unionByName(y), keyed).groupBy(TABLE, "_key").count()
+           .where(F.col("count") > 1).limit(10).collect())
+    if dup:
+        rows = "; ".join(f"table {r[TABLE]!r}, column {'+'.join(S.SPECS[r[TABLE]].key)}: {r['_key']} ({r['count']} rows)"
+                         for r in dup)
+        raise SchemaError(f"rule unique key broken (the same key on several rows): {rows}")
 
 
 # ----------------------------------------------------------------------------- in the workers
@@ -261,6 +271,8 @@ def _book_part(layout: RawLayout, settings: Settings) -> Callable[[pd.DataFrame]
         tables, report = group_tables(pdf, layout, settings)
         text = report.to_text() if (tables is None or report.warnings) else ""
         head = pd.DataFrame({TABLE: [""], PK: [pk], OK: [tables is not None], REPORT: [text]})
+        head = head.reindex(columns=[TABLE, PK, OK, REPORT, *dict.fromkeys(c for cs in BOOK_COLUMNS.values()
+                                                                           for c in cs)])
         if tables is None:
             return _for_arrow(head)
         frames = [head]
@@ -392,13 +404,18 @@ class SparkBook:
 
 def open_book(spark: SparkSession, data_dir: Path, settings: Settings) -> SparkBook:
     """Read, key-check and validate the input tables group by group; SchemaError with every group's report."""
+    import time
+
     from riskmodel.data.partition import BOOK_COLUMNS, data_span
     from riskmodel.data.tables import Tables
 
+    start = time.perf_counter()
     union, layout = read_union(spark, data_dir, settings)
-    union = union.persist()
     check_keys(union, layout)
+    keys_s = time.perf_counter() - start
     got = union.groupBy(PK).applyInPandas(_book_part(layout, settings), _book_schema()).toPandas()
+    log.info("spark: read and key checks %.1f s, contract checks and book columns of %d groups %.1f s", keys_s,
+             settings.spark.customer_partitions, time.perf_counter() - start - keys_s)
     head = got[got[TABLE] == ""]
     bad = head[~head[OK].astype(bool)]
     if len(bad):
@@ -418,6 +435,20 @@ def open_book(spark: SparkSession, data_dir: Path, settings: Settings) -> SparkB
         frames[S.CUSTOMER_TERMS] = pd.DataFrame(columns=layout.columns[S.CUSTOMER_TERMS])
     book = Tables.from_dict(frames)
     return SparkBook(union, layout, book, data_span(book))
+
+
+def _session(settings: Settings, spark: SparkSession | None) -> tuple[SparkSession, bool]:
+    """The session to run on and whether this call owns it (stops it when done).
+
+    A session given, or one already active (spark-submit's, a Databricks cluster's), is
+    used and left running; otherwise one is started from ``settings.spark`` and stopped after.
+    """
+    if spark is not None:
+        return spark, False
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    return spark_session(settings), active is None
 
 
 def _collect(frame: SparkFrame) -> Iterator[tuple[int, Any]]:
@@ -451,8 +482,7 @@ def run_features_spark(settings: Settings, data_dir: Path | None = None, out_fil
     out = (Path(out_file) if out_file is not None
            else settings.resolve(settings.paths.generated_dir) / "modelling_table.parquet")
     fmt = "csv" if out.suffix.lower() == ".csv" else "parquet"
-    own = spark is None
-    spark = spark or spark_session(settings)
+    spark, own = _session(settings, spark)
     try:
         sb = open_book(spark, data_dir, settings)
         snapshots = settings.snapshots
@@ -477,7 +507,6 @@ def run_features_spark(settings: Settings, data_dir: Path | None = None, out_fil
 
         out.parent.mkdir(parents=True, exist_ok=True)
         _replace_dir(_parts_dir(out), write_parts)
-        sb.union.unpersist()
     finally:
         if own:
             spark.stop()
@@ -533,8 +562,7 @@ def run_score_spark(settings: Settings, as_of: str, data_dir: Path | None = None
         bundle.save(bundle_dir)
         checksum = bundle_checksum(bundle.manifest)
     scorer = Scorer(bundle, settings.scoring, limit_review=settings.limit_review)  # grade names, reference label
-    own = spark is None
-    spark = spark or spark_session(settings)
+    spark, own = _session(settings, spark)
     try:
         sb = open_book(spark, data_dir, settings)
         check_as_of(date, *sb.span)
@@ -557,7 +585,6 @@ def run_score_spark(settings: Settings, as_of: str, data_dir: Path | None = None
 
         out.parent.mkdir(parents=True, exist_ok=True)
         _replace_dir(_parts_dir(out), write_parts)
-        sb.union.unpersist()
     finally:
         if own:
             spark.stop()
