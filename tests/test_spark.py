@@ -154,3 +154,29 @@ def test_single_machine_engine_does_not_import_pyspark() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "False"
+
+
+def test_cli_engine_option(base) -> None:
+    """`riskmodel score --engine spark` dispatches to Spark (the session already running is used and left
+    running) and gives the scores of the library call; an unknown engine is refused."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from riskmodel.cli import app
+
+    _, root, _, spark, data = base
+    params = root / "params.yaml"
+    shutil.copy(SRC / "riskmodel" / "params.yaml", params)  # paths resolve under root: models/champion
+    runner = CliRunner()
+    bad = runner.invoke(app, ["score", "--as-of", AS_OF, "--engine", "dask", "--params", str(params)])
+    assert bad.exit_code != 0 and "--engine must be 'local' or 'spark'" in bad.output
+    res = runner.invoke(app, ["score", "--as-of", AS_OF, "--engine", "spark", "--data", str(data["single"]),
+                              "--out", str(root / "cli.parquet"), "--params", str(params)])
+    assert res.exit_code == 0, res.output[-2000:]
+    got, ref = read_frame(root / "cli.parquet"), read_frame(root / "spark.parquet")
+    assert list(got[S.CUSTOMER_ID]) == list(ref[S.CUSTOMER_ID])
+    np.testing.assert_allclose(got["pd"].to_numpy(float), ref["pd"].to_numpy(float), rtol=0, atol=1e-9)
+    assert list(got["grade"].astype(str)) == list(ref["grade"].astype(str))
+    assert len(list((root / "cli_parts").glob("part-*.parquet"))) == 8  # params.yaml's customer_partitions
+    assert spark.sparkContext._jsc is not None  # not stopped: it was running before the command

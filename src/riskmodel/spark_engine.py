@@ -45,7 +45,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -251,13 +251,18 @@ def _packed(pk: int, rows: int, obj: Any) -> pd.DataFrame:
 _PACKED_SCHEMA = f"{PK} int, {ROWS} long, {PAYLOAD} binary"
 
 
-def _book_schema() -> str:
-    """The Spark schema of pass 1's rows: a group's report, then the book columns of every table."""
+def _book_types() -> dict[str, str]:
+    """The Spark type of every ``BOOK_COLUMNS`` column (dates as timestamps, amounts as doubles, else text)."""
     from riskmodel.data.partition import BOOK_COLUMNS
 
     kinds = {"date": "timestamp", "float": "double"}
-    types = {c: kinds.get(S.SPECS[table].column(c).kind, "string") for table, cols in BOOK_COLUMNS.items()
-             for c in cols}
+    return {c: kinds.get(S.SPECS[table].column(c).kind, "string") for table, cols in BOOK_COLUMNS.items()
+            for c in cols}
+
+
+def _book_schema() -> str:
+    """The Spark schema of pass 1's rows: a group's report, then the book columns of every table."""
+    types = _book_types()
     fields = [f"{TABLE} string", f"{PK} int", f"{OK} boolean", f"{REPORT} string"]
     return ", ".join(fields + [f"{c} {t}" for c, t in types.items()])
 
@@ -271,8 +276,9 @@ def _book_part(layout: RawLayout, settings: Settings) -> Callable[[pd.DataFrame]
         tables, report = group_tables(pdf, layout, settings)
         text = report.to_text() if (tables is None or report.warnings) else ""
         head = pd.DataFrame({TABLE: [""], PK: [pk], OK: [tables is not None], REPORT: [text]})
-        head = head.reindex(columns=[TABLE, PK, OK, REPORT, *dict.fromkeys(c for cs in BOOK_COLUMNS.values()
-                                                                           for c in cs)])
+        for c, kind in _book_types().items():  # the book columns empty, typed as the schema says
+            head[c] = pd.Series([pd.NaT], dtype="datetime64[ns]") if kind == "timestamp" else (
+                np.nan if kind == "double" else None)
         if tables is None:
             return _for_arrow(head)
         frames = [head]
@@ -413,7 +419,8 @@ def open_book(spark: SparkSession, data_dir: Path, settings: Settings) -> SparkB
     union, layout = read_union(spark, data_dir, settings)
     check_keys(union, layout)
     keys_s = time.perf_counter() - start
-    got = union.groupBy(PK).applyInPandas(_book_part(layout, settings), _book_schema()).toPandas()
+    got = cast(pd.DataFrame, union.groupBy(PK).applyInPandas(_book_part(layout, settings), _book_schema())
+               .toPandas())
     log.info("spark: read and key checks %.1f s, contract checks and book columns of %d groups %.1f s", keys_s,
              settings.spark.customer_partitions, time.perf_counter() - start - keys_s)
     head = got[got[TABLE] == ""]
