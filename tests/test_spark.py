@@ -1,6 +1,11 @@
 """``--engine spark`` (issue 14.2): features and batch scoring on Apache Spark (local[2]) give exactly the
 single-machine results on a simulated base, read every raw layout, refuse broken input clearly, and the
-single-machine engine never imports pyspark."""
+single-machine engine never imports pyspark.
+
+The Spark tests are marked slow (`make test-slow`, which CI runs): starting Spark and running both engines
+on the 500-customer base takes minutes. They share one module fixture and run in file order (the
+partitions/CSV and CLI tests compare with the first test's scores).
+"""
 
 from __future__ import annotations
 
@@ -44,6 +49,7 @@ def base(tmp_path_factory):
     spark.stop()
 
 
+@pytest.mark.slow  # a local[2] Spark session and two engines on the test base: minutes
 def test_score_on_spark_equals_the_single_machine_path(base) -> None:
     from riskmodel.pipeline import run_score
 
@@ -67,6 +73,7 @@ def test_score_on_spark_equals_the_single_machine_path(base) -> None:
     pd.testing.assert_series_equal(back["grade"].astype(str), a["grade"].astype(str), check_names=False)
 
 
+@pytest.mark.slow  # a local[2] Spark session and two engines on the test base: minutes
 def test_score_on_spark_from_partitions_and_csv_with_migration(base) -> None:
     """The `<table>/part-*.parquet` layout and CSV text files give the same scores; --previous works."""
     _, root, settings, spark, data = base
@@ -89,6 +96,7 @@ def _text(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna(), "").astype(str)
 
 
+@pytest.mark.slow  # a local[2] Spark session and two engines on the test base: minutes
 def test_features_on_spark_equal_the_single_machine_path(base) -> None:
     from riskmodel.pipeline import run_features
 
@@ -108,6 +116,7 @@ def test_features_on_spark_equal_the_single_machine_path(base) -> None:
     assert len(parts) == 5 and sum(len(pd.read_parquet(p)) for p in parts) == len(a)
 
 
+@pytest.mark.slow  # a local[2] Spark session and two engines on the test base: minutes
 def test_spark_refuses_broken_input_naming_table_column_rule(base, tmp_path) -> None:
     w, _, settings, spark, _ = base
     # an invoice id used by two customers: each group alone is valid, the book is not
@@ -156,6 +165,7 @@ def test_single_machine_engine_does_not_import_pyspark() -> None:
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.slow  # a local[2] Spark session and two engines on the test base: minutes
 def test_cli_engine_option(base) -> None:
     """`riskmodel score --engine spark` dispatches to Spark (the session already running is used and left
     running) and gives the scores of the library call; an unknown engine is refused."""
