@@ -110,6 +110,13 @@ DataOpt = Annotated[
     Optional[Path], typer.Option("--data", "-d", help="Folder with the six input tables (default: paths.raw_dir).")
 ]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")]
+EngineOpt = Annotated[str, typer.Option(
+    "--engine", help="local (this process) or spark (Apache Spark, params.yaml `spark`: master, partitions, conf).")]
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ("local", "spark"):
+        raise typer.BadParameter(f"--engine must be 'local' or 'spark', got {engine!r}")
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -215,12 +222,20 @@ def features(
         "--allow-partial-labels", help="Keep snapshots whose label horizon runs past the data.")] = False,
     params: ParamsOpt = None,
     verbose: VerboseOpt = False,
+    engine: EngineOpt = "local",
 ) -> None:
     """Build the point-in-time modelling table (features + the label over snapshots.horizon_months) and its data dictionary."""
     _setup_logging(verbose)
     from riskmodel import pipeline
 
     _output_format(out, None, ("parquet", "csv"))
+    _check_engine(engine)
+    if engine == "spark":  # issue 14.2
+        from riskmodel import spark_engine
+
+        spark_engine.run_features_spark(_settings(params), data_dir=data, out_file=out, fit_to_data=fit_to_data,
+                                        allow_partial_labels=allow_partial_labels)
+        return
     pipeline.run_features(_settings(params), data_dir=data, out_file=out, fit_to_data=fit_to_data,
                           allow_partial_labels=allow_partial_labels)
 
@@ -266,12 +281,20 @@ def score(
     previous: Annotated[Optional[Path], typer.Option(help="Previous scores, for rating migration.")] = None,
     params: ParamsOpt = None,
     verbose: VerboseOpt = False,
+    engine: EngineOpt = "local",
 ) -> None:
     """Score every customer as of a date with the champion, with reasons, migration and drift."""
     _setup_logging(verbose)
     from riskmodel import pipeline
 
     fmt = _output_format(out, format, ("parquet", "csv"))
+    _check_engine(engine)
+    if engine == "spark":  # issue 14.2
+        from riskmodel import spark_engine
+
+        spark_engine.run_score_spark(_settings(params), as_of=as_of, data_dir=data, out_file=out, fmt=fmt,
+                                     previous=previous)
+        return
     pipeline.run_score(_settings(params), as_of=as_of, data_dir=data, out_file=out, fmt=fmt,
                        previous=previous)
 

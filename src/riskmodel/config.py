@@ -410,6 +410,31 @@ class ScaleSettings(_Section):
     partition_customers: int = Field(50_000, ge=10)
 
 
+# --- spark: the features and score stages on Apache Spark (issue 14.2; riskmodel.spark_engine) ---
+class SparkSettings(_Section):
+    """Where and how ``--engine spark`` runs ``features`` and ``score``.
+
+    ``master``: the Spark master URL (``local[2]`` runs in this process's machine; ``yarn``,
+    ``k8s://...`` or ``spark://...`` a cluster; under ``spark-submit`` or Databricks the session
+    already running is used). ``customer_partitions``: the number of customer groups
+    (``hash(customer_id) mod N``; a customer's rows are never split): each group is one pandas
+    task running the single-machine code, so choose it so that a group fits an executor's memory
+    (about 40 KB a customer) and there are a few groups per core. ``local_dir``: Spark's scratch
+    and temp files (relative to the params file). ``java_options``: JVM flags for driver and
+    executors (Arrow on Java 17 needs the netty reflection flag). ``conf``: any other Spark
+    setting, passed through as is (executor memory, cores, ...); it wins over the settings above.
+    """
+
+    master: str = "local[2]"
+    app_name: str = "riskmodel"
+    shuffle_partitions: int = Field(8, ge=1)
+    customer_partitions: int = Field(8, ge=1)
+    local_dir: Path = Path("tmp/spark")
+    log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "WARN"
+    java_options: str = "-Dio.netty.tryReflectionSetAccessible=true"
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
 # ------------------------------------------------- model selection and learning curve (issue 13)
 class ModelSelectionSettings(_Section):
     """A budgeted search over LightGBM's shape with early stopping (riskmodel.models.selection).
@@ -478,6 +503,7 @@ class Settings(_Section):
     scale: ScaleSettings = ScaleSettings()
     model_selection: ModelSelectionSettings = ModelSelectionSettings()  # issue 13
     learning_curve: LearningCurveSettings = LearningCurveSettings()  # issue 13
+    spark: SparkSettings = SparkSettings()  # issue 14.2: --engine spark
     # folder of the params file; relative paths resolve against it (set by load_settings)
     root: Path = Path(".")
 

@@ -120,6 +120,14 @@ class DriftAccumulator:
             self._counts[var] += b.counts(values)
             self._n[var] += len(values)
 
+    def merge(self, other: DriftAccumulator) -> None:
+        """Add the counts of ``other`` (same reference; e.g. a customer group scored on a Spark worker)."""
+        if other.bins.keys() != self.bins.keys():
+            raise ValueError("DriftAccumulator.merge: the two accumulators have different references")
+        for var in self._counts:
+            self._counts[var] += other._counts[var]
+            self._n[var] += other._n[var]
+
     def report(self) -> pd.DataFrame:
         """One row per variable: variable, kind, n, psi, status (ok / warning / alert, or expected
         for a shifted variable listed in ``expected_drift``); worst first."""
