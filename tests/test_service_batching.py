@@ -49,6 +49,15 @@ def _post_all(url: str, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
     return out
 
 
+def _rounded(doc: Any) -> Any:
+    """The JSON document with every float rounded to 12 significant digits (texts and ints unchanged)."""
+    if isinstance(doc, dict):
+        return {k: _rounded(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_rounded(v) for v in doc]
+    return float(f"{doc:.12g}") if isinstance(doc, float) else doc
+
+
 def test_a_burst_is_batched_and_each_answer_equals_scoring_it_alone(records, tmp_path) -> None:
     bundle, recs, ids = records
     settings = small_settings(tmp_path, service={"batch_window_ms": 50.0, "batch_max_records": 64})
@@ -69,9 +78,9 @@ def test_a_burst_is_batched_and_each_answer_equals_scoring_it_alone(records, tmp
     assert stats.largest > 1, "the burst was not batched"  # several requests scored in one call
     assert [r.status_code for r in burst] == [200] * len(bodies)
     for got, exp in zip(burst, alone, strict=False):
-        g, e = got.json(), exp
-        assert g["results"][0].pop("pd") == pytest.approx(e["results"][0].pop("pd"), rel=1e-12, abs=1e-15)
-        assert g == e  # grade, status, 5C levels, reasons (texts, contributions), policy, missing features
+        # grade, status, PD, 5C levels, reasons (texts, contributions), policy, missing features; numbers equal to
+        # rounding (a 5C level summed over a matrix may differ in its last bit between a batch and a single row)
+        assert _rounded(got.json()) == _rounded(exp)
     multi = burst[-1].json()["results"]
     assert [x["customer_id"] for x in multi] == ids[:3]
     assert [x["grade"] for x in multi] == [a["results"][0]["grade"] for a in alone[:3]]
