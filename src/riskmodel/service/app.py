@@ -5,7 +5,8 @@ once at start-up in ``lifespan`` (from ``models/champion``, else the registry
 alias) unless a bundle is passed in.  Routes are thin: validation in
 :mod:`riskmodel.service.deps`, scoring in :class:`riskmodel.scoring.Scorer`,
 shapes in :mod:`riskmodel.service.schemas`.  Domain errors become 4xx/5xx
-answers in one handler.
+answers in one handler.  ``POST /v1/score`` requests that arrive together are
+scored as one batch (:mod:`riskmodel.service.batching`, issue 11.6).
 """
 
 from __future__ import annotations
