@@ -19,7 +19,7 @@ client or the server is charged to the server (no coordinated omission).
 Printed: requests sent, answered 2xx, non-2xx answers by status, transport
 errors (timeouts, resets) by kind; the requested rate, the rate at which the
 requests were actually sent and the rate of 2xx answers; p50 / p95 / p99 / max
-latency of the 2xx answers; the server's CPU time per request (all its
+latency of the 2xx answers; the server's micro-batch sizes (from its log); the server's CPU time per request (all its
 processes, from /proc: the figure that contention moves least); the machine's
 load average before and after, next to its CPU count.  A warning is printed
 when the answered rate falls short of the requested one or the client could
@@ -255,6 +255,10 @@ def main() -> int:
           f"max {ms(res['max_ms'])}")
     cpu = res["server_cpu_ms_per_request"]
     print(f"server CPU {ms(cpu)} per request; load average after {res['loadavg_after']} on {res['cpus']} CPUs")
+    batching = [ln.split("micro-batching: ", 1)[1] for ln in (root / "server.log").read_text().splitlines()
+                if "micro-batching: " in ln]  # the server's batch sizes (logged at shutdown, warm-up included)
+    if batching:
+        print("server micro-batching (warm-up included): " + batching[-1])
     short = res["answered_rps"] < SHORTFALL * args.rate
     if short:
         print(f"WARNING: answered {res['answered_rps']:.1f} requests/s, below the requested {args.rate:g}/s: the "

@@ -319,6 +319,11 @@ class ServiceSettings(_Section):
     # about 10 ms of CPU per one-customer request; on 2 cores one worker answers faster below ~100 requests/s
     # (two workers' LightGBM threads contend: p50 54 ms against 14 ms at 80 req/s, issue 11.6)
     workers: int = Field(1, ge=1, le=64)
+    # --- micro-batching of POST /v1/score (issue 11.6, riskmodel.service.batching): concurrent requests are
+    # scored as one batch on one scoring thread; one record alone costs ~5x the CPU of a record in a batch of 32
+    batch_window_ms: float = Field(2.0, ge=0, le=100)  # after the first waiting request, wait this long for more
+    batch_max_records: int = Field(64, ge=1, le=10_000)  # records in one batch at most (a bigger request: alone)
+    queue_limit: int = Field(256, ge=1)  # requests waiting at most; more get 503 with Retry-After, not latency
 
 
 # --- committee memo: currency and limit review (issue 10.4) ---

@@ -5,7 +5,8 @@ once at start-up in ``lifespan`` (from ``models/champion``, else the registry
 alias) unless a bundle is passed in.  Routes are thin: validation in
 :mod:`riskmodel.service.deps`, scoring in :class:`riskmodel.scoring.Scorer`,
 shapes in :mod:`riskmodel.service.schemas`.  Domain errors become 4xx/5xx
-answers in one handler.
+answers in one handler.  ``POST /v1/score`` requests that arrive together are
+scored as one batch (:mod:`riskmodel.service.batching`, issue 11.6).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from riskmodel.config import C_NAMES, Settings
 from riskmodel.data import schemas as S
 from riskmodel.exceptions import ModelNotFoundError, RiskModelError, UnknownCustomerError
 from riskmodel.scoring import Scorer, reason_columns
+from riskmodel.service.batching import MicroBatcher, QueueFullError, ShuttingDownError
 from riskmodel.service.deps import (
     BYTES_PER_CUSTOMER,
     ApiKeyGuard,
@@ -84,9 +86,13 @@ def create_app(settings: Settings, bundle: Bundle | None = None) -> FastAPI:
         scorer = Scorer(loaded, settings.scoring, limit_review=settings.limit_review)
         scorer.self_test()  # /health never says "loaded" for a model that cannot score
         state.scorer = scorer
+        batcher = _batcher(settings, scorer)
+        await batcher.start()
+        app.state.batcher = batcher
         log.info("serving %s %s (%d features)%s", loaded.model_name, loaded.version, len(loaded.features),
                  "; API key required" if api_key else "")
         yield
+        await batcher.stop()  # refuses new requests, scores the waiting ones
         state.scorer = None
 
     app = FastAPI(
@@ -108,6 +114,12 @@ def create_app(settings: Settings, bundle: Bundle | None = None) -> FastAPI:
     async def _invalid(request: Request, err: RequestValidationError) -> JSONResponse:
         """A small 422 that never repeats the input (NaN, huge numbers, lone surrogates, floods)."""
         return JSONResponse(status_code=422, content={"detail": bounded_errors(err.errors())})
+
+    @app.exception_handler(QueueFullError)
+    @app.exception_handler(ShuttingDownError)
+    async def _busy(request: Request, err: RiskModelError) -> JSONResponse:
+        """503 with Retry-After: a bounded queue answers "come back" rather than with unbounded latency."""
+        return JSONResponse(status_code=503, content={"detail": str(err)}, headers={"Retry-After": "1"})
 
     @app.exception_handler(RiskModelError)
     async def _domain_error(request: Request, err: RiskModelError) -> JSONResponse:
@@ -140,17 +152,23 @@ def create_app(settings: Settings, bundle: Bundle | None = None) -> FastAPI:
                          master_scale=scorer.master_scale.model_dump(mode="json"),
                          horizon_months=int(m.get("horizon_months", 12)))  # bundles before the key were 12-month
 
-    @app.post("/v1/score", response_model=ScoreResponse, dependencies=secured,
-              tags=["scoring"], responses={401: {"model": ErrorOut}, 413: {"model": ErrorOut}})
-    def score(body: ScoreRequest, request: Request, scorer: Scorer = Depends(get_scorer)) -> Response:
-        """Score one or many customers given as feature records: PD, grade, 5C level, reasons and policy."""
+    @app.post("/v1/score", response_model=ScoreResponse, dependencies=[Depends(_require_api_key_async)],
+              tags=["scoring"], responses={401: {"model": ErrorOut}, 413: {"model": ErrorOut},
+                                           503: {"model": ErrorOut}})
+    async def score(body: ScoreRequest, request: Request, scorer: Scorer = Depends(_get_scorer_async)) -> Response:
+        """Score one or many customers given as feature records: PD, grade, 5C level, reasons and policy.
+
+        Requests arriving together are scored as one batch (``service.batch_*``); each answer equals
+        scoring the request alone.  503 with Retry-After when ``service.queue_limit`` requests wait.
+        """
         limit = get_state(request).settings.service.max_batch
         if len(body.customers) > limit:
             raise HTTPException(status_code=413, detail=f"{len(body.customers)} customers in one request; "
                                 f"the limit is {limit} (service.max_batch)")
         rows, ids = validate_records(scorer, body.customers)
+        explained = await request.app.state.batcher.submit(rows, ids)
         results = [{**e.as_dict(), "missing_features": [f for f in scorer.features if row.get(f) is None]}
-                   for e, row in zip(scorer.explain_records(rows, ids), rows)]
+                   for e, row in zip(explained, rows, strict=True)]
         answer = ScoreResponse(model_name=scorer.model_name, model_version=scorer.version, results=results)
         # validated once above and serialised by pydantic: returning the model would make FastAPI dump it to
         # a dict, validate it again against response_model and encode it a second time (about 0.3 ms a request)
@@ -193,6 +211,23 @@ def create_app(settings: Settings, bundle: Bundle | None = None) -> FastAPI:
         )
 
     return app
+
+
+async def _get_scorer_async(request: Request) -> Scorer:
+    """:func:`get_scorer` on the event loop (a plain ``def`` dependency costs a thread-pool hop per request)."""
+    return get_scorer(request)
+
+
+async def _require_api_key_async(request: Request) -> None:
+    """:func:`require_api_key` on the event loop (see :func:`_get_scorer_async`)."""
+    require_api_key(request)
+
+
+def _batcher(settings: Settings, scorer: Scorer) -> MicroBatcher:
+    """The micro-batcher of ``POST /v1/score``: ``Scorer.explain_records`` on batches (params.yaml ``service``)."""
+    sv = settings.service
+    return MicroBatcher(scorer.explain_records, window_s=sv.batch_window_ms / 1000.0,
+                        max_records=sv.batch_max_records, max_pending=sv.queue_limit)
 
 
 #: environment variable through which `riskmodel serve --workers N` hands its settings (JSON) to the workers
