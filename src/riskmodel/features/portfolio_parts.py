@@ -18,7 +18,7 @@ import pandas as pd
 
 from riskmodel.data import schemas as S
 from riskmodel.data.tables import Tables
-from riskmodel.features.portfolio import _NEVER, LEVELS, _ledger_state, _months_before, _share
+from riskmodel.features.portfolio import _NEVER, LEVELS, _months_before, _share
 from riskmodel.features.snapshots import NAT_DAYS, to_days
 
 #: the columns a partition must carry for :meth:`PortfolioSums.add`
@@ -67,27 +67,31 @@ class PortfolioSums:
             dc = pos.get_indexer(dfl[S.CUSTOMER_ID].astype(str))
             ok = dc >= 0
             np.minimum.at(first_default, dc[ok], to_days(dfl[S.DEFAULT_DATE])[ok])
+        segs = {}  # per level: each customer's and each invoice's segment
         for level, column in LEVELS:
-            acc, labels = self.sums[level], self.labels[level]
-            k = acc["open"].shape[1]
+            labels = self.labels[level]
             cseg = (np.zeros(len(pos), dtype=np.int64) if column is None
                     else labels.get_indexer(cust[column].astype(str).to_numpy()))
             if (cseg < 0).any():
                 raise ValueError(f"portfolio: {column} values of a partition not in the book's customers")
-            seg = cseg[inv_cust]
-            for i, d in enumerate(self.days):
-                for suffix, day in (("", d), ("3", self.back[3][i]), ("6", self.back[6][i])):
-                    op, ov, o90 = _ledger_state(issued, due, paid, amount, seg, k, int(day))
-                    acc["open" + suffix][i] += op
-                    acc["over" + suffix][i] += ov
-                    if not suffix:
-                        acc["o90"][i] += o90
-                lo = int(self.back[12][i])
-                at_risk = (onboarded < d) & (first_default >= lo)
-                new_def = at_risk & (first_default < d)
+            segs[level] = (cseg, cseg[inv_cust], self.sums[level]["open"].shape[1])
+        for i, d in enumerate(self.days):  # the masks once per day, the sums per level
+            for suffix, day in (("", int(d)), ("3", int(self.back[3][i])), ("6", int(self.back[6][i]))):
+                open_ = (issued < day) & (paid >= day)
+                over = open_ & (due < day)
+                masks = [("open", open_), ("over", over)] + ([("o90", open_ & (day - due > 90))] if not suffix else [])
+                for name, mask in masks:
+                    for level, (_, seg, k) in segs.items():
+                        self.sums[level][name + (suffix if name != "o90" else "")][i] += np.bincount(
+                            seg[mask], amount[mask], minlength=k)
+            lo = int(self.back[12][i])
+            at_risk = (onboarded < d) & (first_default >= lo)
+            new_def = at_risk & (first_default < d)
+            settled = (paid >= lo) & (paid < d)
+            for level, (cseg, seg, k) in segs.items():
+                acc = self.sums[level]
                 acc["new_default"][i] += np.bincount(cseg[new_def], minlength=k)
                 acc["at_risk"][i] += np.bincount(cseg[at_risk], minlength=k)
-                settled = (paid >= lo) & (paid < d)
                 acc["dpd"][i] += np.bincount(seg[settled], settled_dpd[settled], minlength=k)
                 acc["settled"][i] += np.bincount(seg[settled], minlength=k)
 
