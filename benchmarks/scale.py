@@ -11,8 +11,10 @@ For every size it simulates a base once (timed like the other stages), then runs
 times each, every command in its own child process, and reports per stage:
 
 * wall time, min and median over the repeats;
-* peak resident memory of the child (``ru_maxrss`` from ``os.wait4``, i.e. the
-  largest the process ever was, not a sample), max and median;
+* peak memory of the command, max and median: the larger of ``ru_maxrss`` from
+  ``os.wait4`` (the largest single process of the tree, exact) and the largest sum of
+  the tree's resident memory sampled every 0.25 s (``simulate --partitioned`` runs
+  partitions in parallel child processes, which ``ru_maxrss`` alone does not add up);
 * the cost per million invoices (median seconds / invoices x 1e6) and customers a second,
   so that a time per invoice that grows with the book shows as a growing cost;
 * the 1-minute load average before and after each command: on a shared machine the
