@@ -1,5 +1,5 @@
 """Customer partitions on disk (issue 14.1): score and features on a partitioned folder give exactly the
-single-file results, simulate --partitioned writes the same book, and a half-partitioned folder is refused."""
+single-file results, simulate --partitioned writes the book part by part, and a half-partitioned folder is refused."""
 
 from __future__ import annotations
 
@@ -75,20 +75,28 @@ def test_features_on_partitions_equal_the_single_file_path(layouts) -> None:
                                   check_categorical=False)
 
 
-def test_simulate_partitioned_writes_the_same_book(tmp_path) -> None:
+def test_simulate_partitioned_writes_the_book_part_by_part(tmp_path) -> None:
+    from riskmodel.data.simulator import oracle_path_for
     from riskmodel.pipeline import run_simulate
 
     s = small_settings(tmp_path, scale={"partition_customers": 40})
     single = run_simulate(s, n_customers=100, years=2, out_dir=tmp_path / "single")
     parts = run_simulate(s, n_customers=100, years=2, out_dir=tmp_path / "parts", partitioned=True)
     assert is_partitioned(parts) and len(list((parts / S.CUSTOMERS).glob("part-*.parquet"))) == 3
-    assert not (parts / "customers.parquet").exists()
-    a, b = load_and_validate(single), load_and_validate(parts)
-    pd.testing.assert_frame_equal(a.invoices.sort_values(S.INVOICE_ID, ignore_index=True),
-                                  b.invoices.sort_values(S.INVOICE_ID, ignore_index=True))
-    # back to one file per table: the partitions are removed, the folder reads as one layout
+    assert len(list(oracle_path_for(parts).with_suffix("").glob("part-*.parquet"))) == 3
+    assert not (parts / "customers.parquet").exists() and not oracle_path_for(parts).exists()
+    b = load_and_validate(parts)  # the contract over every part, ids unique over the book
+    assert len(b.customers) == 100 and b.customers[S.CUSTOMER_ID].is_unique and b.invoices[S.INVOICE_ID].is_unique
+    # a book that fits one partition is the whole-book simulation, byte for byte
+    one = run_simulate(small_settings(tmp_path, scale={"partition_customers": 100}), n_customers=100, years=2,
+                       out_dir=tmp_path / "one", partitioned=True)
+    a, c = load_and_validate(single), load_and_validate(one)
+    for name, frame in a.as_dict().items():
+        pd.testing.assert_frame_equal(frame, getattr(c, name), check_exact=True)
+    # back to one file per table: the partitions and the oracle's parts are removed, the folder reads as one layout
     run_simulate(s, n_customers=100, years=2, out_dir=parts)
     assert not is_partitioned(parts) and len(load_and_validate(parts).customers) == 100
+    assert oracle_path_for(parts).is_file() and not oracle_path_for(parts).with_suffix("").exists()
 
 
 def test_a_half_partitioned_folder_is_refused_naming_the_table(layouts, tmp_path) -> None:

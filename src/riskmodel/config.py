@@ -413,6 +413,8 @@ class ScaleSettings(_Section):
 
     memory_ceiling_gb: float = Field(8.0, gt=0)
     partition_customers: int = Field(50_000, ge=10)
+    #: partitions ``simulate --partitioned`` works on at once (0: as many as the CPUs and memory_ceiling_gb allow)
+    workers: int = Field(0, ge=0)
 
 
 # --- spark: the features and score stages on Apache Spark (issue 14.2; riskmodel.spark_engine) ---

@@ -37,8 +37,10 @@ def run_simulate(
 ) -> Path:
     """Simulate the customer base into ``out_dir`` (tables) and ``out_dir/oracle`` (true PDs).
 
-    ``partitioned`` writes each table as customer partitions of ``scale.partition_customers``
-    customers (Parquet only, issue 14); the simulation itself still runs in one piece.
+    ``partitioned`` simulates and writes the book in customer partitions of
+    ``scale.partition_customers`` customers (Parquet only, issue 14; bounded memory, see
+    ``riskmodel.data.sim_partitioned``): ``<table>/part-NNNNN.parquet`` and the oracle as
+    ``oracle/true_pd_12m/part-NNNNN.parquet``.
     """
     import pandas as pd
 
@@ -57,18 +59,18 @@ def run_simulate(
     out = Path(out_dir).resolve() if out_dir is not None else settings.resolve(settings.paths.raw_dir)
     log.info("simulating %d customers over %d years from %s (seed %d)", n_customers, years,
              sim.start_date, seed)
-    result = simulate(n_customers, sim.start_date, years, seed, materiality=settings.default_definition.materiality())
     if partitioned:  # issue 14: <table>/part-NNNNN.parquet, a customer's rows in one part
-        from riskmodel.data.partition import write_partitioned
-
         if fmt != "parquet":
             raise ConfigError(f"simulate: partitioned output is Parquet only, got format {fmt!r}")
-        n_parts = write_partitioned(result.tables, out, settings.scale.partition_customers)
-        log.info("wrote %d customer partitions of at most %d customers", n_parts, settings.scale.partition_customers)
-    for name in ([] if partitioned else result.tables.as_dict()):  # one layout: no stale partitions left
+        return _simulate_partitioned(settings, n_customers, years, seed, out)
+    result = simulate(n_customers, sim.start_date, years, seed, materiality=settings.default_definition.materiality())
+    import shutil
+
+    shutil.rmtree(oracle_path_for(out).with_suffix(""), ignore_errors=True)  # one layout: no oracle parts left
+    for name in result.tables.as_dict():  # one layout: no stale partitions left
         for stale in (out / name).glob("part-*.parquet"):
             stale.unlink()
-    for name, frame in ([] if partitioned else result.tables.as_dict().items()):
+    for name, frame in result.tables.as_dict().items():
         if fmt == "csv":  # booleans as true/false; dates are written as YYYY-MM-DD by write_frame
             frame = frame.assign(**{c: frame[c].map({True: "true", False: "false"})
                                     for c in frame.columns if pd.api.types.is_bool_dtype(frame[c])})
@@ -81,6 +83,57 @@ def run_simulate(
              "%.1f%% of paid invoices late -> %s (oracle: %s)", s["customers"], s["invoices"], s["defaults"],
              rates, 100 * s["late_share"], out, oracle_file)
     _warn_if_grid_outruns(settings, start=sim.start_date, years=years)
+    return out
+
+
+def _write_sim_part(out: Path, plan: "Any", result: "Any") -> dict[str, int]:
+    """Write one simulated partition (tables and oracle) as ``part-NNNNN.parquet`` files; its counts."""
+    from riskmodel.data.partition import part_name
+    from riskmodel.data.simulator import oracle_path_for
+    from riskmodel.io import write_frame
+
+    name = part_name(plan.index)
+    for table, frame in result.tables.as_dict().items():
+        write_frame(frame.reset_index(drop=True), out / table / name, "parquet")
+    write_frame(result.oracle, oracle_path_for(out).with_suffix("") / name, "parquet")
+    return {"customers": len(result.tables.customers), "invoices": len(result.tables.invoices),
+            "defaults": len(result.tables.defaults)}
+
+
+def _simulate_partitioned(settings: Settings, n_customers: int, years: int, seed: int, out: Path) -> Path:
+    """``run_simulate --partitioned``: the book simulated and written one customer partition at a time.
+
+    Partitions run ``scale.workers`` at a time (0: as many as the CPUs and
+    ``scale.memory_ceiling_gb`` allow, planned with ``sim_partitioned.sim_memory_gb``).
+    """
+    import functools
+    import os
+
+    from riskmodel.data import schemas as S
+    from riskmodel.data.partition import PART_GLOB, warn_above_ceiling
+    from riskmodel.data.sim_partitioned import plan_parts, sim_workers, simulate_partitioned, summarise_parts
+    from riskmodel.data.simulator import oracle_path_for
+
+    sim, scale = settings.simulation, settings.scale
+    per_part = scale.partition_customers
+    workers = sim_workers(per_part, scale.memory_ceiling_gb, os.cpu_count(), scale.workers)
+    n_parts = len(plan_parts(n_customers, per_part))
+    log.info("simulating in %d customer partitions of at most %d customers, %d at a time", n_parts, per_part,
+             min(workers, n_parts))
+    summaries = simulate_partitioned(n_customers, sim.start_date, years, seed, per_part,
+                                     functools.partial(_write_sim_part, out),
+                                     materiality=settings.default_definition.materiality(), workers=workers)
+    oracle_parts = oracle_path_for(out).with_suffix("")
+    oracle_path_for(out).unlink(missing_ok=True)  # one layout: the whole-book oracle of an earlier run goes
+    for folder in [out / name for name in S.ALL_TABLE_NAMES] + [oracle_parts]:
+        for stale in [folder.with_suffix(".parquet"), folder.with_suffix(".csv"),
+                      *(p for p in folder.glob(PART_GLOB) if int(p.stem.split("-")[1]) >= n_parts)]:
+            stale.unlink(missing_ok=True)
+    s = summarise_parts(summaries)
+    log.info("simulated %d customers, %d invoices, %d defaults in %d partitions -> %s (oracle: %s)",
+             s["customers"], s["invoices"], s["defaults"], s["parts"], out, oracle_parts)
+    _warn_if_grid_outruns(settings, start=sim.start_date, years=years)
+    warn_above_ceiling("simulate", scale.memory_ceiling_gb)
     return out
 
 
@@ -214,12 +267,15 @@ def _run_features_partitioned(settings: Settings, data_dir: Path, out: Path, fit
                 f"the end of the data ({book.span[1].date()}): their labels are not fully observed. Set "
                 f"snapshots.end to {fitted.end} or earlier in params.yaml, or run `riskmodel features "
                 "--fit-to-data` or `--allow-partial-labels`.")
+        from riskmodel.features.snapshots import snapshot_dates
+
+        indicators = _partitioned_indicators(book, snapshot_dates(snapshots))  # the whole book's, summed by part
         n_rows, n_defaults, snaps, n_features = 0, 0, set(), 0
         with atomic_path(out) as tmp:
             writer = None
             for part in book.parts():
                 frame = build_modelling_table(part, snapshots, settings.features, allow_partial_labels=True)
-                frame = attach_portfolio_features(frame, book.book)  # the whole book's, not the partition's
+                frame = attach_portfolio_features(frame, book.book, indicators)  # the whole book's, not the part's
                 arrow = pa.Table.from_pandas(frame, preserve_index=False)
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, arrow.schema)
@@ -240,6 +296,17 @@ def _run_features_partitioned(settings: Settings, data_dir: Path, out: Path, fit
 
     warn_above_ceiling("features", settings.scale.memory_ceiling_gb)
     return out
+
+
+def _partitioned_indicators(book: "Any", snapshots: "Any") -> dict:
+    """The whole book's portfolio indicators (issue 9) at ``snapshots``, summed over the partitions of ``book``
+    (a ``PartitionedBook``): the whole ledger is never in memory (issue 14)."""
+    from riskmodel.features.portfolio_parts import COLUMNS, PortfolioSums
+
+    sums = PortfolioSums(book.book.customers, snapshots)
+    for part in book.parts(COLUMNS):
+        sums.add(part)
+    return sums.indicators()
 
 
 # --------------------------------------------------------------------- train
@@ -311,9 +378,10 @@ def _preflight_training(settings: Settings, out_dir: Path) -> None:
 TRAIN_BYTES_PER_CUSTOMER = 40_000
 
 
-def _training_sample(settings: Settings, data_dir: Path) -> tuple[Tables, Tables, str | None]:
+def _training_sample(settings: Settings, data_dir: Path) -> tuple[Tables, Tables, dict, str | None]:
     """The validated tables of the customers training can hold under the memory ceiling, the whole book's
-    ledger columns (for the portfolio indicators), and a sentence saying what was sampled (None: everyone).
+    customers and its portfolio indicators at the snapshot grid (summed over the partitions), and a sentence
+    saying what was sampled (None: everyone).
 
     Customers, not rows, are sampled (all their snapshots kept: the out-of-time split is unchanged),
     uniformly at random with ``simulation.seed``.
@@ -345,7 +413,10 @@ def _training_sample(settings: Settings, data_dir: Path) -> tuple[Tables, Tables
             parts = list(book.parts())
         frames = {name: pd.concat([getattr(p, name) for p in parts], ignore_index=True)
                   for name in parts[0].as_dict()}
-    return Tables.from_dict(frames), book.book, sampled
+        from riskmodel.features.snapshots import snapshot_dates
+
+        indicators = _partitioned_indicators(book, snapshot_dates(settings.snapshots))
+    return Tables.from_dict(frames), book.book, indicators, sampled
 
 
 def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "TrainResult":
@@ -369,17 +440,17 @@ def train_from_tables(settings: Settings, data_dir: Path | None = None) -> "Trai
     from riskmodel.data.partition import is_partitioned
 
     if is_partitioned(data_dir):  # issue 14: a sample of customers under scale.memory_ceiling_gb
-        tables, book, sampled = _training_sample(settings, data_dir)
+        tables, book, indicators, sampled = _training_sample(settings, data_dir)
     else:
-        tables, book, sampled = load_and_validate(data_dir, settings.safety,
-                                                  settings.default_definition.materiality()), None, None
+        tables, book, indicators, sampled = load_and_validate(data_dir, settings.safety,
+                                                              settings.default_definition.materiality()), None, None, None
     left_out = unavailable_features(tables)
     settings = leave_out_unavailable(settings, left_out)
     table = build_modelling_table(tables, settings.snapshots, settings.features)
     if book is not None:  # the portfolio indicators of the whole book, not of the sample
         from riskmodel.features.portfolio import attach_portfolio_features
 
-        table = attach_portfolio_features(table, book)
+        table = attach_portfolio_features(table, book, indicators)
     train, test = _split_out_of_time(table, settings)
     _require_customers_of_each_class(train, settings)
     keys = [S.CUSTOMER_ID, S.SNAPSHOT_DATE]
@@ -744,7 +815,8 @@ def run_score(
         n_chunks, parts_iter = len(book.names), ((None, part) for part in book.parts())
     bar = tqdm(parts_iter, total=n_chunks, desc=f"scoring {len(ids):,} customers", unit="chunk",
                disable=not sys.stderr.isatty())
-    ptf = _portfolio_at(tables, ids, date)  # issue 9: segment indicators of the whole book, not of a chunk
+    ptf = _portfolio_at(tables, ids, date,  # issue 9: segment indicators of the whole book, not of a chunk
+                        None if book is None else _partitioned_indicators(book, [date]))
     for _, part_tables in bar:
         feats = build_features(part_tables, [date], settings.features, population="all")
         feats = feats.join(ptf, on=S.CUSTOMER_ID)
@@ -830,15 +902,17 @@ def level_age(manifest: dict, date: "pd.Timestamp", settings: Settings) -> dict:
             "philosophy": ct.get("philosophy")}
 
 
-def _portfolio_at(tables: "Tables", ids: "Any", date: "pd.Timestamp") -> "pd.DataFrame":
-    """The portfolio features (issue 9) of customers ``ids`` at ``date``, from the whole book, by customer_id."""
+def _portfolio_at(tables: "Tables", ids: "Any", date: "pd.Timestamp", indicators: dict | None = None
+                  ) -> "pd.DataFrame":
+    """The portfolio features (issue 9) of customers ``ids`` at ``date``, from the whole book, by customer_id
+    (from ``indicators`` when given: summed over customer partitions)."""
     import pandas as pd
 
     from riskmodel.data import schemas as S
     from riskmodel.features.portfolio import portfolio_features
 
     keys = pd.DataFrame({S.CUSTOMER_ID: [str(i) for i in ids], S.SNAPSHOT_DATE: pd.Timestamp(date)})
-    return portfolio_features(tables, keys).set_index(keys[S.CUSTOMER_ID])
+    return portfolio_features(tables, keys, indicators).set_index(keys[S.CUSTOMER_ID])
 
 
 def run_explain(

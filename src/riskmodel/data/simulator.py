@@ -68,6 +68,15 @@ class SimulationResult:
     oracle: pd.DataFrame
 
 
+#: spawn-key namespace of the partitions' seeds (``partition_seed``), apart from the whole book's streams
+PARTITION_SPAWN_KEY = 14_001
+
+
+def partition_seed(seed: int, part: int) -> np.random.SeedSequence:
+    """The seed of customer partition ``part`` (>= 1) of the book of ``seed``: independent of every other."""
+    return np.random.SeedSequence(seed, spawn_key=(PARTITION_SPAWN_KEY, part))
+
+
 def oracle_path_for(data_dir: Path) -> Path:
     """Where the oracle of the base in ``data_dir`` lives: ``<data_dir>/oracle/true_pd_12m.parquet``.
 
@@ -80,7 +89,8 @@ def oracle_path_for(data_dir: Path) -> Path:
 
 
 def simulate(
-    n_customers: int, start_date: dt.date, years: int, seed: int, materiality: Materiality = Materiality()
+    n_customers: int, start_date: dt.date, years: int, seed: int, materiality: Materiality = Materiality(),
+    *, part: int = 0, first_customer: int = 1, customer_id_width: int | None = None,
 ) -> SimulationResult:
     """Simulate ``n_customers`` business customers from ``start_date`` for ``years`` years.
 
@@ -96,6 +106,11 @@ def simulate(
         Seed of the only random generator used; the same seed gives identical tables.
     materiality : Materiality
         The default definition the ledger agrees with (params.yaml ``default_definition``).
+    part, first_customer, customer_id_width : int
+        For one customer partition of a larger book (``sim_partitioned``): partition
+        ``part`` > 0 draws its customers from its own seed (``partition_seed``) in the
+        world (macro and industry path) of ``seed``; its customers are numbered from
+        ``first_customer`` with ``customer_id_width`` digits. The defaults are the whole book.
 
     Returns
     -------
@@ -112,6 +127,9 @@ def simulate(
     p = SimParams()
     rng = np.random.default_rng(seed)
     (r_sys, r_pop, r_hist, r_coll, r_ledger, r_fin, r_vis, r_evt, r_oracle) = rng.spawn(9)
+    if part:  # issue 14: the world of ``seed``, this partition's customers from a seed of its own
+        rng = np.random.default_rng(partition_seed(seed, part))
+        (_, r_pop, r_hist, r_coll, r_ledger, r_fin, r_vis, r_evt, r_oracle) = rng.spawn(9)
 
     cal = make_calendar(start_date, int(years))
     sysm = make_systematic(cal, p, r_sys)
@@ -120,7 +138,7 @@ def simulate(
     # customer numbers follow the order in which customers were opened
     rank = np.empty(pop.n, dtype=np.int64)
     rank[np.argsort(pop.onboarded_day, kind="stable")] = np.arange(pop.n)
-    customer_ids = make_ids("C", rank + 1, id_width(pop.n, 6))
+    customer_ids = make_ids("C", rank + first_customer, customer_id_width or id_width(pop.n, 6))
 
     collateral = plan_collateral(pop, cal, hist, r_coll)
     at_default = collateral.net_at(pop.n, np.where(hist.default_day >= 0, hist.default_day, cal.end))

@@ -128,19 +128,24 @@ def portfolio_indicators(tables: Tables, snapshots: pd.DatetimeIndex | list) -> 
     return out
 
 
-def portfolio_features(tables: Tables, keys: pd.DataFrame) -> pd.DataFrame:
+def portfolio_features(tables: Tables, keys: pd.DataFrame,
+                       indicators: dict[str, dict[str, np.ndarray]] | None = None) -> pd.DataFrame:
     """The portfolio features of each row of ``keys`` (``customer_id``, ``snapshot_date``), same order.
 
     The customer's industry and region come from ``tables.customers``; the
-    indicators from the whole of ``tables`` (pass the full book, not a chunk).
+    indicators from the whole of ``tables`` (pass the full book, not a chunk), or
+    ``indicators`` when given (``portfolio_parts``: summed over customer partitions, issue 14).
     """
     names = portfolio_feature_names()
     if not len(keys):
         return pd.DataFrame({n: np.zeros(0) for n in names}, index=keys.index)
     snaps = pd.to_datetime(keys[S.SNAPSHOT_DATE])
     uniq = pd.DatetimeIndex(snaps.unique()).sort_values()
-    ind = portfolio_indicators(tables, uniq)
-    row_snap = uniq.get_indexer(pd.DatetimeIndex(snaps))
+    ind = portfolio_indicators(tables, uniq) if indicators is None else indicators
+    row_snap = pd.DatetimeIndex(ind["all"]["_snapshots"]).get_indexer(pd.DatetimeIndex(snaps))
+    if (row_snap < 0).any():
+        raise ValueError(f"portfolio features: {int((row_snap < 0).sum())} rows have a snapshot date "
+                         "without indicators")
     cust = tables.customers.set_index(tables.customers[S.CUSTOMER_ID].astype(str))
     row_cust = cust.index.get_indexer(keys[S.CUSTOMER_ID].astype(str))
     if (row_cust < 0).any():
@@ -157,7 +162,8 @@ def portfolio_features(tables: Tables, keys: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(cols, index=keys.index)[names]
 
 
-def attach_portfolio_features(frame: pd.DataFrame, tables: Tables) -> pd.DataFrame:
+def attach_portfolio_features(frame: pd.DataFrame, tables: Tables,
+                              indicators: dict[str, dict[str, np.ndarray]] | None = None) -> pd.DataFrame:
     """``frame`` (with ``customer_id`` and ``snapshot_date``) with the portfolio features appended."""
-    feats = portfolio_features(tables, frame[[S.CUSTOMER_ID, S.SNAPSHOT_DATE]])
+    feats = portfolio_features(tables, frame[[S.CUSTOMER_ID, S.SNAPSHOT_DATE]], indicators)
     return pd.concat([frame.drop(columns=[c for c in feats.columns if c in frame.columns]), feats], axis=1)
