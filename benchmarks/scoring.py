@@ -145,6 +145,11 @@ def main() -> None:
           f"PD from the contributions: {'on' if scorer._calibrate is not None else 'off'}; "
           f"{n_base:,} distinct rows replicated to {args.rows:,}, chunks of {chunk:,}", flush=True)
 
+    import numba
+
+    print(f"threads: bare predict LightGBM num_threads={args.threads}; scoring with reasons: TreeSHAP and the "
+          f"reason rule in numba with {numba.get_num_threads()} threads, the rest (encoding, 5C, sentences, "
+          f"policy, table) single-threaded numpy/pandas; both sides on the same rows, chunk by chunk", flush=True)
     # warm-up on a whole chunk: the parallel kernels (numba) load or compile on their first large call
     scorer.score_features(base.iloc[np.arange(chunk) % n_base])
     load_before = os.getloadavg()

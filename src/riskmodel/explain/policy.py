@@ -127,13 +127,15 @@ def policy_frame(grades: np.ndarray, equity: np.ndarray, revenue: np.ndarray, in
         limit = np.where(~np.isnan(eq) & (eq <= 0), 0.0, limit)
     no_credit = (pe == 0) & (pr == 0)
     limit = np.where(no_credit, 0.0, limit)
+    # the basis as codes into LIMIT_BASES (no array of n strings to hash into the categorical)
     basis = np.select(
         [no_credit, ~np.isnan(eq) & (eq <= 0), ~np.isnan(eq) & ~np.isnan(rev), ~np.isnan(eq), ~np.isnan(rev),
          np.isnan(inv)],
-        ["no_credit_grade", "negative_equity", "equity_and_revenue", "equity", "revenue", "committee"],
-        default="invoices",
+        [LIMIT_BASES.index(b) for b in ("no_credit_grade", "negative_equity", "equity_and_revenue", "equity",
+                                        "revenue", "committee")],
+        default=LIMIT_BASES.index("invoices"),
     )
-    limit = np.where(basis == "committee", np.nan, limit)
+    limit = np.where(basis == LIMIT_BASES.index("committee"), np.nan, limit)
     if current_limit is not None and max_increase_share is not None:
         cur = np.asarray(current_limit, dtype=float)
         with np.errstate(invalid="ignore"):
@@ -141,7 +143,7 @@ def policy_frame(grades: np.ndarray, equity: np.ndarray, revenue: np.ndarray, in
             limit = np.where(np.isnan(limit), limit, np.minimum(limit, cap))
     out = pd.DataFrame({
         "limit": np.where(has, limit, np.nan),
-        "limit_basis": pd.Categorical(np.where(has, basis, None), categories=list(LIMIT_BASES)),  # type: ignore[call-overload]
+        "limit_basis": pd.Categorical.from_codes(np.where(has, basis, -1), categories=list(LIMIT_BASES)),
         "terms_days": pd.array(np.where(has, terms, np.nan), dtype="Float64").astype("Int64"),
         "prepayment_share": np.where(has, pre, np.nan),
         "review_months": pd.array(np.where(has, review, np.nan), dtype="Float64").astype("Int64"),

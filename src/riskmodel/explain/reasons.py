@@ -192,10 +192,12 @@ class ReasonFormatter:
         kind = self._text[j].template.kind
         return vals if vals.dtype == object else display_key(kind, vals)
 
-    def format(self, idx: np.ndarray, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+    def format(self, idx: np.ndarray, X: pd.DataFrame | np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
         """Sentences for the cells of ``idx`` (rows of X x ranks); None where ``idx`` is -1.
 
         ``X`` is a frame of the features, or their float matrix (categories as level codes).
+        ``keys``: the display keys of every cell of the matrix ``X`` (:meth:`ReasonRule.display_keys`),
+        read instead of rounding the shown cells again (not for text categories, which show their level).
         """
         n, k = idx.shape
         out = np.full(n * k, None, dtype=object)
@@ -208,13 +210,17 @@ class ReasonFormatter:
         bounds = list(starts[1:]) + [order.size]
         for j, lo, hi in zip(feats.tolist(), starts.tolist(), bounds):
             where = order[lo:hi]
-            keys = self.shown_values(X, j, where // k)
             ft = self._text[j]
-            if keys.dtype == object:
-                codes, uniq = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=False)
+            if keys is not None and isinstance(X, np.ndarray) and j not in self._levels \
+                    and ft.template.kind != "category":
+                shown = keys[where // k, j]
+            else:
+                shown = self.shown_values(X, j, where // k)
+            if shown.dtype == object:
+                codes, uniq = pd.factorize(pd.Series(shown, dtype=object), use_na_sentinel=False)
                 uniq_list = list(uniq)
             else:
-                uniq_arr, codes = np.unique(keys, return_inverse=True)
+                uniq_arr, codes = np.unique(shown, return_inverse=True)
                 uniq_list = uniq_arr.tolist()
             texts = np.array([sentence(ft.c_label, render_body(ft.template, u), ft.comparison)
                               for u in uniq_list], dtype=object)
@@ -313,18 +319,28 @@ class ReasonRule:
                                 dtype=np.int64)
         self._single_k = np.array([k for k in range(len(names)) if (cid == k).sum() == 1], dtype=np.int64)
 
-    def _side_keys(self, M: np.ndarray) -> np.ndarray:
+    def _side_keys(self, M: np.ndarray, MT: np.ndarray | None = None) -> np.ndarray:
         """Display keys of every cell (one display-rounding pass per format kind).
 
         Computed on the transposed matrix, so that a kind's columns are contiguous rows
         (gathering strided columns cost several times the rounding itself); returns
         the (n, F) keys as a Fortran-ordered array, element for element the same values.
+        ``MT`` is ``ascontiguousarray(M.T)`` when the caller has it.
         """
-        MT = np.ascontiguousarray(np.asarray(M, dtype=float).T)
+        MT = np.ascontiguousarray(np.asarray(M, dtype=float).T) if MT is None else MT
         keys = np.empty_like(MT)
         for kind, cols in self._kind_cols:
             keys[cols] = _keys(kind, MT[cols])
         return keys.T
+
+    def display_keys(self, M: np.ndarray, MT: np.ndarray | None = None) -> np.ndarray:
+        """(n, F) display keys of every cell of ``M`` (what the sentences show; categories as codes).
+
+        Computed once per chunk and shared by :meth:`select`, :func:`count_contradictions` and
+        :meth:`ReasonFormatter.format` (``keys=``), which would otherwise round the same cells again.
+        ``MT`` is ``ascontiguousarray(M.T)`` when the caller has it.
+        """
+        return self._side_keys(M, MT)
 
     def sides(self, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(may_raise, may_lower): per cell, whether the shown value may be quoted as raising / lowering."""
@@ -350,12 +366,13 @@ class ReasonRule:
         return np.asarray(contrib, dtype=float) @ self.membership
 
     def select(self, contrib: np.ndarray, M: np.ndarray, n_up: int, n_down: int, count: bool = True,
-               G: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+               G: np.ndarray | None = None, keys: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
         """Quoted feature indices (n x n_up, n x n_down; -1 none), ranked by concept contribution, and counts.
 
         Counts: ``withheld`` = concepts that are among the top reasons by contribution but are not shown,
         because no member can be quoted without contradiction (or only calendar-driven ones out of range).
-        ``G`` is ``concept_sums(contrib)`` when the caller has it.  The display keys are computed with
+        ``G`` is ``concept_sums(contrib)`` and ``keys`` is ``display_keys(M)`` when the caller has them.  The display keys are computed with
         numpy (exactly as :meth:`sides`); sides, the best member of every concept and the ranking by
         concept are then one compiled pass per row (:func:`_rule_rows`), the rule of :meth:`sides` and
         :func:`rank_reasons` cell for cell.
@@ -369,7 +386,7 @@ class ReasonRule:
         G = np.ascontiguousarray(self.concept_sums(c) if G is None else G, dtype=np.float64)
         if count and np.isnan(G).any():
             raise ValueError(f"contributions contain {int(np.isnan(G).sum())} NaN values")
-        keys = self._side_keys(Mf)
+        keys = self._side_keys(Mf) if keys is None else keys
         up = np.full((n, n_up), NONE, dtype=np.int64)
         down = np.full((n, n_down), NONE, dtype=np.int64)
         withheld = np.zeros(n, dtype=np.int64)
@@ -514,14 +531,15 @@ def _rule_serial(c, M, keys, G, ref_keys, direction, calendar, lower, upper, con
 
 
 def count_contradictions(rule: ReasonRule, up: np.ndarray, down: np.ndarray, contrib: np.ndarray,
-                         M: np.ndarray, G: np.ndarray | None = None) -> int:
+                         M: np.ndarray, G: np.ndarray | None = None, keys: np.ndarray | None = None) -> int:
     """Shown reasons that contradict themselves, checked cell by cell on what is shown.
 
     A reason up contradicts when its feature's or its concept's contribution is not positive, or
     its quoted value (as displayed) is not on the risky side of the reference it quotes (for a
     feature without a credit direction: equal to it as displayed), or it is a calendar-driven
     feature outside its training range; mirror rule for reasons down.  Missing values claim no side.
-    ``G`` is ``rule.concept_sums(contrib)`` when the caller has it.
+    ``G`` is ``rule.concept_sums(contrib)`` and ``keys`` is ``rule.display_keys(M)`` when the caller has them
+    (the same rounding of the same cells; the decisions are checked here again).
     """
     G = rule.concept_sums(contrib) if G is None else G
     bad = 0
@@ -532,8 +550,7 @@ def count_contradictions(rule: ReasonRule, up: np.ndarray, down: np.ndarray, con
             sel = j == feat
             rows = r[sel]
             x = M[rows, feat]
-            kind = rule.kinds[feat]
-            xk = _keys(kind, x)
+            xk = _keys(rule.kinds[feat], x) if keys is None else keys[rows, feat]
             rk = rule.ref_keys[feat]
             d = rule.direction[feat]
             wrong = (contrib[rows, feat] * sign <= 0) | (G[rows, rule.concept_id[feat]] * sign <= 0)

@@ -17,11 +17,13 @@ from riskmodel.scoring.encoding import FeatureEncoder
 
 
 def five_c_levels(baseline: Any, M: np.ndarray, encoder: FeatureEncoder,
-                  X: pd.DataFrame | None = None) -> tuple[np.ndarray, pd.DataFrame]:
+                  X: pd.DataFrame | None = None, MT: np.ndarray | None = None) -> tuple[np.ndarray, pd.DataFrame]:
     """(credit level, per-C levels) of the rows of ``M``; NaN and no columns without a baseline.
 
     ``X`` is ``encoder.to_frame(M)`` when at hand; it is needed only for a baseline that
     cannot score the matrix (an indicator outside the model's features, or another class).
+    ``MT`` is ``ascontiguousarray(M.T)`` when at hand: each indicator then reads a contiguous
+    column (the same values; the bin search on a strided column costs several times more).
     """
     n = len(M)
     if baseline is None or not n:
@@ -31,6 +33,7 @@ def five_c_levels(baseline: Any, M: np.ndarray, encoder: FeatureEncoder,
                                                                           for i in inds):
         X = X if X is not None else encoder.to_frame(M)
         return np.asarray(baseline.credit_level(X), dtype=float), baseline.sub_scores(X).reset_index(drop=True)
-    pts = np.column_stack([encoded_points(i, M[:, encoder.pos[i.feature]], encoder.levels.get(i.feature))
+    cols = MT if MT is not None else M.T
+    pts = np.column_stack([encoded_points(i, cols[encoder.pos[i.feature]], encoder.levels.get(i.feature))
                            for i in inds])
     return baseline.level_from_points(pts), pd.DataFrame(baseline.sub_levels_from_points(pts))

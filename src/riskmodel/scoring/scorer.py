@@ -71,6 +71,7 @@ class _Scored:
     up: np.ndarray
     down: np.ndarray
     reason_counts: dict[str, int] = field(default_factory=dict)
+    keys: np.ndarray | None = None  # display keys of every cell of M (ReasonRule.display_keys)
 
 
 class Scorer:
@@ -289,18 +290,24 @@ class Scorer:
             grade = np.asarray(assign_grades(pd_, self.master_scale), dtype=object)
         else:
             pd_, contrib, grade = np.zeros(0), np.zeros((0, len(self.features))), np.zeros(0, dtype=object)
-        G = self.rule.concept_sums(contrib)  # once per chunk: the rule and the contradiction count share it
+        # once per chunk, shared: the transposed matrix (contiguous columns for the display rounding and
+        # the 5C points), the display keys (rule, contradiction count, sentences), the concept sums
+        MT = np.ascontiguousarray(Ms.T)
+        keys = self.rule.display_keys(Ms, MT)
+        G = self.rule.concept_sums(contrib)
         up, down, counts = self.rule.select(contrib, Ms, self.scoring.n_reasons_up, self.scoring.n_reasons_down,
-                                            count=count, G=G)
+                                            count=count, G=G, keys=keys)
         if count:  # the batch report's counts; single explanations skip them (latency)
             counts = {"rows": int(len(Ms)), "shown": int((up >= 0).sum() + (down >= 0).sum()),
-                      "contradictions": count_contradictions(self.rule, up, down, contrib, Ms, G=G), **counts}
-        level, sub = self._five_c(Ms, X)
-        return _Scored(rows, Ms, pd_, grade, level, sub, contrib, up, down, counts)
+                      "contradictions": count_contradictions(self.rule, up, down, contrib, Ms, G=G, keys=keys),
+                      **counts}
+        level, sub = self._five_c(Ms, X, MT)
+        return _Scored(rows, Ms, pd_, grade, level, sub, contrib, up, down, counts, keys)
 
-    def _five_c(self, M: np.ndarray, X: pd.DataFrame | None) -> tuple[np.ndarray, pd.DataFrame]:
+    def _five_c(self, M: np.ndarray, X: pd.DataFrame | None,
+                MT: np.ndarray | None = None) -> tuple[np.ndarray, pd.DataFrame]:
         """5C credit level and per-C levels (see :func:`riskmodel.scoring.five_c.five_c_levels`)."""
-        return five_c_levels(self.bundle.baseline, M, self.encoder, X)
+        return five_c_levels(self.bundle.baseline, M, self.encoder, X, MT)
 
     def score_features(self, frame: pd.DataFrame, as_of: Any = None) -> pd.DataFrame:
         """One output row per input row: status, PD, grade, 5C levels, reasons, limit and terms.
@@ -334,7 +341,11 @@ class Scorer:
             out[S.SNAPSHOT_DATE] = pd.to_datetime(frame[S.SNAPSHOT_DATE]).to_numpy()
         else:
             out[S.SNAPSHOT_DATE] = np.full(n, pd.Timestamp(as_of) if as_of is not None else pd.NaT)
-        out[STATUS] = pd.Categorical(status, categories=list(STATUSES))
+        # categoricals from integer codes (no hashing of n strings); the same values and dtypes
+        status_code = np.full(n, -1, dtype=np.int64)
+        for k, name in enumerate(STATUSES):
+            status_code[status == name] = k
+        out[STATUS] = pd.Categorical.from_codes(status_code, categories=list(STATUSES))
 
         pd_all = np.full(n, np.nan)
         pd_all[rows] = sc.pd
@@ -356,7 +367,7 @@ class Scorer:
 
         text_cols, code_cols = reason_columns(n_up, n_down)
         for idx, names in ((sc.up, text_cols[:n_up]), (sc.down, text_cols[n_up:])):
-            texts = self.formatter.format(idx, sc.M)
+            texts = self.formatter.format(idx, sc.M, keys=sc.keys)
             for k, name in enumerate(names):
                 t = np.full(n, None, dtype=object)
                 t[rows] = texts[:, k]
@@ -374,7 +385,7 @@ class Scorer:
                            max_increase_share=self.limit_review.max_increase_share)
         for c in pol.columns:
             out[c] = pol[c].array
-        out[MODEL_VERSION] = pd.Categorical([self.version] * n)
+        out[MODEL_VERSION] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int64), categories=[self.version])
         result = pd.DataFrame(out)[output_columns(n_up, n_down)]
         result.attrs["reasons"] = dict(sc.reason_counts)  # shown, contradictions, withheld (see ReasonRule)
         return result
@@ -443,8 +454,8 @@ class Scorer:
         equity, revenue = self._statement_figures(M)
         invoiced = M[:, self._pos[N.pay_amount(12)]] if N.pay_amount(12) in self._pos else np.full(len(M), np.nan)
         ev = self.expected_value
-        texts_up = self.formatter.format(sc.up, sc.M)
-        texts_down = self.formatter.format(sc.down, sc.M)
+        texts_up = self.formatter.format(sc.up, sc.M, keys=sc.keys)
+        texts_down = self.formatter.format(sc.down, sc.M, keys=sc.keys)
         values = sc.M.astype(object)
         for j, f in enumerate(self.features):
             if f in self.levels:  # category labels, None when missing
