@@ -65,7 +65,8 @@ def test_notebook_executes(path: Path, project: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("RISKMODEL_PARAMS", str(project))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+    # 30 minutes a cell: in `make test-slow` the training cell shares the 2 cores with the Spark tests
+    client = NotebookClient(nb, timeout=1800, kernel_name="python3",
                             resources={"metadata": {"path": str(project.parent)}})
     client.execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
