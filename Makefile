@@ -35,7 +35,8 @@ check: $(STAMP)
 ## The heavy end-to-end checks (notebooks executed, training and serving through the CLI on a
 ## simulated base); CI runs them after `make test`.
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m slow tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "slow and not spark" tests
+	$(BIN)/python -m pytest -m "slow and spark" tests
 
 ## Known vulnerabilities in the installed packages (pip-audit; fails on a finding, says so when it cannot check).
 audit: $(STAMP)

@@ -50,6 +50,7 @@ def base(tmp_path_factory):
 
 
 @pytest.mark.slow  # a local[2] Spark session and two engines on the test base: minutes
+@pytest.mark.spark
 def test_score_on_spark_equals_the_single_machine_path(base) -> None:
     from riskmodel.pipeline import run_score
 
@@ -74,6 +75,7 @@ def test_score_on_spark_equals_the_single_machine_path(base) -> None:
 
 
 @pytest.mark.slow  # a local[2] Spark session and two engines on the test base: minutes
+@pytest.mark.spark
 def test_score_on_spark_from_partitions_and_csv_with_migration(base) -> None:
     """The `<table>/part-*.parquet` layout and CSV text files give the same scores; --previous works."""
     _, root, settings, spark, data = base
@@ -97,6 +99,7 @@ def _text(values: pd.Series) -> pd.Series:
 
 
 @pytest.mark.slow  # a local[2] Spark session and two engines on the test base: minutes
+@pytest.mark.spark
 def test_features_on_spark_equal_the_single_machine_path(base) -> None:
     from riskmodel.pipeline import run_features
 
@@ -117,6 +120,7 @@ def test_features_on_spark_equal_the_single_machine_path(base) -> None:
 
 
 @pytest.mark.slow  # a local[2] Spark session and two engines on the test base: minutes
+@pytest.mark.spark
 def test_spark_refuses_broken_input_naming_table_column_rule(base, tmp_path) -> None:
     w, _, settings, spark, _ = base
     # an invoice id used by two customers: each group alone is valid, the book is not
@@ -166,6 +170,7 @@ def test_single_machine_engine_does_not_import_pyspark() -> None:
 
 
 @pytest.mark.slow  # a local[2] Spark session and two engines on the test base: minutes
+@pytest.mark.spark
 def test_cli_engine_option(base) -> None:
     """`riskmodel score --engine spark` dispatches to Spark (the session already running is used and left
     running) and gives the scores of the library call; an unknown engine is refused."""
