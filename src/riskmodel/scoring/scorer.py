@@ -91,8 +91,10 @@ class Scorer:
 
     Examples
     --------
-    >>> scorer = Scorer(Bundle.load("models/champion"))          # doctest: +SKIP
-    >>> table = scorer.score_features(features_frame)            # doctest: +SKIP
+    With a trained champion (``riskmodel train``) and a features frame::
+
+        scorer = Scorer(Bundle.load("models/champion"))
+        table = scorer.score_features(features_frame)
     """
 
     def __init__(self, bundle: Bundle, scoring: ScoringSettings | None = None,
