@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from riskmodel.config import Settings
 
@@ -733,6 +733,63 @@ def _read_previous_scores(previous: Path | str) -> "pd.DataFrame":
     return prev
 
 
+def write_scores(result: pd.DataFrame, ids: Any, date: pd.Timestamp, drift: Any, reason_counts: dict[str, int],
+                 scorer: Any, bundle: Any, settings: Settings, prev: pd.DataFrame | None, previous: Any,
+                 out: Path, fmt: str) -> None:
+    """Check that every customer was scored once, then write the scores, their drift report and migration
+    together (atomically); shared by the single-machine and the Spark engine."""
+    import json
+
+    from riskmodel.data import schemas as S
+    from riskmodel.drift import STATUS_ALERT, STATUS_EXPECTED, STATUS_WARNING
+    from riskmodel.exceptions import RiskModelError
+    from riskmodel.io import atomic_group, frame_writer
+    from riskmodel.migration import migration_matrix, migration_summary
+    from riskmodel.scoring import SCORED, STATUS
+
+    got = result[S.CUSTOMER_ID].astype(str)
+    if len(result) != len(ids) or got.duplicated().any() or set(got) != set(ids):
+        raise RiskModelError(f"scoring lost or repeated customers: {len(ids)} in, {len(result)} out "
+                             f"({int(got.duplicated().sum())} repeated)")
+    if not (result[STATUS] == SCORED).any():
+        from riskmodel.exceptions import NoDataError
+
+        raise NoDataError(f"no customer can be scored as of {date.date()} (statuses: "
+                          f"{result[STATUS].value_counts().to_dict()}); choose a date inside the data")
+    report = drift.report()
+    flagged = report[report["status"].isin([STATUS_WARNING, STATUS_ALERT])]
+    for row in flagged.itertuples():
+        log.warning("drift %s on %s: PSI %.3f", row.status, row.variable, row.psi)
+    drift_doc = {
+        "as_of": str(date.date()),
+        "model_version": bundle.version,
+        "thresholds": {"warning": settings.scoring.psi_warning, "alert": settings.scoring.psi_alert},
+        "n_scored": int((result[STATUS] == SCORED).sum()),
+        "score_psi": (None if (report["variable"] == "score").sum() == 0
+                      else float(report.loc[report["variable"] == "score", "psi"].iloc[0])),
+        "alerts": report.loc[report["status"] == STATUS_ALERT, "variable"].tolist(),
+        "warnings": report.loc[report["status"] == STATUS_WARNING, "variable"].tolist(),
+        "expected": report.loc[report["status"] == STATUS_EXPECTED, "variable"].tolist(),
+        "variables": json.loads(report.to_json(orient="records")),
+        # reasons whose direction contradicts the value they quote (must be 0), and reasons withheld
+        # because no member of their concept could be quoted without contradiction
+        "reasons": {"reference": scorer.reference_label, **reason_counts},
+        "pd_level": level_age(bundle.manifest, date, settings),
+    }
+    if reason_counts.get("contradictions"):
+        log.error("%d reasons contradict the value they quote", reason_counts["contradictions"])
+    matrix = migration_matrix(prev, result, scorer.grade_names()) if prev is not None else None
+    # the scores and their drift report (and migration) are replaced together or not at all
+    targets = [out, Path(f"{out}.drift.json")] + ([Path(f"{out}.migration.csv")] if matrix is not None else [])
+    with atomic_group(targets) as tmps:
+        frame_writer(result, fmt)(tmps[0])
+        tmps[1].write_text(json.dumps(drift_doc, indent=2), encoding="utf-8")
+        if matrix is not None:
+            tmps[2].write_text(matrix.to_csv(), encoding="utf-8")
+    if matrix is not None:
+        log.info("rating migration against %s: %s", previous, migration_summary(matrix, scorer.grade_names()))
+
+
 def run_score(
     settings: Settings,
     as_of: str,
@@ -752,7 +809,6 @@ def run_score(
     at ``scoring.psi_warning`` / ``psi_alert``) and, with ``previous``, the rating
     migration matrix ``<out>.migration.csv``.  Returns the scores' path.
     """
-    import json
     import sys
 
     import pandas as pd
@@ -768,12 +824,10 @@ def run_score(
         parse_as_of,
     )
     from riskmodel.data.validation import load_and_validate
-    from riskmodel.drift import STATUS_ALERT, STATUS_EXPECTED, STATUS_WARNING, DriftAccumulator
+    from riskmodel.drift import DriftAccumulator
     from riskmodel.exceptions import RiskModelError
     from riskmodel.features.build import build_features
     from riskmodel.features.dictionary import CALENDAR_DRIVEN
-    from riskmodel.io import atomic_group, frame_writer
-    from riskmodel.migration import migration_matrix, migration_summary
     from riskmodel.scoring import SCORED, STATUS, Scorer
 
     if fmt not in ("parquet", "csv"):
@@ -829,47 +883,7 @@ def run_score(
     result = pd.concat(parts, ignore_index=True) if parts else scorer.score_features(pd.DataFrame())
     if scratch is not None:
         scratch.cleanup()
-    got = result[S.CUSTOMER_ID].astype(str)
-    if len(result) != len(ids) or got.duplicated().any() or set(got) != set(ids):
-        raise RiskModelError(f"scoring lost or repeated customers: {len(ids)} in, {len(result)} out "
-                             f"({int(got.duplicated().sum())} repeated)")
-    if not (result[STATUS] == SCORED).any():
-        from riskmodel.exceptions import NoDataError
-
-        raise NoDataError(f"no customer can be scored as of {date.date()} (statuses: "
-                          f"{result[STATUS].value_counts().to_dict()}); choose a date inside the data")
-    report = drift.report()
-    flagged = report[report["status"].isin([STATUS_WARNING, STATUS_ALERT])]
-    for row in flagged.itertuples():
-        log.warning("drift %s on %s: PSI %.3f", row.status, row.variable, row.psi)
-    drift_doc = {
-        "as_of": str(date.date()),
-        "model_version": bundle.version,
-        "thresholds": {"warning": settings.scoring.psi_warning, "alert": settings.scoring.psi_alert},
-        "n_scored": int((result[STATUS] == SCORED).sum()),
-        "score_psi": (None if (report["variable"] == "score").sum() == 0
-                      else float(report.loc[report["variable"] == "score", "psi"].iloc[0])),
-        "alerts": report.loc[report["status"] == STATUS_ALERT, "variable"].tolist(),
-        "warnings": report.loc[report["status"] == STATUS_WARNING, "variable"].tolist(),
-        "expected": report.loc[report["status"] == STATUS_EXPECTED, "variable"].tolist(),
-        "variables": json.loads(report.to_json(orient="records")),
-        # reasons whose direction contradicts the value they quote (must be 0), and reasons withheld
-        # because no member of their concept could be quoted without contradiction
-        "reasons": {"reference": scorer.reference_label, **reason_counts},
-        "pd_level": level_age(bundle.manifest, date, settings),
-    }
-    if reason_counts.get("contradictions"):
-        log.error("%d reasons contradict the value they quote", reason_counts["contradictions"])
-    matrix = migration_matrix(prev, result, scorer.grade_names()) if prev is not None else None
-    # the scores and their drift report (and migration) are replaced together or not at all
-    targets = [out, Path(f"{out}.drift.json")] + ([Path(f"{out}.migration.csv")] if matrix is not None else [])
-    with atomic_group(targets) as tmps:
-        frame_writer(result, fmt)(tmps[0])
-        tmps[1].write_text(json.dumps(drift_doc, indent=2), encoding="utf-8")
-        if matrix is not None:
-            tmps[2].write_text(matrix.to_csv(), encoding="utf-8")
-    if matrix is not None:
-        log.info("rating migration against %s: %s", previous, migration_summary(matrix, scorer.grade_names()))
+    write_scores(result, ids, date, drift, reason_counts, scorer, bundle, settings, prev, previous, out, fmt)
     counts = result[STATUS].value_counts().to_dict()
     grades = result["grade"].value_counts().sort_index().to_dict()
     log.info("scored %d customers as of %s with %s %s: %s; grades %s -> %s", len(result), date.date(),

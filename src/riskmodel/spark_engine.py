@@ -543,14 +543,13 @@ def run_score_spark(settings: Settings, as_of: str, data_dir: Path | None = None
     """
     from riskmodel.champion import load_champion_bundle
     from riskmodel.data.partition import check_as_of, parse_as_of
-    from riskmodel.drift import STATUS_ALERT, STATUS_EXPECTED, STATUS_WARNING, DriftAccumulator
+    from riskmodel.drift import DriftAccumulator
     from riskmodel.features.dictionary import CALENDAR_DRIVEN
     from riskmodel.features.portfolio import portfolio_indicators
-    from riskmodel.io import atomic_group, frame_writer, write_frame
-    from riskmodel.migration import migration_matrix, migration_summary
-    from riskmodel.pipeline import _read_previous_scores, _replace_dir, level_age, require_history_for
+    from riskmodel.io import write_frame
+    from riskmodel.pipeline import _read_previous_scores, _replace_dir, require_history_for, write_scores
     from riskmodel.safety import preflight_output
-    from riskmodel.scoring import SCORED, STATUS, Scorer
+    from riskmodel.scoring import STATUS, Scorer
 
     if fmt not in ("parquet", "csv"):
         raise RiskModelError(f"score: --format must be 'parquet' or 'csv', got {fmt!r}")
@@ -599,43 +598,7 @@ def run_score_spark(settings: Settings, as_of: str, data_dir: Path | None = None
     result = pd.concat([f for _, f in parts], ignore_index=True) if parts else scorer.score_features(pd.DataFrame())
     order = np.argsort(result[S.CUSTOMER_ID].astype("str").to_numpy(), kind="stable")
     result = result.take(order).reset_index(drop=True)
-    got = result[S.CUSTOMER_ID].astype(str)
-    if len(result) != len(ids) or got.duplicated().any() or set(got) != set(ids):
-        raise RiskModelError(f"scoring lost or repeated customers: {len(ids)} in, {len(result)} out "
-                             f"({int(got.duplicated().sum())} repeated)")
-    if not (result[STATUS] == SCORED).any():
-        from riskmodel.exceptions import NoDataError
-
-        raise NoDataError(f"no customer can be scored as of {date.date()} (statuses: "
-                          f"{result[STATUS].value_counts().to_dict()}); choose a date inside the data")
-    report = drift.report()
-    for row in report[report["status"].isin([STATUS_WARNING, STATUS_ALERT])].itertuples():
-        log.warning("drift %s on %s: PSI %.3f", row.status, row.variable, row.psi)
-    drift_doc = {  # the single-machine path's document (riskmodel.pipeline.run_score), key for key
-        "as_of": str(date.date()),
-        "model_version": bundle.version,
-        "thresholds": {"warning": settings.scoring.psi_warning, "alert": settings.scoring.psi_alert},
-        "n_scored": int((result[STATUS] == SCORED).sum()),
-        "score_psi": (None if (report["variable"] == "score").sum() == 0
-                      else float(report.loc[report["variable"] == "score", "psi"].iloc[0])),
-        "alerts": report.loc[report["status"] == STATUS_ALERT, "variable"].tolist(),
-        "warnings": report.loc[report["status"] == STATUS_WARNING, "variable"].tolist(),
-        "expected": report.loc[report["status"] == STATUS_EXPECTED, "variable"].tolist(),
-        "variables": json.loads(report.to_json(orient="records")),
-        "reasons": {"reference": scorer.reference_label, **reason_counts},
-        "pd_level": level_age(bundle.manifest, date, settings),
-    }
-    if reason_counts.get("contradictions"):
-        log.error("%d reasons contradict the value they quote", reason_counts["contradictions"])
-    matrix = migration_matrix(prev, result, scorer.grade_names()) if prev is not None else None
-    targets = [out, Path(f"{out}.drift.json")] + ([Path(f"{out}.migration.csv")] if matrix is not None else [])
-    with atomic_group(targets) as tmps:
-        frame_writer(result, fmt)(tmps[0])
-        tmps[1].write_text(json.dumps(drift_doc, indent=2), encoding="utf-8")
-        if matrix is not None:
-            tmps[2].write_text(matrix.to_csv(), encoding="utf-8")
-    if matrix is not None:
-        log.info("rating migration against %s: %s", previous, migration_summary(matrix, scorer.grade_names()))
+    write_scores(result, ids, date, drift, reason_counts, scorer, bundle, settings, prev, previous, out, fmt)
     log.info("scored %d customers as of %s with %s %s on spark (%d customer groups): %s -> %s", len(result),
              date.date(), bundle.model_name, bundle.version, len(parts), result[STATUS].value_counts().to_dict(), out)
     return out
