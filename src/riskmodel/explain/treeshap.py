@@ -371,8 +371,8 @@ PARALLEL_LOCK = threading.Lock()
 PARALLEL_MIN_ROWS = 2048
 
 
-@nb.njit(cache=True)
-def _shap_block(X: np.ndarray, out: np.ndarray, lo: int, hi: int, tree_node_start: np.ndarray,
+@nb.njit(cache=True, nogil=True)
+def _shap_block(XT: np.ndarray, out: np.ndarray, lo: int, hi: int, tree_node_start: np.ndarray,
                 node_feature: np.ndarray, node_threshold: np.ndarray, node_kind: np.ndarray,
                 node_nan_left: np.ndarray, node_zero_left: np.ndarray, node_cat_start: np.ndarray,
                 cat_left: np.ndarray, tree_group_start: np.ndarray, group_bit_start: np.ndarray,
@@ -381,34 +381,53 @@ def _shap_block(X: np.ndarray, out: np.ndarray, lo: int, hi: int, tree_node_star
                 table: np.ndarray) -> None:  # pragma: no cover - compiled
     """Add the SHAP values of rows lo..hi-1 to ``out`` (tree-major within the block).
 
-    Splits are evaluated without branches where possible (LightGBM's NumericalDecision:
-    a missing value goes to ``nan_left``, a zero under zero-as-missing to ``zero_left``;
-    CategoricalDecision: the codes listed go left, a missing or negative code goes right).
+    ``XT`` is the matrix transposed (features x rows, C-contiguous), so that one split is
+    evaluated over the block's rows as one contiguous, vectorisable loop; the table lookups then
+    go row by row, in the same order as always (the sums are the same to the last bit).
+    Splits follow LightGBM's rules (NumericalDecision: a missing value goes to ``nan_left``, a zero
+    under zero-as-missing to ``zero_left``; CategoricalDecision: the codes listed go left, a
+    missing or negative code goes right).
     """
     n_trees = tree_node_start.shape[0] - 1
     one = np.uint64(1)
+    n_rows = hi - lo
+    bits = np.empty(n_rows, dtype=np.uint64)
     for t in range(n_trees):
         n0 = tree_node_start[t]
         n_nodes = tree_node_start[t + 1] - n0
-        for i in range(lo, hi):
-            went_left = np.uint64(0)
-            for k in range(n_nodes):
-                node = n0 + k
-                f = X[i, node_feature[node]]
-                kind = node_kind[node]
-                if kind == 2:
-                    left = False
+        bits[:] = 0
+        for k in range(n_nodes):
+            node = n0 + k
+            x = XT[node_feature[node], lo:hi]
+            shift = np.uint64(k)
+            kind = node_kind[node]
+            if kind == 2:
+                c0, c1 = node_cat_start[node], node_cat_start[node + 1]
+                for r in range(n_rows):
+                    f = x[r]
                     if f > -1.0:  # False for NaN; LightGBM truncates to int and sends negative codes right
                         code = int(f)
-                        for c in range(node_cat_start[node], node_cat_start[node + 1]):
+                        for c in range(c0, c1):
                             if cat_left[c] == code:
-                                left = True
-                else:
-                    left = (f <= node_threshold[node]) | ((f != f) & node_nan_left[node])
-                    if kind == 1:
+                                bits[r] |= one << shift
+                                break
+            else:
+                thr = node_threshold[node]
+                nan_left = node_nan_left[node]
+                if kind == 1:
+                    zero_left = node_zero_left[node]
+                    for r in range(n_rows):
+                        f = x[r]
                         zero = abs(f) <= 1e-35
-                        left = (left & (not zero)) | (zero & node_zero_left[node])
-                went_left |= np.uint64(left) << np.uint64(k)
+                        left = (((f <= thr) | ((f != f) & nan_left)) & (not zero)) | (zero & zero_left)
+                        bits[r] |= np.uint64(left) << shift
+                else:
+                    for r in range(n_rows):
+                        f = x[r]
+                        bits[r] |= np.uint64((f <= thr) | ((f != f) & nan_left)) << shift
+        for r in range(n_rows):
+            went_left = bits[r]
+            i = lo + r
             for g in range(tree_group_start[t], tree_group_start[t + 1]):
                 b0 = group_bit_start[g]
                 n_anc = group_bit_start[g + 1] - b0
@@ -425,20 +444,20 @@ def _shap_block(X: np.ndarray, out: np.ndarray, lo: int, hi: int, tree_node_star
                     out[i, slot_feature[s0 + s]] += table[base + s]
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(parallel=True, cache=True, nogil=True)
 def _shap_parallel(X, out, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14,  # noqa: ANN001
                    a15, a16):  # noqa: ANN001, ANN202
-    n = X.shape[0]  # pragma: no cover - compiled
+    n = X.shape[1]  # pragma: no cover - compiled; X is features x rows
     n_blocks = (n + _BLOCK - 1) // _BLOCK
     for b in nb.prange(n_blocks):
         _shap_block(X, out, b * _BLOCK, min(n, (b + 1) * _BLOCK), a0, a1, a2, a3, a4, a5, a6, a7, a8, a9,
                     a10, a11, a12, a13, a14, a15, a16)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _shap_serial(X, out, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14,  # noqa: ANN001
                  a15, a16):  # noqa: ANN001, ANN202
-    n = X.shape[0]  # pragma: no cover - compiled
+    n = X.shape[1]  # pragma: no cover - compiled; X is features x rows
     for lo in range(0, n, _BLOCK):
         _shap_block(X, out, lo, min(n, lo + _BLOCK), a0, a1, a2, a3, a4, a5, a6, a7, a8, a9,
                     a10, a11, a12, a13, a14, a15, a16)
@@ -506,20 +525,25 @@ class LightGBMTreeShap:
                 cols.append(pd.to_numeric(s, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan))
         return np.column_stack(cols) if cols else np.zeros((len(X), 0))
 
-    def shap_values(self, X: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, float]:
-        """Return (rows x features SHAP values in log-odds, bias); row sums + bias = raw score."""
-        M = self.to_matrix(X) if isinstance(X, pd.DataFrame) else np.ascontiguousarray(X, dtype=np.float64)
+    def shap_values(self, X: pd.DataFrame | np.ndarray, serial: bool = False) -> tuple[np.ndarray, float]:
+        """Return (rows x features SHAP values in log-odds, bias); row sums + bias = raw score.
+
+        ``serial``: one thread, whatever the size (safe to run beside another thread's parallel kernel;
+        the compiled kernels release the GIL).
+        """
+        M = self.to_matrix(X) if isinstance(X, pd.DataFrame) else np.asarray(X, dtype=np.float64)
         out = np.zeros((M.shape[0], len(self.feature_names)))
+        MT = np.ascontiguousarray(M.T)  # features x rows: each split reads a contiguous run of rows
         tb = self._tables
         args = (tb.tree_node_start, tb.node_feature, tb.node_threshold, tb.node_kind, tb.node_nan_left,
                 tb.node_zero_left, tb.node_cat_start, tb.cat_left, tb.tree_group_start, tb.group_bit_start,
                 tb.bit_node, tb.group_sub_lo, tb.group_sub_n, tb.group_slot_start, tb.slot_feature,
                 tb.group_table_start, tb.table)
-        if M.shape[0] >= PARALLEL_MIN_ROWS:
+        if M.shape[0] >= PARALLEL_MIN_ROWS and not serial:
             with PARALLEL_LOCK:
-                _shap_parallel(M, out, *args)
+                _shap_parallel(MT, out, *args)
         elif M.shape[0]:
-            _shap_serial(M, out, *args)
+            _shap_serial(MT, out, *args)
         return out, tb.bias
 
 

@@ -277,9 +277,13 @@ class FiveCScorecard(ClassifierMixin, BaseEstimator):
 
     # the one 5C formula: fit, credit_level, sub_scores and batch scoring (on its matrix) all use these
     def level_from_points(self, pts: np.ndarray) -> np.ndarray:
-        """Credit level from indicator points (rows x ``indicators_``): ``sum(w * s) / sum(w * 10)``."""
+        """Credit level from indicator points (rows x ``indicators_``): ``sum(w * s) / sum(w * 10)``.
+
+        Summed row by row (not a BLAS product, whose order of additions depends on the number of
+        rows), so a customer's level is the same to the last bit whatever batch it is scored in.
+        """
         check_is_fitted(self)
-        return np.asarray(pts, dtype=float) @ self.weights_ / (10.0 * self.weights_.sum())
+        return (np.asarray(pts, dtype=float) * self.weights_).sum(axis=1) / (10.0 * self.weights_.sum())
 
     def sub_levels_from_points(self, pts: np.ndarray) -> dict[str, np.ndarray]:
         """One level per C from indicator points, as :meth:`sub_scores` (C -> array, zero-weight Cs left out)."""
@@ -290,7 +294,7 @@ class FiveCScorecard(ClassifierMixin, BaseEstimator):
             mask = np.array([i.c == c for i in self.indicators_])
             if mask.any() and self.weights_[mask].sum() > 0:  # a refitted card may zero a whole C
                 w = self.weights_[mask]
-                out[c] = pts[:, mask] @ w / (10.0 * w.sum())
+                out[c] = (pts[:, mask] * w).sum(axis=1) / (10.0 * w.sum())  # row by row, as level_from_points
         return out
 
     def contributions(self, X: Any) -> pd.DataFrame:
