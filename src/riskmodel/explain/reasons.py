@@ -362,8 +362,16 @@ class ReasonRule:
         return up, down
 
     def concept_sums(self, contrib: np.ndarray) -> np.ndarray:
-        """(n, concepts) sums of the contributions of each concept's features."""
-        return np.asarray(contrib, dtype=float) @ self.membership
+        """(n, concepts) sums of the contributions of each concept's features.
+
+        Added feature by feature in column order (not a BLAS product, whose order of additions
+        depends on the number of rows): a customer's sums are the same to the last bit whether it
+        is scored alone, in a service batch or in a batch chunk.
+        """
+        c = np.ascontiguousarray(contrib, dtype=np.float64)
+        out = np.zeros((c.shape[0], len(self.concept_names)))
+        _concept_sums(c, self.concept_id, out)
+        return out
 
     def select(self, contrib: np.ndarray, M: np.ndarray, n_up: int, n_down: int, count: bool = True,
                G: np.ndarray | None = None, keys: np.ndarray | None = None
@@ -398,6 +406,13 @@ class ReasonRule:
         else:
             _rule_serial(*args)
         return up, down, {"withheld": int(withheld.sum()) if count else 0}
+
+
+@nb.njit(cache=True, nogil=True)
+def _concept_sums(c: np.ndarray, concept_id: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    for i in range(c.shape[0]):
+        for j in range(c.shape[1]):
+            out[i, concept_id[j]] += c[i, j]
 
 
 @nb.njit(cache=True)

@@ -21,7 +21,7 @@ Examples
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -101,22 +101,32 @@ def category_points(ind: Indicator, values: Sequence[Any]) -> np.ndarray:
     return np.array([cats.get(_category_key(v), ind.missing_points) for v in values], dtype=float)
 
 
+def point_rule(ind: Indicator, levels: Sequence[str] | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """The rule of :func:`encoded_points` for one indicator, its lookup tables built once.
+
+    Batch scoring and the service build one per indicator when the scorer is made and apply it
+    to every batch (building the tables cost more than applying them to one customer).
+    """
+    if ind.categories is not None:
+        if levels is None:  # numeric values keyed as strings
+            return lambda x: indicator_points(ind, pd.Series(x))
+        cat_table = np.append(category_points(ind, list(levels)), ind.missing_points)
+        n_levels = len(levels)
+        return lambda x: cat_table[np.where(np.isnan(x), n_levels, x).astype(np.int64)]
+    return _numeric_rule(ind)
+
+
 def encoded_points(ind: Indicator, x: np.ndarray, levels: Sequence[str] | None = None) -> np.ndarray:
     """Points of one indicator on an encoded float column, the rule of :func:`indicator_points`.
 
     ``x`` holds numbers, or, for a categorical indicator with ``levels``, level codes
     (``levels[int(code)]``); NaN is missing.  Used by batch scoring on its feature matrix.
     """
-    if ind.categories is not None:
-        if levels is None:  # numeric values keyed as strings
-            return indicator_points(ind, pd.Series(x))
-        table = np.append(category_points(ind, list(levels)), ind.missing_points)
-        return table[np.where(np.isnan(x), len(levels), x).astype(np.int64)]
-    return numeric_points(ind, x)
+    return point_rule(ind, levels)(x)
 
 
-def numeric_points(ind: Indicator, x: np.ndarray) -> np.ndarray:
-    """Points 1..10 of a numeric indicator for float values (right-closed bins; NaN -> missing_points)."""
+def _numeric_table(ind: Indicator) -> tuple[np.ndarray, np.ndarray]:
+    """(cuts, points of each bin) of a numeric indicator: bin i (right-closed) scores ``table[i]``."""
     cuts = np.asarray(ind.cuts, dtype=float)
     k = len(cuts)
     if ind.points is not None:
@@ -125,8 +135,18 @@ def numeric_points(ind: Indicator, x: np.ndarray) -> np.ndarray:
         table = 1.0 + 9.0 * np.arange(k + 1) / k
     else:
         table = 10.0 - 9.0 * np.arange(k + 1) / k
-    idx = np.searchsorted(cuts, x, side="left")
-    return np.where(np.isnan(x), ind.missing_points, table[np.minimum(idx, k)])
+    return cuts, table
+
+
+def _numeric_rule(ind: Indicator) -> Callable[[np.ndarray], np.ndarray]:
+    cuts, table = _numeric_table(ind)
+    k, missing = len(cuts), ind.missing_points
+    return lambda x: np.where(np.isnan(x), missing, table[np.minimum(np.searchsorted(cuts, x, side="left"), k)])
+
+
+def numeric_points(ind: Indicator, x: np.ndarray) -> np.ndarray:
+    """Points 1..10 of a numeric indicator for float values (right-closed bins; NaN -> missing_points)."""
+    return _numeric_rule(ind)(x)
 
 
 class FiveCScorecard(ClassifierMixin, BaseEstimator):

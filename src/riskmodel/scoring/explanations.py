@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -38,15 +39,34 @@ class Explanation:
     reasons_up: list[dict[str, Any]]
     reasons_down: list[dict[str, Any]]
     policy: Policy | None
-    contributions: Series | None
+    #: contributions by feature (``contribution_names``); see :attr:`contributions`
+    contribution_values: np.ndarray | None
     expected_value: float | None
     model_version: str
     model_name: str
     features: dict[str, Any] = field(default_factory=dict)
-    #: contributions summed by concept (riskmodel.features.dictionary.CONCEPTS), same base value
-    concept_contributions: Series | None = None
+    #: contributions summed by concept (``concept_names``, riskmodel.features.dictionary.CONCEPTS), same base value
+    concept_values: np.ndarray | None = None
     #: what ``expected_value`` is: the reference customer's score, or the model's mean score
     base_label: str = "portfolio average"
+    contribution_names: Sequence[str] = ()
+    concept_names: Sequence[str] = ()
+
+    # Series on demand: the memo reads them, the REST service does not (two Series a customer
+    # cost as much as the rest of a batched explanation)
+    @cached_property
+    def contributions(self) -> Series | None:
+        """Contributions by feature (log-odds; positive raises the PD), None when the model gives none."""
+        if self.contribution_values is None:
+            return None
+        return pd.Series(self.contribution_values, index=list(self.contribution_names))
+
+    @cached_property
+    def concept_contributions(self) -> Series | None:
+        """Contributions summed by concept, None when not known."""
+        if self.concept_values is None:
+            return None
+        return pd.Series(self.concept_values, index=list(self.concept_names))
 
     def waterfall(self) -> tuple[Series, dict[str, str], str, str]:
         """(contributions, bar labels, base label, remainder noun) for the memo's waterfall.
@@ -132,11 +152,12 @@ def reason_reference(bundle: Bundle, features: Sequence[str], levels: Mapping[st
 
 def reason_records(formatter: ReasonFormatter, rule: ReasonRule, comparison: Mapping[str, Any],
                    reference_label: str, idx_row: np.ndarray, contrib_row: np.ndarray,
-                   texts_row: Sequence[object], values_row: Sequence[object]) -> list[dict[str, Any]]:
+                   texts_row: Sequence[object], values_row: Sequence[object],
+                   concept_row: np.ndarray | None = None) -> list[dict[str, Any]]:
     """The formatter's reason records plus the concept each speaks for, its summed contribution and
-    the reference value the sentence quotes."""
+    the reference value the sentence quotes (``concept_row``: the row's concept sums when at hand)."""
     recs = formatter.records(idx_row, contrib_row, texts_row, values_row)
-    sums = rule.concept_sums(contrib_row[None, :])[0]
+    sums = rule.concept_sums(contrib_row[None, :])[0] if concept_row is None else concept_row
     for rec, j in zip(recs, [j for j in idx_row.tolist() if j >= 0]):
         k = int(rule.concept_id[j])
         rec["concept"] = rule.concept_names[k]

@@ -12,8 +12,35 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskmodel.models.baseline import encoded_points
+from riskmodel.models.baseline import encoded_points, point_rule
 from riskmodel.scoring.encoding import FeatureEncoder
+
+
+class FiveCLevels:
+    """:func:`five_c_levels` for one baseline and encoder, with each indicator's point rule built once.
+
+    The scorer makes one when it is built; one customer's 5C levels then cost a lookup per
+    indicator instead of rebuilding every bin table (the REST service's one-record path).
+    """
+
+    def __init__(self, baseline: Any, encoder: FeatureEncoder) -> None:
+        self.baseline = baseline
+        self.encoder = encoder
+        inds = getattr(baseline, "indicators_", None)
+        self.on_matrix = (baseline is not None and inds is not None and hasattr(baseline, "level_from_points")
+                          and all(i.feature in encoder.pos for i in inds))
+        self._rules = ([(encoder.pos[i.feature], point_rule(i, encoder.levels.get(i.feature))) for i in inds]
+                       if self.on_matrix else [])
+
+    def __call__(self, M: np.ndarray, X: pd.DataFrame | None = None,
+                 MT: np.ndarray | None = None) -> tuple[np.ndarray, pd.DataFrame]:
+        """(credit level, per-C levels) of the rows of ``M``, as :func:`five_c_levels`."""
+        n = len(M)
+        if not self.on_matrix or not n:
+            return five_c_levels(self.baseline, M, self.encoder, X, MT)
+        cols = MT if MT is not None else M.T
+        pts = np.column_stack([rule(cols[j]) for j, rule in self._rules])
+        return self.baseline.level_from_points(pts), pd.DataFrame(self.baseline.sub_levels_from_points(pts))
 
 
 def five_c_levels(baseline: Any, M: np.ndarray, encoder: FeatureEncoder,

@@ -52,7 +52,7 @@ from riskmodel.scoring.columns import (
 )
 from riskmodel.scoring.encoding import FeatureEncoder
 from riskmodel.scoring.explanations import Explanation, c_of, reason_records, reason_reference
-from riskmodel.scoring.five_c import five_c_levels
+from riskmodel.scoring.five_c import FiveCLevels
 from riskmodel.scoring.statuses import ACTIVITY_FEATURES, row_statuses
 
 log = logging.getLogger(__name__)
@@ -133,6 +133,7 @@ class Scorer:
             self._align_booster()
         self.central_tendency = central_tendency_of(bundle)
         self.pipeline_block = PIPELINE_BLOCK  # rows of one pipelined block of score_features
+        self._five_c_levels = FiveCLevels(bundle.baseline, self.encoder)
 
     # ------------------------------------------------------------ set-up
     def _relevel(self, sc: "_Scored", frame: pd.DataFrame | None) -> None:
@@ -318,7 +319,7 @@ class Scorer:
     def _five_c(self, M: np.ndarray, X: pd.DataFrame | None,
                 MT: np.ndarray | None = None) -> tuple[np.ndarray, pd.DataFrame]:
         """5C credit level and per-C levels (see :func:`riskmodel.scoring.five_c.five_c_levels`)."""
-        return five_c_levels(self.bundle.baseline, M, self.encoder, X, MT)
+        return self._five_c_levels(M, X, MT)
 
     def score_features(self, frame: pd.DataFrame, as_of: Any = None) -> pd.DataFrame:
         """One output row per input row: status, PD, grade, 5C levels, reasons, limit and terms.
@@ -453,10 +454,10 @@ class Scorer:
         return equity, revenue
 
     def _records(self, idx_row: np.ndarray, contrib_row: np.ndarray, texts_row: Sequence[object],
-                 values_row: Sequence[object]) -> list[dict[str, Any]]:
+                 values_row: Sequence[object], concept_row: np.ndarray | None = None) -> list[dict[str, Any]]:
         """One customer's reason records (see :func:`riskmodel.scoring.explanations.reason_records`)."""
         return reason_records(self.formatter, self.rule, self.comparison, self.reference_label, idx_row,
-                              contrib_row, texts_row, values_row)
+                              contrib_row, texts_row, values_row, concept_row)
 
     def grade_names(self) -> list[str]:
         """Grades best first, then the default grade."""
@@ -480,7 +481,10 @@ class Scorer:
         status = self.statuses(pd.DataFrame(index=range(len(records))), M, known)
         empty = np.array([all(v is None for v in rec.values()) for rec in records], dtype=bool)
         status = np.where(empty & (status == SCORED), NO_ACTIVITY, status)  # no evidence at all: nothing to judge
-        return self._explain(M, status, list(customer_ids), pd.DataFrame.from_records(list(records)))
+        # only the calibration's portfolio covariates are read from a frame (the rest is in M)
+        covariates = list(self.central_tendency.covariates) if self.central_tendency is not None else []
+        frame = pd.DataFrame({c: [rec.get(c) for rec in records] for c in covariates}, index=range(len(records)))
+        return self._explain(M, status, list(customer_ids), frame)
 
     def self_test(self) -> None:
         """Score one probe record end to end; ModelNotFoundError (one line) when the model cannot score."""
@@ -511,6 +515,7 @@ class Scorer:
             if f in self.levels:  # category labels, None when missing
                 lv = self.levels[f]
                 values[:, j] = [None if np.isnan(v) else lv[int(v)] for v in sc.M[:, j]]
+        concepts = self.rule.concept_sums(sc.contrib)  # rows x concepts, once for the batch
         sub_cols = list(sc.sub.columns)
         sub_values = sc.sub.to_numpy(dtype=float) if sub_cols else np.empty((len(sc.rows), 0))
         out: list[Explanation] = []
@@ -529,12 +534,11 @@ class Scorer:
                 customer_id=ids[r], status=st, pd=float(sc.pd[i]), grade=grade,
                 credit_level=None if np.isnan(sc.level[i]) else float(sc.level[i]),
                 sub_scores={c: float(sub_values[i, k]) for k, c in enumerate(sub_cols)},
-                reasons_up=self._records(sc.up[i], sc.contrib[i], texts_up[i], row_values),
-                reasons_down=self._records(sc.down[i], sc.contrib[i], texts_down[i], row_values),
+                reasons_up=self._records(sc.up[i], sc.contrib[i], texts_up[i], row_values, concepts[i]),
+                reasons_down=self._records(sc.down[i], sc.contrib[i], texts_down[i], row_values, concepts[i]),
                 policy=policy_for(grade, equity[r], revenue[r], self.master_scale, invoiced[r]),
-                contributions=pd.Series(sc.contrib[i], index=self.features),
-                concept_contributions=pd.Series(self.rule.concept_sums(sc.contrib[i:i + 1])[0],
-                                                index=self.rule.concept_names),
+                contribution_values=sc.contrib[i], contribution_names=self.features,
+                concept_values=concepts[i], concept_names=self.rule.concept_names,
                 base_label=(f"reference: {self.reference_label}" if self._explainer is not None
                             else "portfolio average"),
                 expected_value=ev, model_version=self.version, model_name=self.model_name,
