@@ -29,7 +29,7 @@ class FiveCLevels:
         inds = getattr(baseline, "indicators_", None)
         self.on_matrix = (baseline is not None and inds is not None and hasattr(baseline, "level_from_points")
                           and all(i.feature in encoder.pos for i in inds))
-        self._rules = ([(encoder.pos[i.feature], point_rule(i, encoder.levels.get(i.feature))) for i in inds]
+        self._rules = ([(encoder.pos[i.feature], point_rule(i, encoder.levels.get(i.feature))) for i in inds or ()]
                        if self.on_matrix else [])
 
     def __call__(self, M: np.ndarray, X: pd.DataFrame | None = None,
