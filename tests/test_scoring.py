@@ -151,7 +151,8 @@ def test_five_c_levels_equal_the_baselines(w, features) -> None:
     scorer = Scorer(w.bundles["lightgbm"], w.settings.scoring)
     base = w.bundles["lightgbm"].baseline
     X = scorer.prepare(features)
-    level, sub = scorer._five_c(scorer.encode(features), None)
+    level, sub_levels = scorer._five_c(scorer.encode(features), None)
+    sub = pd.DataFrame(sub_levels)
     np.testing.assert_allclose(level, base.credit_level(X), atol=1e-12)
     np.testing.assert_allclose(sub.to_numpy(), base.sub_scores(X).to_numpy(), atol=1e-12)
 

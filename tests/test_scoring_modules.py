@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import riskmodel
@@ -71,7 +72,8 @@ def test_matrix_5c_levels_and_fast_pd_are_the_models_own(w) -> None:
     rows = w.table.head(400)
     M = scorer.encode(rows)
     X = scorer.to_frame(M)
-    level, sub = scorer._five_c(M, None)
+    level, sub_levels = scorer._five_c(M, None)
+    sub = pd.DataFrame(sub_levels)
     base = bundle.baseline
     np.testing.assert_allclose(level, base.credit_level(X), rtol=0, atol=1e-12)
     expected_sub = base.sub_scores(X).reset_index(drop=True)

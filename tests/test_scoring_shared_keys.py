@@ -119,3 +119,22 @@ def test_limit_basis_codes_equal_the_named_rule() -> None:
     pd.testing.assert_series_equal(out["limit_basis"], pd.Series(expected, name="limit_basis"), check_exact=True)
     assert len(set(named[has])) >= 5  # most bases occur
     assert np.isnan(out["limit"].to_numpy()[has & (named == "committee")]).all()
+
+
+def test_one_customers_sentences_equal_the_grouped_ones(case) -> None:
+    """The formatter words a few cells one by one (the REST path) exactly as it words a chunk by groups."""
+    scorer, frame, M_all, c_all = case
+    M, c = M_all[:400], c_all[:400]
+    up, down, _ = scorer.rule.select(c, M, 4, 2)
+    keys = scorer.rule.display_keys(M)
+    X = scorer.to_frame(M)
+    fmt = scorer.formatter
+    for idx in (up, down):
+        grouped = fmt.format(idx, M, keys=keys)
+        grouped_frame = fmt.format(idx, X)
+        assert grouped.tolist() == grouped_frame.tolist()
+        for i in range(0, 400, 7):
+            row_keys = scorer.rule.display_keys(M[i:i + 1])
+            assert fmt.format(idx[i:i + 1], M[i:i + 1], keys=row_keys)[0].tolist() == grouped[i].tolist()
+            assert fmt.format(idx[i:i + 1], X.iloc[i:i + 1])[0].tolist() == grouped[i].tolist()
+    assert sum(v is not None for v in grouped.ravel()) > 300  # many sentences compared

@@ -205,6 +205,10 @@ class ReasonFormatter:
         cells = np.flatnonzero(flat >= 0)
         if cells.size == 0:
             return out.reshape(n, k)
+        if cells.size <= 16:  # one customer or a few (the REST service): cell by cell, no grouping
+            for cell in cells.tolist():
+                out[cell] = self._sentence(int(flat[cell]), cell // k, X, keys)
+            return out.reshape(n, k)
         order = cells[np.argsort(flat[cells], kind="stable")]
         feats, starts = np.unique(flat[order], return_index=True)
         bounds = list(starts[1:]) + [order.size]
@@ -226,6 +230,17 @@ class ReasonFormatter:
                               for u in uniq_list], dtype=object)
             out[where] = texts[np.asarray(codes).ravel()]
         return out.reshape(n, k)
+
+    def _sentence(self, j: int, row: int, X: pd.DataFrame | np.ndarray, keys: np.ndarray | None) -> str:
+        """The sentence of one cell, as :meth:`format` words it for a group of cells."""
+        ft = self._text[j]
+        if keys is not None and isinstance(X, np.ndarray) and j not in self._levels \
+                and ft.template.kind != "category":
+            value: object = float(keys[row, j])
+        else:
+            shown = self.shown_values(X, j, np.array([row]))
+            value = shown[0] if shown.dtype == object else float(shown[0])
+        return sentence(ft.c_label, render_body(ft.template, value), ft.comparison)
 
     def records(self, idx_row: np.ndarray, contrib_row: np.ndarray, texts_row: Sequence[object],
                 values_row: Sequence[object]) -> list[dict[str, object]]:

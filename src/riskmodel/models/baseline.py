@@ -138,10 +138,41 @@ def _numeric_table(ind: Indicator) -> tuple[np.ndarray, np.ndarray]:
     return cuts, table
 
 
+class NumericPoints:
+    """Points 1..10 of several numeric indicators at once (right-closed bins; NaN -> missing_points).
+
+    The one rule for numeric indicators: :func:`numeric_points` is this class with one indicator.
+    A value scores the points of the bin after the cuts strictly below it (``searchsorted`` with
+    ``side="left"``), counted for every indicator in one array pass; cuts are padded with +inf.
+    """
+
+    def __init__(self, inds: Sequence[Indicator]) -> None:
+        tables = [_numeric_table(i) for i in inds]
+        width = max((len(c) for c, _ in tables), default=0)
+        self.cuts = np.full((len(tables), width), np.inf)
+        self.points = np.zeros((len(tables), width + 1))
+        for m, (cuts, table) in enumerate(tables):
+            self.cuts[m, :len(cuts)] = cuts
+            self.points[m, :len(table)] = table
+        self.missing = np.array([i.missing_points for i in inds], dtype=float)
+        self._rows = np.arange(len(tables))[:, None]
+
+    def __call__(self, XT: np.ndarray) -> np.ndarray:
+        """Points (indicators x rows) of ``XT`` (indicators x rows of float values)."""
+        XT = np.asarray(XT, dtype=float)
+        # the points of the bin after the cuts strictly below each value (the +inf padding never is);
+        # NaN scores missing_points
+        if XT.shape[1] <= 256 or not len(XT):  # few rows (the REST service): every value against every cut
+            pts = self.points[self._rows, (XT[:, :, None] > self.cuts[:, None, :]).sum(axis=2)]
+        else:  # many rows: a binary search per indicator is cheaper than comparing with every cut
+            pts = np.stack([self.points[m][np.searchsorted(self.cuts[m], XT[m], side="left")]
+                            for m in range(len(XT))])
+        return np.where(np.isnan(XT), self.missing[:, None], pts)
+
+
 def _numeric_rule(ind: Indicator) -> Callable[[np.ndarray], np.ndarray]:
-    cuts, table = _numeric_table(ind)
-    k, missing = len(cuts), ind.missing_points
-    return lambda x: np.where(np.isnan(x), missing, table[np.minimum(np.searchsorted(cuts, x, side="left"), k)])
+    table = NumericPoints([ind])
+    return lambda x: table(np.asarray(x, dtype=float)[None, :])[0]
 
 
 def numeric_points(ind: Indicator, x: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ the :class:`Explanation` the memo and the API read.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -44,7 +44,8 @@ class Explanation:
     expected_value: float | None
     model_version: str
     model_name: str
-    features: dict[str, Any] = field(default_factory=dict)
+    #: the customer's feature values (``contribution_names``; category labels, None or NaN missing); see :attr:`features`
+    feature_values: Sequence[Any] = ()
     #: contributions summed by concept (``concept_names``, riskmodel.features.dictionary.CONCEPTS), same base value
     concept_values: np.ndarray | None = None
     #: what ``expected_value`` is: the reference customer's score, or the model's mean score
@@ -52,8 +53,14 @@ class Explanation:
     contribution_names: Sequence[str] = ()
     concept_names: Sequence[str] = ()
 
-    # Series on demand: the memo reads them, the REST service does not (two Series a customer
-    # cost as much as the rest of a batched explanation)
+    # built on demand: the memo reads them, the REST service does not (two Series and a dict a
+    # customer cost as much as the rest of a batched explanation)
+    @cached_property
+    def features(self) -> dict[str, Any]:
+        """Feature -> the customer's value (None when missing)."""
+        return {f: (None if v is None or (isinstance(v, float) and np.isnan(v)) else v)
+                for f, v in zip(self.contribution_names, self.feature_values)}
+
     @cached_property
     def contributions(self) -> Series | None:
         """Contributions by feature (log-odds; positive raises the PD), None when the model gives none."""

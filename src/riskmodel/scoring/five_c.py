@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskmodel.models.baseline import encoded_points, point_rule
+from riskmodel.models.baseline import NumericPoints, encoded_points, point_rule
 from riskmodel.scoring.encoding import FeatureEncoder
 
 
@@ -29,18 +29,32 @@ class FiveCLevels:
         inds = getattr(baseline, "indicators_", None)
         self.on_matrix = (baseline is not None and inds is not None and hasattr(baseline, "level_from_points")
                           and all(i.feature in encoder.pos for i in inds))
-        self._rules = ([(encoder.pos[i.feature], point_rule(i, encoder.levels.get(i.feature))) for i in inds or ()]
-                       if self.on_matrix else [])
+        inds = list(inds or ()) if self.on_matrix else []
+        self._n = len(inds)
+        numeric = [k for k, i in enumerate(inds) if i.categories is None]
+        self._numeric_at = np.array(numeric, dtype=np.int64)  # their places among the indicators
+        self._numeric_cols = np.array([encoder.pos[inds[k].feature] for k in numeric], dtype=np.int64)
+        self._numeric = NumericPoints([inds[k] for k in numeric])  # all numeric indicators in one pass
+        self._rules = [(k, encoder.pos[i.feature], point_rule(i, encoder.levels.get(i.feature)))
+                       for k, i in enumerate(inds) if i.categories is not None]
 
     def __call__(self, M: np.ndarray, X: pd.DataFrame | None = None,
-                 MT: np.ndarray | None = None) -> tuple[np.ndarray, pd.DataFrame]:
-        """(credit level, per-C levels) of the rows of ``M``, as :func:`five_c_levels`."""
+                 MT: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(credit level, C -> level array) of the rows of ``M``, the values of :func:`five_c_levels`.
+
+        The per-C levels come as a dict of arrays, not a frame: building a frame cost more than
+        the levels themselves for one customer.
+        """
         n = len(M)
         if not self.on_matrix or not n:
-            return five_c_levels(self.baseline, M, self.encoder, X, MT)
+            level, sub = five_c_levels(self.baseline, M, self.encoder, X, MT)
+            return level, {str(c): sub[c].to_numpy(dtype=float) for c in sub.columns}
         cols = MT if MT is not None else M.T
-        pts = np.column_stack([rule(cols[j]) for j, rule in self._rules])
-        return self.baseline.level_from_points(pts), pd.DataFrame(self.baseline.sub_levels_from_points(pts))
+        pts = np.empty((n, self._n))
+        pts[:, self._numeric_at] = self._numeric(cols[self._numeric_cols]).T
+        for k, j, rule in self._rules:
+            pts[:, k] = rule(cols[j])
+        return self.baseline.level_from_points(pts), self.baseline.sub_levels_from_points(pts)
 
 
 def five_c_levels(baseline: Any, M: np.ndarray, encoder: FeatureEncoder,

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas import DataFrame
 
 from riskmodel.bundle import Bundle
 from riskmodel.config import C_NAMES, LimitReviewSettings, MasterScaleSettings, ScoringSettings
@@ -70,7 +69,7 @@ class _Scored:
     pd: np.ndarray
     grade: np.ndarray
     level: np.ndarray
-    sub: DataFrame  # pandas' (the field ``pd`` shadows the module in the annotations)
+    sub: dict[str, np.ndarray]  # C -> level of each scored row
     contrib: np.ndarray
     up: np.ndarray
     down: np.ndarray
@@ -317,7 +316,7 @@ class Scorer:
         return _Scored(rows, Ms, pd_, grade, level, sub, contrib, up, down, counts, keys)
 
     def _five_c(self, M: np.ndarray, X: pd.DataFrame | None,
-                MT: np.ndarray | None = None) -> tuple[np.ndarray, pd.DataFrame]:
+                MT: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """5C credit level and per-C levels (see :func:`riskmodel.scoring.five_c.five_c_levels`)."""
         return self._five_c_levels(M, X, MT)
 
@@ -412,8 +411,8 @@ class Scorer:
         out[CREDIT_LEVEL] = level
         for c in C_NAMES:
             v = np.full(n, np.nan)
-            if c in sc.sub.columns:
-                v[rows] = sc.sub[c].to_numpy(dtype=float)
+            if c in sc.sub:
+                v[rows] = sc.sub[c]
             out[LEVEL_PREFIX + c] = v
 
         text_cols, code_cols = reason_columns(n_up, n_down)
@@ -516,8 +515,8 @@ class Scorer:
                 lv = self.levels[f]
                 values[:, j] = [None if np.isnan(v) else lv[int(v)] for v in sc.M[:, j]]
         concepts = self.rule.concept_sums(sc.contrib)  # rows x concepts, once for the batch
-        sub_cols = list(sc.sub.columns)
-        sub_values = sc.sub.to_numpy(dtype=float) if sub_cols else np.empty((len(sc.rows), 0))
+        sub_cols = list(sc.sub)
+        sub_values = np.column_stack([sc.sub[c] for c in sub_cols]) if sub_cols else np.empty((len(sc.rows), 0))
         out: list[Explanation] = []
         for r in range(len(M)):
             st = str(status[r])
@@ -542,7 +541,6 @@ class Scorer:
                 base_label=(f"reference: {self.reference_label}" if self._explainer is not None
                             else "portfolio average"),
                 expected_value=ev, model_version=self.version, model_name=self.model_name,
-                features={f: (None if v is None or (isinstance(v, float) and np.isnan(v)) else v)
-                          for f, v in zip(self.features, row_values)},
+                feature_values=row_values,
             ))
         return out
