@@ -138,6 +138,9 @@ def rank_reasons(contrib: np.ndarray, n_up: int, n_down: int) -> tuple[np.ndarra
     return up, down
 
 
+_SENTENCE_CACHE = 200_000  # worded sentences remembered by a formatter (about 40 MB at most)
+
+
 @dataclass(frozen=True)
 class _FeatureText:
     template: ReasonTemplate
@@ -169,6 +172,7 @@ class ReasonFormatter:
                                            reference_label))
             for f in self.features
         ]
+        self._sentences: dict[tuple[int, object], str] = {}  # see _text_of
 
     def c_label(self, j: int) -> str:
         return self._text[j].c_label
@@ -226,8 +230,7 @@ class ReasonFormatter:
             else:
                 uniq_arr, codes = np.unique(shown, return_inverse=True)
                 uniq_list = uniq_arr.tolist()
-            texts = np.array([sentence(ft.c_label, render_body(ft.template, u), ft.comparison)
-                              for u in uniq_list], dtype=object)
+            texts = np.array([self._text_of(j, u) for u in uniq_list], dtype=object)
             out[where] = texts[np.asarray(codes).ravel()]
         return out.reshape(n, k)
 
@@ -240,7 +243,24 @@ class ReasonFormatter:
         else:
             shown = self.shown_values(X, j, np.array([row]))
             value = shown[0] if shown.dtype == object else float(shown[0])
-        return sentence(ft.c_label, render_body(ft.template, value), ft.comparison)
+        return self._text_of(j, value)
+
+    def _text_of(self, j: int, value: object) -> str:
+        """The sentence of feature ``j`` showing ``value`` (a display key, a level, None or NaN), remembered.
+
+        A book repeats the same shown values (a delay of 30 days, a share of 12.5%) in every chunk and
+        service batch: each sentence is worded once and then looked up.
+        """
+        missing = value is None or (isinstance(value, float) and value != value)
+        key = (j, None) if missing else (j, value)
+        text = self._sentences.get(key)
+        if text is None:
+            ft = self._text[j]
+            text = sentence(ft.c_label, render_body(ft.template, None if missing else value), ft.comparison)
+            if len(self._sentences) >= _SENTENCE_CACHE:
+                self._sentences.clear()  # bounded: a book of unusual values never grows it without end
+            self._sentences[key] = text
+        return text
 
     def records(self, idx_row: np.ndarray, contrib_row: np.ndarray, texts_row: Sequence[object],
                 values_row: Sequence[object]) -> list[dict[str, object]]:
@@ -572,24 +592,37 @@ def count_contradictions(rule: ReasonRule, up: np.ndarray, down: np.ndarray, con
     (the same rounding of the same cells; the decisions are checked here again).
     """
     G = rule.concept_sums(contrib) if G is None else G
+    keys = rule.display_keys(M) if keys is None else keys
+    return int(_count_contradictions(
+        np.ascontiguousarray(up, dtype=np.int64), np.ascontiguousarray(down, dtype=np.int64),
+        np.asarray(contrib, dtype=np.float64), np.asarray(M, dtype=np.float64), np.asarray(keys, dtype=np.float64),
+        np.asarray(G, dtype=np.float64), rule.ref_keys.astype(np.float64), rule.direction, rule.calendar,
+        rule.lower, rule.upper, rule.concept_id))
+
+
+@nb.njit(cache=True, nogil=True)
+def _count_contradictions(up, down, contrib, M, keys, G, ref_keys, direction, calendar, lower, upper,  # noqa: ANN001
+                          concept_id):  # noqa: ANN001, ANN202  # pragma: no cover - compiled
+    """The rule of :func:`count_contradictions`, shown cell by shown cell."""
     bad = 0
-    for idx, sign in ((up, 1.0), (down, -1.0)):
-        r, k = np.nonzero(idx >= 0)
-        j = idx[r, k]
-        for feat in np.unique(j):
-            sel = j == feat
-            rows = r[sel]
-            x = M[rows, feat]
-            xk = _keys(rule.kinds[feat], x) if keys is None else keys[rows, feat]
-            rk = rule.ref_keys[feat]
-            d = rule.direction[feat]
-            wrong = (contrib[rows, feat] * sign <= 0) | (G[rows, rule.concept_id[feat]] * sign <= 0)
-            known = ~np.isnan(x)
-            if d:
-                wrong |= known & ~((xk - rk) * d * sign > 0)
-            else:
-                wrong |= known & (xk == rk)
-            if rule.calendar[feat]:
-                wrong |= known & ((x < rule.lower[feat]) | (x > rule.upper[feat]))
-            bad += int(wrong.sum())
+    for side in range(2):
+        idx = up if side == 0 else down
+        sign = 1.0 if side == 0 else -1.0
+        for r in range(idx.shape[0]):
+            for p in range(idx.shape[1]):
+                j = idx[r, p]
+                if j < 0:
+                    continue
+                x = M[r, j]
+                wrong = contrib[r, j] * sign <= 0 or G[r, concept_id[j]] * sign <= 0
+                if not np.isnan(x):  # missing values claim no side
+                    d = direction[j]
+                    if d != 0:
+                        if not (keys[r, j] - ref_keys[j]) * d * sign > 0:
+                            wrong = True
+                    elif keys[r, j] == ref_keys[j]:
+                        wrong = True
+                    if calendar[j] and (x < lower[j] or x > upper[j]):
+                        wrong = True
+                bad += 1 if wrong else 0
     return bad
