@@ -77,6 +77,16 @@ class _Scored:
     keys: np.ndarray | None = None  # display keys of every cell of M (ReasonRule.display_keys)
 
 
+@dataclass
+class _Columns:
+    """One block's output columns before typing (see :meth:`Scorer._block_columns`)."""
+
+    n: int
+    columns: dict[str, Any]
+    policy: pd.DataFrame
+    reason_counts: dict[str, int]
+
+
 class Scorer:
     """Score feature records with a champion bundle.
 
@@ -354,8 +364,7 @@ class Scorer:
             rows = np.flatnonzero(status[lo:hi] == SCORED)
             return self._contrib_matrix(M[lo:hi][rows], serial=serial)
 
-        parts: list[pd.DataFrame] = []
-        counts: dict[str, int] = {}
+        parts: list[_Columns] = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="treeshap") as pool:
             ahead: Future[tuple[np.ndarray, np.ndarray]] | None = None
             done = contrib_of(0, serial=False)  # nothing to overlap yet: both cores on the first block
@@ -363,18 +372,23 @@ class Scorer:
                 if ahead is not None:
                     done = ahead.result()
                 ahead = pool.submit(contrib_of, k + 1, True) if k + 1 < len(bounds) else None
-                part = self._score_block(frame.iloc[lo:hi], M[lo:hi], as_of, status[lo:hi], done)
-                for key, v in part.attrs["reasons"].items():
-                    counts[key] = counts.get(key, 0) + int(v)
-                parts.append(part)
-        result = pd.concat(parts, ignore_index=True)
-        result.attrs["reasons"] = counts
-        return result
+                parts.append(self._block_columns(frame.iloc[lo:hi], M[lo:hi], as_of, status[lo:hi], done))
+        return self._assemble(parts)
 
     def _score_block(self, frame: pd.DataFrame, M: np.ndarray, as_of: Any = None,
                      status: np.ndarray | None = None,
                      shap: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
-        """:meth:`score_features` of one block; ``shap``: its scored rows' TreeSHAP (contributions, raw)."""
+        """:meth:`score_features` of one block, in one piece."""
+        return self._assemble([self._block_columns(frame, M, as_of, status, shap)])
+
+    def _block_columns(self, frame: pd.DataFrame, M: np.ndarray, as_of: Any = None,
+                       status: np.ndarray | None = None,
+                       shap: tuple[np.ndarray, np.ndarray] | None = None) -> "_Columns":
+        """The output columns of one block as plain arrays (categories as codes, texts as objects).
+
+        ``shap``: the block's scored rows' TreeSHAP (contributions, raw).  The typed frame is built
+        once for all the blocks of a frame (:meth:`_assemble`): typed columns cost per call.
+        """
         n = len(frame)
         n_up, n_down = self.scoring.n_reasons_up, self.scoring.n_reasons_down
         status = self.statuses(frame, M) if status is None else status
@@ -391,11 +405,11 @@ class Scorer:
             out[S.SNAPSHOT_DATE] = pd.to_datetime(frame[S.SNAPSHOT_DATE]).to_numpy()
         else:
             out[S.SNAPSHOT_DATE] = np.full(n, pd.Timestamp(as_of) if as_of is not None else pd.NaT)
-        # categoricals from integer codes (no hashing of n strings); the same values and dtypes
+        # categoricals as integer codes (no hashing of n strings); typed in _assemble
         status_code = np.full(n, -1, dtype=np.int64)
         for k, name in enumerate(STATUSES):
             status_code[status == name] = k
-        out[STATUS] = pd.Categorical.from_codes(status_code, categories=list(STATUSES))
+        out[STATUS] = status_code
 
         pd_all = np.full(n, np.nan)
         pd_all[rows] = sc.pd
@@ -405,7 +419,7 @@ class Scorer:
         grade = np.full(n, None, dtype=object)
         grade[rows] = sc.grade
         grade[default] = self.master_scale.default_grade
-        out[GRADE] = pd.Categorical(grade, categories=self.grade_names())
+        out[GRADE] = grade
         level = np.full(n, np.nan)
         level[rows] = sc.level
         out[CREDIT_LEVEL] = level
@@ -421,10 +435,10 @@ class Scorer:
             for k, name in enumerate(names):
                 t = np.full(n, None, dtype=object)
                 t[rows] = texts[:, k]
-                out[name] = pd.array(t, dtype="str")
+                out[name] = t
                 code = np.full(n, -1, dtype=np.int64)
                 code[rows] = idx[:, k]
-                out[name + "_code"] = pd.Categorical.from_codes(code, categories=self.features)
+                out[name + "_code"] = code
 
         equity, revenue = self._statement_figures(M)
         invoiced = M[:, self._pos[N.pay_amount(12)]] if N.pay_amount(12) in self._pos else np.full(n, np.nan)
@@ -433,11 +447,37 @@ class Scorer:
                    else None)
         pol = policy_frame(grade, equity, revenue, invoiced, self.master_scale, current_limit=current,
                            max_increase_share=self.limit_review.max_increase_share)
+        return _Columns(n, out, pol, dict(sc.reason_counts))
+
+    def _assemble(self, blocks: list["_Columns"]) -> pd.DataFrame:
+        """The typed output frame of the blocks, in order, and the summed reason counts in ``attrs``."""
+        n_up, n_down = self.scoring.n_reasons_up, self.scoring.n_reasons_down
+        n = sum(b.n for b in blocks)
+        first = blocks[0].columns
+
+        def col(name: str) -> np.ndarray:
+            return first[name] if len(blocks) == 1 else np.concatenate([b.columns[name] for b in blocks])
+
+        out: dict[str, Any] = {S.CUSTOMER_ID: col(S.CUSTOMER_ID), S.SNAPSHOT_DATE: col(S.SNAPSHOT_DATE),
+                               STATUS: pd.Categorical.from_codes(col(STATUS), categories=list(STATUSES)),
+                               PD: col(PD), GRADE: pd.Categorical(col(GRADE), categories=self.grade_names()),
+                               CREDIT_LEVEL: col(CREDIT_LEVEL)}
+        for c in C_NAMES:
+            out[LEVEL_PREFIX + c] = col(LEVEL_PREFIX + c)
+        text_cols, _ = reason_columns(n_up, n_down)
+        for name in text_cols:
+            out[name] = pd.array(col(name), dtype="str")
+            out[name + "_code"] = pd.Categorical.from_codes(col(name + "_code"), categories=self.features)
+        pol = blocks[0].policy if len(blocks) == 1 else pd.concat([b.policy for b in blocks], ignore_index=True)
         for c in pol.columns:
             out[c] = pol[c].array
         out[MODEL_VERSION] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int64), categories=[self.version])
         result = pd.DataFrame(out)[output_columns(n_up, n_down)]
-        result.attrs["reasons"] = dict(sc.reason_counts)  # shown, contradictions, withheld (see ReasonRule)
+        counts: dict[str, int] = {}
+        for b in blocks:  # shown, contradictions, withheld (see ReasonRule)
+            for key, v in b.reason_counts.items():
+                counts[key] = counts.get(key, 0) + int(v)
+        result.attrs["reasons"] = counts
         return result
 
     def _statement_figures(self, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
