@@ -124,3 +124,26 @@ def test_training_on_partitions_samples_customers_under_the_ceiling_and_says_so(
     full = train_from_tables(small_settings(root, models={"enabled": ["logistic_scorecard"]}), parts)
     assert "sample" not in full.data
     assert 0.3 * full.data["n_train"] < result.data["n_train"] < 0.7 * full.data["n_train"]
+
+
+def test_partitions_validated_in_worker_processes_give_the_same_book(layouts, tmp_path) -> None:
+    """PartitionedBook.open with 2 worker processes: the same book, span and spilled partitions, in order;
+    a broken partition is still named (the error crosses the process boundary)."""
+    from riskmodel.data.partition import PartitionedBook
+
+    _, _, _, parts, n = layouts
+    one = PartitionedBook.open(parts, tmp_path / "one", workers=1)
+    two = PartitionedBook.open(parts, tmp_path / "two", workers=2, parallel_min_customers=0)
+    assert one.names == two.names and len(two.names) == n and one.span == two.span
+    for name, frame in one.book.as_dict().items():
+        pd.testing.assert_frame_equal(frame, getattr(two.book, name), check_exact=True)
+    for a, b in zip(one.parts(), two.parts(), strict=True):
+        for name, frame in a.as_dict().items():
+            pd.testing.assert_frame_equal(frame, getattr(b, name), check_exact=True)
+    broken = tmp_path / "broken"
+    write_partitioned(load_and_validate(parts), broken, 150)
+    bad = pd.read_parquet(broken / S.INVOICES / "part-00002.parquet")
+    bad.loc[bad.index[:3], S.AMOUNT] = -5.0
+    bad.to_parquet(broken / S.INVOICES / "part-00002.parquet", index=False)
+    with pytest.raises(SchemaError, match="part-00002"):
+        PartitionedBook.open(broken, tmp_path / "three", workers=2, parallel_min_customers=0)

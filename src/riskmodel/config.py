@@ -413,7 +413,8 @@ class ScaleSettings(_Section):
 
     memory_ceiling_gb: float = Field(8.0, gt=0)
     partition_customers: int = Field(50_000, ge=10)
-    #: partitions ``simulate --partitioned`` works on at once (0: as many as the CPUs and memory_ceiling_gb allow)
+    #: partitions ``simulate --partitioned`` works on at once, and partitions validated at once when ``features``,
+    #: ``train`` or ``score`` open a partitioned folder (0: as many as the CPUs and memory_ceiling_gb allow)
     workers: int = Field(0, ge=0)
 
 

@@ -256,7 +256,7 @@ def _run_features_partitioned(settings: Settings, data_dir: Path, out: Path, fit
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".riskmodel-parts-", dir=out.parent) as scratch:
         book = PartitionedBook.open(data_dir, Path(scratch), settings.safety,
-                                    settings.default_definition.materiality())
+                                    settings.default_definition.materiality(), workers=_open_workers(settings))
         snapshots = settings.snapshots
         fitted = fit_snapshots_to_data(snapshots, book.book)
         if fit_to_data:
@@ -296,6 +296,14 @@ def _run_features_partitioned(settings: Settings, data_dir: Path, out: Path, fit
 
     warn_above_ceiling("features", settings.scale.memory_ceiling_gb)
     return out
+
+
+def _open_workers(settings: Settings) -> int:
+    """Partitions validated at once when a command opens a partitioned folder (``scale.workers``, 0: planned)."""
+    from riskmodel.data.partition import open_workers
+
+    sc = settings.scale
+    return open_workers(sc.memory_ceiling_gb, sc.partition_customers, sc.workers)
 
 
 def _partitioned_indicators(book: "Any", snapshots: "Any") -> dict:
@@ -398,7 +406,7 @@ def _training_sample(settings: Settings, data_dir: Path) -> tuple[Tables, Tables
     cap = max(1, int(settings.scale.memory_ceiling_gb * 0.5 * 1e9 / TRAIN_BYTES_PER_CUSTOMER))
     with tempfile.TemporaryDirectory(prefix=".riskmodel-parts-", dir=data_dir.parent) as scratch:
         book = PartitionedBook.open(data_dir, Path(scratch), settings.safety,
-                                    settings.default_definition.materiality())
+                                    settings.default_definition.materiality(), workers=_open_workers(settings))
         ids = book.book.customers[S.CUSTOMER_ID].astype(str).to_numpy()
         sampled = None
         if len(ids) > cap:
@@ -847,7 +855,7 @@ def run_score(
     scratch = (tempfile.TemporaryDirectory(prefix=".riskmodel-parts-", dir=out.parent)  # removed when done
                if is_partitioned(data_dir) else None)
     book = (PartitionedBook.open(data_dir, Path(scratch.name), settings.safety,
-                                 settings.default_definition.materiality())
+                                 settings.default_definition.materiality(), workers=_open_workers(settings))
             if scratch is not None else None)  # issue 14: one customer partition in memory at a time
     tables = book.book if book is not None else load_and_validate(data_dir, settings.safety,
                                                                     settings.default_definition.materiality())

@@ -218,6 +218,60 @@ def write_partitioned(tables: Tables, folder: Path, customers_per_part: int) -> 
     return n
 
 
+def _open_part(data_dir: Path, name: str, present: list[str], safety: Any, materiality: Any, scratch: Path
+               ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], tuple[pd.Timestamp, pd.Timestamp] | None]:
+    """One partition of :meth:`PartitionedBook.open`: validated, spilled to ``scratch``; what the book keeps of it.
+
+    Returns (the ``BOOK_COLUMNS`` rows it keeps by table, the empty frames of tables it does not keep,
+    its data span or None without a dated record).  A module-level function, so that a process pool
+    can run it.
+    """
+    from riskmodel.data.validation import load_and_validate_part
+    from riskmodel.io import write_frame
+
+    tables = load_and_validate_part(data_dir, name, present, safety, materiality)
+    keep: dict[str, pd.DataFrame] = {}
+    empty: dict[str, pd.DataFrame] = {}
+    for table, frame in tables.as_dict().items():
+        write_frame(frame, scratch / table / name, "parquet")
+        if table in SPAN_ONLY:
+            dated = [c for t, c in S.DATA_DATES if t == table]
+            keep[table] = span_rows(frame[list(BOOK_COLUMNS[table])], dated)
+        elif table in BOOK_COLUMNS:
+            keep[table] = frame[list(BOOK_COLUMNS[table])]
+        else:
+            empty[table] = frame.iloc[:0]
+    try:
+        span: tuple[pd.Timestamp, pd.Timestamp] | None = data_span(tables)
+    except NoDataError:
+        span = None
+    return keep, empty, span
+
+
+#: partitions smaller than this are validated one after the other (a worker process takes about 2 s to start)
+OPEN_PARALLEL_MIN_CUSTOMERS = 10_000
+
+
+def _customers_in(path: Path) -> int:
+    """Rows of a customers partition, from its Parquet footer (0 when it cannot be read: the check will say why)."""
+    import pyarrow.parquet as pq
+
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except Exception:  # noqa: BLE001 - a broken file is reported by load_and_validate_part, named
+        return 0
+
+
+def open_workers(ceiling_gb: float, per_part: int, requested: int = 0) -> int:
+    """Partitions :meth:`PartitionedBook.open` validates at once: ``requested`` (``scale.workers``) or, for 0,
+    as many as the CPUs and the memory ceiling allow (planned like a simulated partition)."""
+    import os
+
+    from riskmodel.data.sim_partitioned import sim_workers
+
+    return sim_workers(per_part, ceiling_gb, os.cpu_count(), requested)
+
+
 class PartitionedBook:
     """A raw folder of customer partitions, validated one partition at a time (bounded memory).
 
@@ -240,9 +294,14 @@ class PartitionedBook:
         self.book = book
 
     @classmethod
-    def open(cls, data_dir: Path, scratch: Path, safety: Any = None, materiality: Any = None) -> PartitionedBook:
-        """Validate every partition of ``data_dir`` into ``scratch``; SchemaError naming the partition if broken."""
-        from riskmodel.data.validation import load_and_validate_part
+    def open(cls, data_dir: Path, scratch: Path, safety: Any = None, materiality: Any = None,
+             workers: int = 1, parallel_min_customers: int = OPEN_PARALLEL_MIN_CUSTOMERS) -> PartitionedBook:
+        """Validate every partition of ``data_dir`` into ``scratch``; SchemaError naming the partition if broken.
+
+        ``workers`` > 1 validates that many partitions at once, in separate processes (memory: that
+        many partitions; see :func:`open_workers`), when they hold at least ``parallel_min_customers``
+        customers; the result is the same, in partition order.
+        """
         from riskmodel.exceptions import SchemaError
 
         data_dir = Path(data_dir)
@@ -261,24 +320,24 @@ class PartitionedBook:
         lo, hi = [], []
         keep: dict[str, list[pd.DataFrame]] = {t: [] for t in BOOK_COLUMNS}
         empty: dict[str, pd.DataFrame] = {}
-        for name in names:
-            tables = load_and_validate_part(data_dir, name, present, safety, materiality)
-            for table, frame in tables.as_dict().items():
-                (scratch / table).mkdir(parents=True, exist_ok=True)
-                frame.to_parquet(scratch / table / name, index=False)
-                if table in SPAN_ONLY:
-                    dated = [c for t, c in S.DATA_DATES if t == table]
-                    keep[table].append(span_rows(frame[list(BOOK_COLUMNS[table])], dated))
-                elif table in BOOK_COLUMNS:
-                    keep[table].append(frame[list(BOOK_COLUMNS[table])])
-                else:
-                    empty.setdefault(table, frame.iloc[:0])
-            try:
-                first, last = data_span(tables)
-                lo.append(first)
-                hi.append(last)
-            except NoDataError:
-                pass
+        jobs = [(data_dir, name, present, safety, materiality, scratch) for name in names]
+        big = len(names) > 1 and _customers_in(data_dir / S.CUSTOMERS / names[0]) >= parallel_min_customers
+        if workers > 1 and big:  # partitions validated side by side, each in a process of its own
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(max_workers=min(workers, len(names)), mp_context=mp.get_context("spawn")) as ex:
+                results = list(ex.map(_open_part, *zip(*jobs)))
+        else:
+            results = [_open_part(*job) for job in jobs]
+        for part_keep, part_empty, span in results:  # in partition order
+            for table, frame in part_keep.items():
+                keep[table].append(frame)
+            for table, frame in part_empty.items():
+                empty.setdefault(table, frame)
+            if span is not None:
+                lo.append(span[0])
+                hi.append(span[1])
         if not lo:
             raise NoDataError("the tables hold no dated record (no invoice, statement, visit or event)")
         book = Tables(**{t: pd.concat(frames, ignore_index=True) for t, frames in keep.items()}, **empty)
