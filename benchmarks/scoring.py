@@ -147,9 +147,11 @@ def main() -> None:
 
     import numba
 
-    print(f"threads: bare predict LightGBM num_threads={args.threads}; scoring with reasons: TreeSHAP and the "
-          f"reason rule in numba with {numba.get_num_threads()} threads, the rest (encoding, 5C, sentences, "
-          f"policy, table) single-threaded numpy/pandas; both sides on the same rows, chunk by chunk", flush=True)
+    print(f"threads: bare predict LightGBM num_threads={args.threads}; scoring with reasons: blocks of "
+          f"{scorer.pipeline_block:,} rows pipelined, TreeSHAP of the next block on a second thread (numba, one "
+          f"thread, no GIL) while this one builds the reasons (the reason rule in numba with "
+          f"{numba.get_num_threads()} threads; encoding, 5C, sentences, policy, table in numpy/pandas); both sides "
+          "on the same rows, chunk by chunk", flush=True)
     # warm-up on a whole chunk: the parallel kernels (numba) load or compile on their first large call
     scorer.score_features(base.iloc[np.arange(chunk) % n_base])
     load_before = os.getloadavg()
