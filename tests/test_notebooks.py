@@ -9,7 +9,7 @@ import pytest
 import yaml
 from nbclient import NotebookClient
 
-from _tracking_helpers import FAST_SEARCH
+from _tracking_helpers import FAST_SEARCH, ONE_THREAD
 from riskmodel.config import DEFAULT_PARAMS, deep_merge
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
@@ -53,6 +53,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A params file whose every path points into a temporary folder (a small simulated base)."""
     root = tmp_path_factory.mktemp("nbproject")
     params = deep_merge(yaml.safe_load(DEFAULT_PARAMS.read_text()), FAST_SEARCH)  # the small model search
+    params = deep_merge(params, ONE_THREAD)  # one LightGBM thread: the kernel shares 2 cores with another worker
     params["simulation"]["n_customers"] = 1500
     params["tracking"]["uri"] = "sqlite:///mlruns.db"
     params["evaluation"]["bootstrap_samples"] = 200
