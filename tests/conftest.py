@@ -16,6 +16,9 @@ already in the environment is kept (a CI runner with more cores may choose its o
 from __future__ import annotations
 
 import os
+from typing import Any
+
+import pytest
 
 THREADS = {
     "OMP_NUM_THREADS": "1",  # LightGBM's default thread count, numba, scikit-learn's OpenMP loops
@@ -26,3 +29,67 @@ THREADS = {
 }
 for _name, _value in THREADS.items():
     os.environ.setdefault(_name, _value)
+
+
+# ------------------------------------------------------------------ xdist: the heavy work first, notebooks apart
+#: the test files (and notebook runs) that take longest, longest first (measured 2026-11-30 with
+#: `--durations`; see README "Tests"). Under `--dist loadfile` a file is one unit of work given to one
+#: worker; xdist hands out the units with the most tests first, which left the one-test notebook runs for
+#: the end and serialised the four notebooks on one worker. Starting the long units first keeps the two
+#: workers busy until the end. A file missing from the list only runs later; nothing is skipped.
+HEAVY = (
+    "tests/test_notebooks.py::test_notebook_executes[04-real-data.ipynb]",
+    "tests/test_notebooks.py::train-and-explain",  # notebook 02, then 03 on the champion 02 trained
+    "tests/test_cli_errors.py",
+    "tests/test_tracking.py",
+    "tests/test_partition_pipeline.py",
+    "tests/test_central_tendency.py",
+    "tests/test_horizon.py",
+    "tests/test_flat.py",
+    "tests/test_train_cli.py",
+    "tests/test_memo.py",
+    "tests/test_service_workers.py",
+    "tests/test_scoring.py",
+    "tests/test_backtest.py",
+)
+#: notebook runs that are their own unit of work (03 reads the champion 02 trains, as an analyst runs them)
+NOTEBOOK_UNITS = {
+    "tests/test_notebooks.py::test_notebook_executes[02-train-and-compare.ipynb]": HEAVY[1],
+    "tests/test_notebooks.py::test_notebook_executes[03-explain-a-customer.ipynb]": HEAVY[1],
+    HEAVY[0]: HEAVY[0],
+}
+
+
+def unit_of_work(nodeid: str) -> str:
+    """The unit xdist gives one worker: the test file, or a notebook run of its own (NOTEBOOK_UNITS)."""
+    return NOTEBOOK_UNITS.get(nodeid, nodeid.split("::", 1)[0])
+
+
+def _rank(nodeid: str) -> int:
+    unit = unit_of_work(nodeid)
+    return HEAVY.index(unit) if unit in HEAVY else len(HEAVY)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In an xdist worker, put the heavy units first (stable: a file's own order is kept).
+
+    xdist schedules in this collection order (``loadscopereorder`` is turned off below); a
+    run without xdist keeps pytest's usual order, so module fixtures are built once.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: _rank(item.nodeid))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile`` with the notebook runs as units of their own, heavy units first."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class HeavyFirstFileScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of_work(nodeid)
+
+    config.option.loadscopereorder = False  # keep the collection order (heavy first), not "most tests first"
+    return HeavyFirstFileScheduling(config, log)

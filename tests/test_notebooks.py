@@ -9,7 +9,7 @@ import pytest
 import yaml
 from nbclient import NotebookClient
 
-from _tracking_helpers import FAST_SEARCH, ONE_THREAD
+from _tracking_helpers import FAST
 from riskmodel.config import DEFAULT_PARAMS, deep_merge
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
@@ -52,11 +52,12 @@ def test_notebook_stored_without_outputs(path: Path) -> None:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A params file whose every path points into a temporary folder (a small simulated base)."""
     root = tmp_path_factory.mktemp("nbproject")
-    params = deep_merge(yaml.safe_load(DEFAULT_PARAMS.read_text()), FAST_SEARCH)  # the small model search
-    params = deep_merge(params, ONE_THREAD)  # one LightGBM thread: the kernel shares 2 cores with another worker
+    # the tests' small models (FAST: 40 trees, 2 calibration folds, 100 bootstrap samples, the small model
+    # search, one LightGBM thread): the test checks that every cell runs and shows its key results, not the
+    # figures, and the kernel shares the 2 cores with the other xdist worker
+    params = deep_merge(yaml.safe_load(DEFAULT_PARAMS.read_text()), FAST)
     params["simulation"]["n_customers"] = 1500
     params["tracking"]["uri"] = "sqlite:///mlruns.db"
-    params["evaluation"]["bootstrap_samples"] = 200
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return root / "params.yaml"
 
