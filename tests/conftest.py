@@ -16,6 +16,7 @@ already in the environment is kept (a CI runner with more cores may choose its o
 from __future__ import annotations
 
 import os
+import zlib
 from typing import Any
 
 import pytest
@@ -37,10 +38,14 @@ for _name, _value in THREADS.items():
 #: worker; xdist hands out the units with the most tests first, which left the one-test notebook runs for
 #: the end and serialised the four notebooks on one worker. Starting the long units first keeps the two
 #: workers busy until the end. A file missing from the list only runs later; nothing is skipped.
+NB_TRAIN = "tests/test_notebooks.py::train-and-explain"  # notebook 02, then 03 on the champion 02 trained
+NB_REAL = "tests/test_notebooks.py::test_notebook_executes[04-real-data.ipynb]"  # German and Taiwan credit
 HEAVY = (
-    "tests/test_notebooks.py::test_notebook_executes[04-real-data.ipynb]",
-    "tests/test_notebooks.py::train-and-explain",  # notebook 02, then 03 on the champion 02 trained
+    "tests/test_spark.py",  # a local[2] Spark session: its JVM threads and the other worker share the cores
     "tests/test_cli_errors.py",
+    "tests/test_cli_errors.py::half",  # half of its one-line-error cases: each starts the CLI (seconds of imports)
+    NB_TRAIN,
+    NB_REAL,
     "tests/test_tracking.py",
     "tests/test_partition_pipeline.py",
     "tests/test_central_tendency.py",
@@ -54,14 +59,22 @@ HEAVY = (
 )
 #: notebook runs that are their own unit of work (03 reads the champion 02 trains, as an analyst runs them)
 NOTEBOOK_UNITS = {
-    "tests/test_notebooks.py::test_notebook_executes[02-train-and-compare.ipynb]": HEAVY[1],
-    "tests/test_notebooks.py::test_notebook_executes[03-explain-a-customer.ipynb]": HEAVY[1],
-    HEAVY[0]: HEAVY[0],
+    "tests/test_notebooks.py::test_notebook_executes[02-train-and-compare.ipynb]": NB_TRAIN,
+    "tests/test_notebooks.py::test_notebook_executes[03-explain-a-customer.ipynb]": NB_TRAIN,
+    NB_REAL: NB_REAL,
 }
 
 
+#: test_cli_errors.py runs ~40 `riskmodel` subprocesses (about 8 s each on a busy 2-core machine, mostly
+#: importing MLflow and scikit-learn): as one unit it was the longest path of `make test-slow`
+CLI_CASES = "tests/test_cli_errors.py::test_user_error_is_one_line_with_exit_code_1["
+
+
 def unit_of_work(nodeid: str) -> str:
-    """The unit xdist gives one worker: the test file, or a notebook run of its own (NOTEBOOK_UNITS)."""
+    """The unit xdist gives one worker: the test file, a notebook run of its own (NOTEBOOK_UNITS), or half
+    of the CLI error cases (chosen by a checksum of the test id, so every worker computes the same halves)."""
+    if nodeid.startswith(CLI_CASES) and zlib.crc32(nodeid.encode()) % 2:
+        return "tests/test_cli_errors.py::half"
     return NOTEBOOK_UNITS.get(nodeid, nodeid.split("::", 1)[0])
 
 
