@@ -34,7 +34,7 @@ for _name, _value in THREADS.items():
 
 # ------------------------------------------------------------------ xdist: the heavy work first, notebooks apart
 #: the test files (and notebook runs) that take longest, longest first (measured 2026-11-30 with
-#: `--durations`; see README "Tests"). Under `--dist loadfile` a file is one unit of work given to one
+#: `--durations`; the README says how long the suite takes). Under `--dist loadfile` a file is one unit of work given to one
 #: worker; xdist hands out the units with the most tests first, which left the one-test notebook runs for
 #: the end and serialised the four notebooks on one worker. Starting the long units first keeps the two
 #: workers busy until the end. A file missing from the list only runs later; nothing is skipped.
