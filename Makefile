@@ -33,10 +33,10 @@ check: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider --doctest-modules src/riskmodel
 
 ## The heavy end-to-end checks (notebooks executed, training and serving through the CLI on a
-## simulated base); CI runs them after `make test`.
+## simulated base, the Spark engine); CI runs them after `make test`. tests/conftest.py gives each
+## process one OpenMP thread and starts the longest units of work first.
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "slow and not spark" tests
-	$(BIN)/python -m pytest -m "slow and spark" tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m slow tests
 
 ## Known vulnerabilities in the installed packages (pip-audit; fails on a finding, says so when it cannot check).
 audit: $(STAMP)

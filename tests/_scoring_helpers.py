@@ -28,7 +28,7 @@ OVERRIDES: dict[str, Any] = {
     "simulation": {"n_customers": N_CUSTOMERS, "years": 6, "seed": SEED},
     "snapshots": {"start": "2020-03-31", "end": "2023-12-31"},
     "evaluation": {"bootstrap_samples": 50},
-    "models": {"calibration_folds": 2, "lightgbm": {"params": {"n_estimators": 40, "learning_rate": 0.15,
+    "models": {"n_jobs": 1, "calibration_folds": 2, "lightgbm": {"params": {"n_estimators": 40, "learning_rate": 0.15,
                                                                "num_leaves": 15, "max_depth": 4,
                                                                "min_child_samples": 40}}},
     **FAST_SEARCH,

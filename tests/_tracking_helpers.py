@@ -22,9 +22,12 @@ FAST_SEARCH = {
     "model_selection": {"n_trials": 2, "budget_seconds": 10, "max_trees": 200},
     "learning_curve": {"shares": [0.5]},
 }
-#: fast settings for tests: few trees, few bootstrap samples, the small search
+#: one LightGBM thread per fit: tests run two xdist workers on 2 cores, and LightGBM's explicit ``n_jobs``
+#: overrides OMP_NUM_THREADS (tests/conftest.py); two threads per worker oversubscribe the cores
+ONE_THREAD = {"models": {"n_jobs": 1}}
+#: fast settings for tests: few trees, few bootstrap samples, the small search, one thread
 FAST = {
-    "models": {"lightgbm": {"params": {"n_estimators": 40}}, "calibration_folds": 2},
+    "models": {"lightgbm": {"params": {"n_estimators": 40}}, "calibration_folds": 2, "n_jobs": 1},
     "evaluation": {"bootstrap_samples": 100},
     **FAST_SEARCH,
 }

@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from _tracking_helpers import FAST_SEARCH
+from _tracking_helpers import FAST_SEARCH, ONE_THREAD
 from riskmodel.config import DEFAULT_PARAMS, deep_merge
 from riskmodel.io import write_frame
 
@@ -55,7 +55,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     raw = root / "data" / "raw"
     for name, frame in simulate(150, dt.date(2019, 1, 1), 6, 7).tables.as_dict().items():
         write_frame(frame, raw / f"{name}.parquet")
-    params = deep_merge(yaml.safe_load(DEFAULT_PARAMS.read_text()), FAST_SEARCH)
+    params = deep_merge(deep_merge(yaml.safe_load(DEFAULT_PARAMS.read_text()), FAST_SEARCH), ONE_THREAD)
     params["paths"] = {k: str(root / v) for k, v in params["paths"].items()}
     params["tracking"]["uri"] = f"sqlite:///{root / 'mlruns.db'}"
     pfile = root / "params.yaml"

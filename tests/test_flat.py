@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from _datasets import dataset, datasets_dir
+from _tracking_helpers import FAST_SEARCH
 from riskmodel.config import load_settings
 from riskmodel.exceptions import ConfigError, DataNotFoundError, SchemaError
 from riskmodel.flat import (
@@ -154,6 +155,7 @@ def german_result():
     settings = load_settings(overrides={
         "models": {"n_jobs": 1, "calibration_folds": 2, "lightgbm": {"params": {"n_estimators": 80}}},
         "evaluation": {"bootstrap_samples": 200},
+        **FAST_SEARCH,  # the tests' small model search: the shipped 60-second one is tested in test_model_selection
     })
     X, y, ids, times = load_flat_table(GERMAN, "default")
     base = load_baseline_file(BASELINES / "german_credit.yaml")
