@@ -144,7 +144,8 @@ async def _drive(url: str, payloads: list[bytes], rate: float, duration: float, 
             "answered_rps": ok.size / max(elapsed, scheduled),
             "client_lag_p99_ms": float(np.percentile(dispatch_lag, 99) * 1000.0) if n else None,
             "p50_ms": pct(50), "p95_ms": pct(95), "p99_ms": pct(99),
-            "max_ms": float(ok.max()) if ok.size else None}
+            "max_ms": float(ok.max()) if ok.size else None,
+            "_trace": [(i / rate, None if np.isnan(x) else float(x) * 1000.0) for i, x in enumerate(lat)]}
 
 
 def _project(args: argparse.Namespace) -> tuple[Path, list[bytes], str]:
@@ -191,6 +192,8 @@ def main() -> int:
     ap.add_argument("--server-cpus", default=None, help="pin the server to these CPUs, e.g. 0,1")
     ap.add_argument("--project", default=None, help="keep the project (bundle, params, request bodies) in this "
                                                      "folder and reuse it when it is there (skips training)")
+    ap.add_argument("--trace", type=Path, default=None, help="write each request's due time (s) and latency (ms) "
+                    "here, CSV: where in the run the slow answers are")
     ap.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up at 50 requests/s, not counted")
     args = ap.parse_args()
     if args.rate <= 0 or args.duration <= 0:
@@ -265,6 +268,10 @@ def main() -> int:
               "server (or this client, see its dispatch lag) could not keep up; the latencies are not at that rate")
     if res["errors"]:
         print(f"WARNING: {res['errors']} request(s) failed")
+    trace = res.pop("_trace")
+    if args.trace is not None:
+        args.trace.write_text("due_s,latency_ms\n" + "".join(f"{t:.4f},{'' if v is None else f'{v:.2f}'}\n"
+                                                            for t, v in trace))
     print("RESULT " + json.dumps({k: (round(v, 2) if isinstance(v, float) else v) for k, v in res.items()}))
     return 1 if (short or res["errors"]) else 0
 

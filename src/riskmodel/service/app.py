@@ -11,6 +11,7 @@ scored as one batch (:mod:`riskmodel.service.batching`, issue 11.6).
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -89,6 +90,10 @@ def create_app(settings: Settings, bundle: Bundle | None = None) -> FastAPI:
         batcher = _batcher(settings, scorer)
         await batcher.start()
         app.state.batcher = batcher
+        # the start-up objects (libraries, model, tables) live as long as the process: kept out of the
+        # collector's full passes, which otherwise walk all of them while requests wait
+        gc.collect()
+        gc.freeze()
         log.info("serving %s %s (%d features)%s", loaded.model_name, loaded.version, len(loaded.features),
                  "; API key required" if api_key else "")
         yield
