@@ -822,7 +822,6 @@ def run_score(
     import pandas as pd
     from tqdm import tqdm
 
-    from riskmodel.champion import load_champion_bundle
     from riskmodel.data import schemas as S
     from riskmodel.data.partition import (
         check_as_of,
@@ -832,11 +831,7 @@ def run_score(
         parse_as_of,
     )
     from riskmodel.data.validation import load_and_validate
-    from riskmodel.drift import DriftAccumulator
     from riskmodel.exceptions import RiskModelError
-    from riskmodel.features.build import build_features
-    from riskmodel.features.dictionary import CALENDAR_DRIVEN
-    from riskmodel.scoring import SCORED, STATUS, Scorer
 
     if fmt not in ("parquet", "csv"):
         raise RiskModelError(f"score: --format must be 'parquet' or 'csv', got {fmt!r}")
@@ -860,6 +855,14 @@ def run_score(
     tables = book.book if book is not None else load_and_validate(data_dir, settings.safety,
                                                                     settings.default_definition.materiality())
     check_as_of(date, *(book.span if book is not None else data_span(tables)))
+    # the model's side, imported once the arguments and the tables have been checked (MLflow alone takes
+    # seconds to import: a mistyped date or a broken table is reported without waiting for it)
+    from riskmodel.champion import load_champion_bundle
+    from riskmodel.drift import DriftAccumulator
+    from riskmodel.features.build import build_features
+    from riskmodel.features.dictionary import CALENDAR_DRIVEN
+    from riskmodel.scoring import SCORED, STATUS, Scorer
+
     bundle = load_champion_bundle(settings)
     require_history_for(bundle.features, tables, bundle.model_name)
     scorer = Scorer(bundle, settings.scoring, limit_review=settings.limit_review)
@@ -954,7 +957,6 @@ def run_explain(
     """
     import json
 
-    from riskmodel.champion import load_champion_bundle
     from riskmodel.data import schemas as S
     from riskmodel.data.partition import (
         check_as_of,
@@ -965,10 +967,7 @@ def run_explain(
     )
     from riskmodel.data.validation import load_and_validate
     from riskmodel.exceptions import NoDataError, RiskModelError, UnknownCustomerError
-    from riskmodel.explain.memo import build_memo
-    from riskmodel.features.build import build_features
     from riskmodel.io import write_atomic, write_text_atomic
-    from riskmodel.scoring import NOT_YET_ONBOARDED, Scorer
 
     if fmt not in ("html", "pdf", "json"):
         raise RiskModelError(f"explain: --format must be html, pdf or json, got {fmt!r}")
@@ -982,6 +981,12 @@ def run_explain(
     first, last = data_span(tables)
     date = parse_as_of(as_of) if as_of is not None else default_as_of(last)
     check_as_of(date, first, last)
+    # the model's side once the arguments and the tables are checked (as in run_score: MLflow takes seconds)
+    from riskmodel.champion import load_champion_bundle
+    from riskmodel.explain.memo import build_memo
+    from riskmodel.features.build import build_features
+    from riskmodel.scoring import NOT_YET_ONBOARDED, Scorer
+
     bundle = load_champion_bundle(settings)
     require_history_for(bundle.features, tables, bundle.model_name)
     scorer = Scorer(bundle, settings.scoring, limit_review=settings.limit_review)
