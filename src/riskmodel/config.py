@@ -316,8 +316,8 @@ class ServiceSettings(_Section):
     max_batch: int = Field(1000, ge=1)
     api_key_env: str = "RISKMODEL_API_KEY"
     # worker processes of `riskmodel serve`; each loads and verifies the champion. One worker spends
-    # about 10 ms of CPU per one-customer request; on 2 cores one worker answers faster below ~100 requests/s
-    # (two workers' LightGBM threads contend: p50 54 ms against 14 ms at 80 req/s, issue 11.6)
+    # about 3 ms of CPU per one-customer request and holds 200 requests/s at p99 16 ms on 2 cores
+    # (benchmarks/service.py, 2026-11-30); two workers' LightGBM threads contend on 2 cores (issue 11.6)
     workers: int = Field(1, ge=1, le=64)
     # --- micro-batching of POST /v1/score (issue 11.6, riskmodel.service.batching): concurrent requests are
     # scored as one batch on one scoring thread; one record alone costs ~5x the CPU of a record in a batch of 32
