@@ -73,8 +73,11 @@ def clean_stale_temps(target: Path | str, max_age_s: float = STALE_TEMP_SECONDS)
     return removed
 
 
-def recover_group(journal: Path | str) -> None:
-    """Complete a group replacement whose journal was committed: move every remaining temp file in place."""
+def recover_group(journal: Path | str, interrupted: bool = True) -> None:
+    """Complete a group replacement whose journal was committed: move every remaining temp file in place.
+
+    ``interrupted``: the journal was left by an earlier run (said in the log); False for the normal commit.
+    """
     journal = Path(journal)
     try:
         pairs = json.loads(journal.read_text(encoding="utf-8"))["pairs"]
@@ -88,7 +91,8 @@ def recover_group(journal: Path | str) -> None:
         if Path(tmp).exists():
             os.replace(tmp, target)
     journal.unlink(missing_ok=True)
-    log.info("completed an interrupted replacement of %s", ", ".join(Path(t).name for _, t in pairs))
+    if interrupted:
+        log.info("completed an interrupted replacement of %s", ", ".join(Path(t).name for _, t in pairs))
 
 
 @contextmanager
@@ -125,7 +129,7 @@ def atomic_group(targets: Sequence[Path | str]) -> Iterator[list[Path]]:
         journal = folder / f".{paths[0].name}{JOURNAL_SUFFIX}"
         doc = json.dumps({"pairs": [[str(t), str(p)] for t, p in zip(tmps, paths)]})
         write_text_atomic(journal, doc)
-        recover_group(journal)
+        recover_group(journal, interrupted=False)
     finally:
         for tmp in tmps:
             if tmp.exists() and not (folder / f".{paths[0].name}{JOURNAL_SUFFIX}").exists():
