@@ -228,6 +228,30 @@ def run_features(
     return out
 
 
+def partitioned_snapshots(settings: Settings, book: Tables, span: "tuple[Any, Any]", fit_to_data: bool,
+                          allow_partial_labels: bool) -> "Any":
+    """The snapshot grid of ``features`` on a partitioned book (single machine or Spark).
+
+    With ``fit_to_data`` it ends where the data's labels end; otherwise a grid whose last labels
+    reach past the data (``span``'s end) is refused unless ``allow_partial_labels``: a partitioned
+    book is written part by part, so the check comes before any part is built.
+    """
+    from riskmodel.exceptions import ConfigError
+    from riskmodel.features.build import fit_snapshots_to_data
+
+    snapshots = settings.snapshots
+    fitted = fit_snapshots_to_data(snapshots, book)
+    if fit_to_data:
+        return fitted
+    if fitted.end != snapshots.end and not allow_partial_labels:
+        raise ConfigError(
+            f"snapshots after {fitted.end} have a {snapshots.horizon_months}-month label horizon reaching past "
+            f"the end of the data ({span[1].date()}): their labels are not fully observed. Set "
+            f"snapshots.end to {fitted.end} or earlier in params.yaml, or run `riskmodel features "
+            "--fit-to-data` or `--allow-partial-labels`.")
+    return snapshots
+
+
 def _run_features_partitioned(settings: Settings, data_dir: Path, out: Path, fit_to_data: bool,
                               allow_partial_labels: bool) -> Path:
     """``run_features`` on a folder of customer partitions: validated, built and written part by part.
@@ -245,8 +269,8 @@ def _run_features_partitioned(settings: Settings, data_dir: Path, out: Path, fit
 
     from riskmodel.data import schemas as S
     from riskmodel.data.partition import PartitionedBook
-    from riskmodel.exceptions import ConfigError, RiskModelError
-    from riskmodel.features.build import build_modelling_table, fit_snapshots_to_data
+    from riskmodel.exceptions import RiskModelError
+    from riskmodel.features.build import build_modelling_table
     from riskmodel.features.dictionary import data_dictionary, data_dictionary_markdown
     from riskmodel.features.portfolio import attach_portfolio_features
     from riskmodel.io import atomic_path, write_frame, write_text_atomic
@@ -257,16 +281,7 @@ def _run_features_partitioned(settings: Settings, data_dir: Path, out: Path, fit
     with tempfile.TemporaryDirectory(prefix=".riskmodel-parts-", dir=out.parent) as scratch:
         book = PartitionedBook.open(data_dir, Path(scratch), settings.safety,
                                     settings.default_definition.materiality(), workers=_open_workers(settings))
-        snapshots = settings.snapshots
-        fitted = fit_snapshots_to_data(snapshots, book.book)
-        if fit_to_data:
-            snapshots = fitted
-        elif fitted.end != snapshots.end and not allow_partial_labels:
-            raise ConfigError(
-                f"snapshots after {fitted.end} have a {snapshots.horizon_months}-month label horizon reaching past "
-                f"the end of the data ({book.span[1].date()}): their labels are not fully observed. Set "
-                f"snapshots.end to {fitted.end} or earlier in params.yaml, or run `riskmodel features "
-                "--fit-to-data` or `--allow-partial-labels`.")
+        snapshots = partitioned_snapshots(settings, book.book, book.span, fit_to_data, allow_partial_labels)
         from riskmodel.features.snapshots import snapshot_dates
 
         indicators = _partitioned_indicators(book, snapshot_dates(snapshots))  # the whole book's, summed by part

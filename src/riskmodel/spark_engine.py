@@ -300,50 +300,18 @@ def _for_arrow(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype({c: object for c in frame.columns if pd.api.types.is_string_dtype(frame[c].dtype)})
 
 
-def _portfolio_lookup(keys: pd.DataFrame, customers: pd.DataFrame, indicators: dict) -> pd.DataFrame:
-    """The portfolio features of ``keys`` from indicators computed once on the whole book.
-
-    The lookup half of :func:`riskmodel.features.portfolio.portfolio_features` (same arrays,
-    same indexing); the indicators come from :func:`~riskmodel.features.portfolio.portfolio_indicators`
-    on the driver, so a group never recomputes them from the whole ledger.
-    """
-    from riskmodel.features.portfolio import LEVELS, PREFIX, STEMS, portfolio_feature_names
-
-    names = portfolio_feature_names()
-    if not len(keys):
-        return pd.DataFrame({n: np.zeros(0) for n in names}, index=keys.index)
-    uniq = pd.DatetimeIndex(indicators[LEVELS[0][0]]["_snapshots"])
-    row_snap = uniq.get_indexer(pd.DatetimeIndex(pd.to_datetime(keys[S.SNAPSHOT_DATE])))
-    cust = customers.set_index(customers[S.CUSTOMER_ID].astype(str))
-    row_cust = cust.index.get_indexer(keys[S.CUSTOMER_ID].astype(str))
-    if (row_snap < 0).any() or (row_cust < 0).any():
-        raise RiskModelError("spark engine: portfolio indicators missing for some snapshot or customer")
-    cols: dict[str, np.ndarray] = {}
-    for level, column in LEVELS:
-        res = indicators[level]
-        if column is None:
-            seg = np.zeros(len(keys), dtype=np.int64)
-        else:
-            seg = pd.Index(res["_segments"]).get_indexer(cust[column].astype(str).to_numpy()[row_cust])
-            if (seg < 0).any():
-                raise RiskModelError(f"spark engine: a {column} absent from the book's portfolio indicators")
-        for stem in STEMS:
-            cols[f"{PREFIX}{level}_{stem}"] = res[stem][row_snap, seg]
-    return pd.DataFrame(cols, index=keys.index)[names]
-
-
 def _features_part(layout: RawLayout, settings: Settings, snapshots: Any,
                    indicators: dict) -> Callable[[pd.DataFrame], pd.DataFrame]:
     """Pass 2 of ``features``: the group's modelling table rows (portfolio features of the whole book)."""
     from riskmodel.features.build import build_modelling_table
+    from riskmodel.features.portfolio import attach_portfolio_features
 
     def run(pdf: pd.DataFrame) -> pd.DataFrame:
         tables, report = group_tables(pdf, layout, settings)
         if tables is None:
             raise SchemaError(report.to_text(), report=report)
         frame = build_modelling_table(tables, snapshots, settings.features, allow_partial_labels=True)
-        feats = _portfolio_lookup(frame[[S.CUSTOMER_ID, S.SNAPSHOT_DATE]], tables.customers, indicators)
-        frame = pd.concat([frame.drop(columns=[c for c in feats.columns if c in frame.columns]), feats], axis=1)
+        frame = attach_portfolio_features(frame, tables, indicators)  # the whole book's indicators
         return _packed(_pk_of(pdf), len(frame), frame)
 
     return run
@@ -374,6 +342,7 @@ def _score_part(layout: RawLayout, settings: Settings, date: pd.Timestamp, indic
     from riskmodel.drift import DriftAccumulator
     from riskmodel.features.build import build_features
     from riskmodel.features.dictionary import CALENDAR_DRIVEN
+    from riskmodel.pipeline import _portfolio_at
     from riskmodel.scoring import SCORED, STATUS
 
     def run(pdf: pd.DataFrame) -> pd.DataFrame:
@@ -385,9 +354,7 @@ def _score_part(layout: RawLayout, settings: Settings, date: pd.Timestamp, indic
                                  expected_drift=CALENDAR_DRIVEN)
         feats = build_features(tables, [date], settings.features, population="all")
         ids = tables.customers[S.CUSTOMER_ID].astype("str").sort_values(kind="stable").to_numpy()
-        keys = pd.DataFrame({S.CUSTOMER_ID: [str(i) for i in ids], S.SNAPSHOT_DATE: pd.Timestamp(date)})
-        ptf = _portfolio_lookup(keys, tables.customers, indicators).set_index(keys[S.CUSTOMER_ID])
-        feats = feats.join(ptf, on=S.CUSTOMER_ID)
+        feats = feats.join(_portfolio_at(tables, ids, date, indicators), on=S.CUSTOMER_ID)
         scored = scorer.score_features(feats)
         mask = (scored[STATUS] == SCORED).to_numpy()
         drift.update(feats.loc[mask], scored.loc[mask, "pd"].to_numpy())
@@ -477,13 +444,11 @@ def run_features_spark(settings: Settings, data_dir: Path | None = None, out_fil
     by snapshot_date then customer_id, as the single-machine path), its customer groups as
     ``<stem>_parts/part-NNNNN.parquet`` and the data dictionary, atomically.
     """
-    from riskmodel.exceptions import ConfigError
-    from riskmodel.features.build import fit_snapshots_to_data
     from riskmodel.features.dictionary import data_dictionary, data_dictionary_markdown
     from riskmodel.features.portfolio import portfolio_indicators
     from riskmodel.features.snapshots import snapshot_dates
     from riskmodel.io import frame_writer, write_frame, write_text_atomic
-    from riskmodel.pipeline import _replace_dir
+    from riskmodel.pipeline import _replace_dir, partitioned_snapshots
 
     data_dir = Path(data_dir) if data_dir is not None else settings.resolve(settings.paths.raw_dir)
     out = (Path(out_file) if out_file is not None
@@ -492,16 +457,7 @@ def run_features_spark(settings: Settings, data_dir: Path | None = None, out_fil
     spark, own = _session(settings, spark)
     try:
         sb = open_book(spark, data_dir, settings)
-        snapshots = settings.snapshots
-        fitted = fit_snapshots_to_data(snapshots, sb.book)
-        if fit_to_data:
-            snapshots = fitted
-        elif fitted.end != snapshots.end and not allow_partial_labels:
-            raise ConfigError(
-                f"snapshots after {fitted.end} have a {snapshots.horizon_months}-month label horizon reaching past "
-                f"the end of the data ({sb.span[1].date()}): their labels are not fully observed. Set "
-                f"snapshots.end to {fitted.end} or earlier in params.yaml, or run `riskmodel features "
-                "--fit-to-data` or `--allow-partial-labels`.")
+        snapshots = partitioned_snapshots(settings, sb.book, sb.span, fit_to_data, allow_partial_labels)
         indicators = portfolio_indicators(sb.book, snapshot_dates(snapshots))
         work = sb.union.groupBy(PK).applyInPandas(_features_part(sb.layout, settings, snapshots, indicators),
                                                   _PACKED_SCHEMA)

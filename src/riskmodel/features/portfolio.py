@@ -157,6 +157,9 @@ def portfolio_features(tables: Tables, keys: pd.DataFrame,
             seg = np.zeros(len(keys), dtype=np.int64)
         else:
             seg = pd.Index(res["_segments"]).get_indexer(cust[column].astype(str).to_numpy()[row_cust])
+            if (seg < 0).any():  # -1 would silently read the last segment's column
+                raise ValueError(f"portfolio features: {int((seg < 0).sum())} rows have a {column} absent from "
+                                 "the book's portfolio indicators")
         for stem in STEMS:
             cols[N.portfolio(level, stem)] = res[stem][row_snap, seg]
     return pd.DataFrame(cols, index=keys.index)[names]
