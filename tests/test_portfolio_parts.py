@@ -51,3 +51,18 @@ def test_features_from_summed_indicators_and_a_missing_date_is_refused(tables) -
     keys.loc[0, S.SNAPSHOT_DATE] = pd.Timestamp("2019-06-30")
     with pytest.raises(ValueError, match="without indicators"):
         portfolio_features(tables, keys, sums.indicators())
+
+
+def test_a_segment_absent_from_the_indicators_is_refused_not_read_as_another(tables) -> None:
+    """An industry the indicators were not computed for must not pick up the last segment's column (index -1)."""
+    import dataclasses
+
+    indicators = portfolio_indicators(tables, SNAPS)
+    keys = pd.DataFrame({S.CUSTOMER_ID: tables.customers[S.CUSTOMER_ID].iloc[:3].tolist(),
+                         S.SNAPSHOT_DATE: [SNAPS[-1]] * 3})
+    assert len(portfolio_features(tables, keys, indicators)) == 3
+    customers = tables.customers.copy()
+    customers[S.INDUSTRY] = customers[S.INDUSTRY].astype(str)
+    customers.loc[customers.index[1], S.INDUSTRY] = "space mining"
+    with pytest.raises(ValueError, match="absent from the book's portfolio indicators"):
+        portfolio_features(dataclasses.replace(tables, customers=customers), keys, indicators)
