@@ -13,7 +13,12 @@ from sklearn.metrics import roc_auc_score
 
 from riskmodel.config import load_settings
 from riskmodel.data import schemas as S
-from riskmodel.data.default_definition import Materiality, past_due_at, performing_past_due
+from riskmodel.data.default_definition import (
+    Materiality,
+    material_performing_past_due,
+    past_due_at,
+    performing_past_due,
+)
 from riskmodel.data.sim_reports import CUSTOMER_HALO_SD, VISIT_LOADS, VISITOR_LENIENCY_SD
 from riskmodel.data.sim_world import SimParams, make_calendar, make_population, make_systematic, simulate_history
 from riskmodel.data.simulator import SimulationResult, oracle_path_for, simulate, summarise
@@ -260,6 +265,27 @@ def test_validation_warns_when_the_ledger_shows_an_unrecorded_default(small: Sim
     hits = [v for v in report.warnings if v.rule == LEDGER_DEFAULT]
     assert len(hits) == 1 and hits[0].count >= 1 and any(cid in e for e in hits[0].examples)
     assert report.ok  # a warning, the tables still validate
+
+
+@pytest.mark.parametrize("mat", [Materiality(), Materiality(absolute=0.0, relative=0.0),
+                                 Materiality(dpd_days=30, absolute=100.0, relative=0.05)],
+                         ids=["eu", "no-thresholds", "dpd30"])
+def test_the_ledger_checks_late_invoice_path_equals_the_full_mask(small: SimulationResult, mat: Materiality) -> None:
+    """material_performing_past_due (the validation's fast path) gives exactly the flagged rows of
+    performing_past_due (every invoice masked at every date), figures bit for bit, on a book where
+    half the defaults are missing (so there is something to flag) and on the full one."""
+    t = small.tables
+    ends = pd.date_range(t.invoices[S.INVOICE_DATE].min(), t.invoices[S.INVOICE_DATE].max(), freq="ME")
+    for defaults in (t.defaults, t.defaults.iloc[::2]):
+        full = performing_past_due(t.invoices, defaults, t.customers, ends, mat)
+        want = full[full["material"]].sort_values(["date", S.CUSTOMER_ID], kind="stable", ignore_index=True)
+        got = material_performing_past_due(t.invoices, defaults, t.customers, ends, mat)
+        assert len(got) == len(want)
+        if len(want):
+            assert got["material"].all()
+            for col in (S.CUSTOMER_ID, "date", "past_due", "exposure"):
+                assert (got[col].to_numpy() == want[col].astype(got[col].dtype).to_numpy()).all(), col
+    assert len(want) > 50  # half the defaults missing: the ledger shows many unrecorded ones
 
 
 def test_visit_ratings_observe_different_aspects_with_small_visitor_bias(base: SimulationResult) -> None:

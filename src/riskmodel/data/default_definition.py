@@ -22,8 +22,9 @@ import pandas as pd
 
 from riskmodel.config import Materiality  # defined with its settings: config is the bottom layer
 from riskmodel.data import schemas as S
+from riskmodel.data.partition import customer_codes
 
-__all__ = ["Materiality", "past_due_at", "performing_past_due"]
+__all__ = ["Materiality", "material_performing_past_due", "past_due_at", "performing_past_due"]
 
 
 def past_due_at(invoices: pd.DataFrame, dates: Sequence[pd.Timestamp] | pd.DatetimeIndex,
@@ -80,3 +81,80 @@ def performing_past_due(invoices: pd.DataFrame, defaults: pd.DataFrame, customer
     perf["material"] = perf["material"].fillna(False).astype(bool)
     perf[["past_due", "exposure"]] = perf[["past_due", "exposure"]].fillna(0.0)
     return perf
+
+
+def _expand(first: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows with date positions ``[first, stop)``: (row, date position) pairs, row by row, dates ascending."""
+    reps = np.maximum(stop - first, 0)
+    rows = np.repeat(np.arange(len(first)), reps)
+    starts = np.cumsum(reps) - reps
+    return rows, first[rows] + (np.arange(len(rows)) - starts[rows])
+
+
+def material_performing_past_due(invoices: pd.DataFrame, defaults: pd.DataFrame, customers: pd.DataFrame,
+                                 dates: Sequence[pd.Timestamp] | pd.DatetimeIndex,
+                                 materiality: Materiality = Materiality()) -> pd.DataFrame:
+    """The rows of :func:`performing_past_due` flagged ``material``, without the performing population's
+    other rows: what the ledger check needs, at a cost that follows the late invoices, not the book.
+
+    ``performing_past_due`` masks every invoice at every date (the ledger's ~70 month ends over
+    millions of invoices). Here an invoice is late at the dates in ``[max(issued, due + dpd_days + 1),
+    paid]``, found by binary search over the sorted dates; only the customer-dates some late invoice
+    reaches, with at least the absolute threshold past due, in the performing population, have their
+    exposure summed, from their own customers' invoices. Each (customer, date) sum adds the same invoices
+    in the same (row) order, so the figures equal ``performing_past_due``'s bit for bit; rows are sorted
+    by date, then customer id.  An invoice without an issue date is never outstanding, one without a due
+    date never past due.
+    """
+    cols = [S.CUSTOMER_ID, "date", "past_due", "exposure", "material"]
+    days = np.unique(pd.DatetimeIndex(dates).normalize().to_numpy("datetime64[D]").astype(np.int64))
+    if invoices.empty or not len(days):
+        return pd.DataFrame({c: [] for c in cols})
+
+    def day(column: str, missing: int) -> np.ndarray:
+        values = invoices[column].to_numpy("datetime64[D]")
+        return np.where(np.isnat(values), missing, values.astype(np.int64))
+
+    big = np.iinfo(np.int64).max // 2
+    issued, due, paid = day(S.INVOICE_DATE, big), day(S.DUE_DATE, big), day(S.PAID_DATE, big)
+    amount = invoices[S.AMOUNT].to_numpy(dtype=float)
+    uniq = pd.Index(customers[S.CUSTOMER_ID].astype(str)).unique()
+    codes = customer_codes(invoices[S.CUSTOMER_ID], uniq)  # -1: not a customer, so never performing
+    n_days = len(days)
+    # past due: the late invoices only, each at the dates it is more than dpd_days late and still open
+    late_from = np.searchsorted(days, np.maximum(issued, np.minimum(due, big - 1 - materiality.dpd_days)
+                                                 + materiality.dpd_days + 1), "left")
+    open_to = np.searchsorted(days, paid, "right")
+    late = np.flatnonzero((open_to > late_from) & (codes >= 0))
+    rows, pos = _expand(late_from[late], open_to[late])
+    key = codes[late[rows]].astype(np.int64) * n_days + pos
+    keys, which = np.unique(key, return_inverse=True)
+    past_due = np.bincount(which, weights=amount[late[rows]], minlength=len(keys))
+    # the performing population: onboarded strictly before the date, no default on or before it
+    cust_of, day_of = keys // n_days, days[keys % n_days]
+    first_onb = customers.groupby(customers[S.CUSTOMER_ID].astype(str), sort=False)[S.ONBOARDED_DATE].first()
+    onb = pd.to_datetime(first_onb.reindex(uniq)).to_numpy("datetime64[D]")
+    onb_day = np.where(np.isnat(onb), np.iinfo(np.int64).max, onb.astype(np.int64))
+    first_default = np.full(len(uniq), np.iinfo(np.int64).max)
+    if len(defaults):
+        dc = customer_codes(defaults[S.CUSTOMER_ID], uniq)
+        dd = pd.to_datetime(defaults[S.DEFAULT_DATE]).to_numpy("datetime64[D]")
+        ok = (dc >= 0) & ~np.isnat(dd)
+        np.minimum.at(first_default, dc[ok], dd[ok].astype(np.int64))
+    performing = (onb_day[cust_of] < day_of) & (first_default[cust_of] > day_of)
+    cand = performing & (past_due > 0) & (past_due >= materiality.absolute)
+    keys, past_due = keys[cand], past_due[cand]
+    if not len(keys):
+        return pd.DataFrame({c: [] for c in cols})
+    # exposure of those customer-dates: every invoice of their customers outstanding at the date
+    mine = np.flatnonzero(np.isin(codes, np.unique(keys // n_days)))
+    rows, pos = _expand(np.searchsorted(days, issued[mine], "left"), np.searchsorted(days, paid[mine], "right"))
+    key = codes[mine[rows]].astype(np.int64) * n_days + pos
+    at = np.searchsorted(keys, key)
+    hit = (at < len(keys)) & (keys[np.minimum(at, len(keys) - 1)] == key)
+    exposure = np.bincount(at[hit], weights=amount[mine[rows[hit]]], minlength=len(keys))
+    material = materiality.is_material(past_due, exposure)
+    out = pd.DataFrame({S.CUSTOMER_ID: uniq[keys // n_days][material].astype(str),
+                        "date": pd.to_datetime(days[keys % n_days][material].astype("datetime64[D]")),
+                        "past_due": past_due[material], "exposure": exposure[material], "material": True})
+    return out.sort_values(["date", S.CUSTOMER_ID], kind="stable", ignore_index=True)

@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 
 from riskmodel.config import SafetySettings
 from riskmodel.data import schemas as S
-from riskmodel.data.default_definition import Materiality, performing_past_due
+from riskmodel.data.default_definition import Materiality, material_performing_past_due
 from riskmodel.data.partition import arrow_text
 from riskmodel.data.tables import Tables
 from riskmodel.exceptions import DataNotFoundError, SchemaError
@@ -835,8 +835,7 @@ def check_ledger_defaults(tables: Tables, report: ValidationReport, materiality:
     ends = pd.date_range(inv[S.INVOICE_DATE].min(), inv[S.INVOICE_DATE].max(), freq="ME")
     if len(ends) == 0:
         return
-    perf = performing_past_due(inv, tables.defaults, tables.customers, ends, materiality)
-    hit = perf[perf["material"]]
+    hit = material_performing_past_due(inv, tables.defaults, tables.customers, ends, materiality)
     if hit.empty:
         return
     first = hit.groupby(S.CUSTOMER_ID)["date"].min().sort_values()

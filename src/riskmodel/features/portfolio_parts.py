@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from riskmodel.data import schemas as S
+from riskmodel.data.partition import customer_codes
 from riskmodel.data.tables import Tables
 from riskmodel.features.portfolio import _NEVER, LEVELS, _months_before, _share
 from riskmodel.features.snapshots import NAT_DAYS, to_days
@@ -52,7 +53,7 @@ class PortfolioSums:
         """Add one partition's sums (its customers with all of their invoices and defaults)."""
         cust, inv, dfl = part.customers, part.invoices, part.defaults
         pos = pd.Index(cust[S.CUSTOMER_ID].astype(str).to_numpy())
-        inv_cust = pos.get_indexer(inv[S.CUSTOMER_ID].astype(str))
+        inv_cust = customer_codes(inv[S.CUSTOMER_ID], pos)  # Arrow's hash lookup: Index.get_indexer is ~15x slower
         if (inv_cust < 0).any():
             bad = inv.loc[inv_cust < 0, S.CUSTOMER_ID].astype(str).unique()[:5].tolist()
             raise ValueError(f"{S.INVOICES}.{S.CUSTOMER_ID}: customers not in this partition's {S.CUSTOMERS}: {bad}")
