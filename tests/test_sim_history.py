@@ -204,3 +204,26 @@ def test_limits_and_terms_ignore_the_latent_quality() -> None:
         lim = frame.groupby(S.CUSTOMER_ID)[S.CREDIT_LIMIT]
         assert lim.apply(lambda s: s.iloc[-1]).equals(
             (a if frame is b else b).groupby(S.CUSTOMER_ID)[S.CREDIT_LIMIT].apply(lambda s: s.iloc[-1]))
+
+
+def test_month_grid_in_blocks_equals_one_expansion_bit_for_bit() -> None:
+    """_intervals_to_grid expands its months a block at a time (bounded memory); every cell adds the
+    same records in the same order as one expansion of all months, so the totals are identical."""
+    from riskmodel.data.sim_history import _intervals_to_grid
+
+    rng = np.random.default_rng(3)
+    k, n, months = 20_000, 300, 40
+    start = rng.integers(-3, months + 2, k)
+    stop = start + rng.integers(-2, 15, k)
+    codes = rng.integers(0, n, k)
+    weights = np.round(rng.lognormal(7, 1.5, k), 2)
+    start, stop = np.clip(start, 0, months), np.clip(stop, 0, months)
+    whole = _intervals_to_grid(start, stop, codes, weights, months, n, block=months)
+    # the definition, cell by cell in record order
+    ref = np.zeros((months, n))
+    for s, e, c, w in zip(start, stop, codes, weights):
+        ref[s:e, c] += w
+    assert (whole == ref).all()
+    for block in (1, 6, 7, months + 5):
+        assert (_intervals_to_grid(start, stop, codes, weights, months, n, block=block) == whole).all(), block
+    assert (_intervals_to_grid(start[:0], stop[:0], codes[:0], weights[:0], months, n) == 0).all()

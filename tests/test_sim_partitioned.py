@@ -114,5 +114,5 @@ def test_parallel_partitions_give_the_sequential_book() -> None:
 
 def test_workers_follow_cpus_and_the_ceiling() -> None:
     assert sim_workers(50_000, 8.0, 2) == 2
-    assert sim_workers(200_000, 8.0, 16) == 1  # 5.3 GB planned a partition: one at a time
+    assert sim_workers(200_000, 8.0, 16) == 1  # 11.3 GB planned a partition: one at a time
     assert sim_workers(200_000, 8.0, 16, requested=3) == 3

@@ -136,11 +136,13 @@ def summarise_parts(summaries: list[dict[str, Any]]) -> dict[str, Any]:
 def sim_memory_gb(per_part: int) -> float:
     """Planned peak memory of one process simulating a partition of ``per_part`` customers (GB).
 
-    Measured with ``/usr/bin/time -v``: 0.63 GB at 5,000 customers, 1.4 GB at 50,000,
-    2.5 GB at 100,000 and 4.9 GB at 200,000 (issue 14), i.e. about 0.3 GB for the
-    interpreter and 23 KB a customer; 25 KB is planned.
+    Measured 2026-11-30 with ``/usr/bin/time`` (one partition, ``simulate_part``, the book of issue 8):
+    0.68 GB at 10,000 customers, 1.48 GB at 25,000 and 2.72 GB at 50,000, i.e. about 0.17 GB for the
+    interpreter and 51 KB a customer; 0.25 GB + 55 KB is planned. (The earlier plan, 0.3 GB + 25 KB,
+    came from the book before issue 8; that book's ledger peak was 4.3 GB at 50,000 customers until
+    ``sim_history._intervals_to_grid`` expanded its months in blocks, so two workers passed 8 GB.)
     """
-    return 0.3 + per_part * 25e3 / 1e9
+    return 0.25 + per_part * 55e3 / 1e9
 
 
 def sim_workers(per_part: int, ceiling_gb: float, cpus: int | None, requested: int = 0) -> int:
