@@ -161,8 +161,9 @@ def load_or_simulate(cache: Path, n: int, years: int, seed: int) -> tuple[Tables
     folder = cache / f"{n}c-{years}y-seed{seed}"
     if all((folder / f"{t}.parquet").is_file() for t in S.TABLE_NAMES):
         t0 = time.perf_counter()
-        tables = Tables.from_dict(
-            {t: pd.read_parquet(folder / f"{t}.parquet") for t in S.TABLE_NAMES}
+        tables = Tables.from_dict(  # the optional history table too, when the simulator wrote it
+            {t: pd.read_parquet(folder / f"{t}.parquet") for t in S.ALL_TABLE_NAMES
+             if (folder / f"{t}.parquet").is_file()}
         )
         return tables, f"loaded from cache {folder} in {time.perf_counter() - t0:.1f} s"
     t0 = time.perf_counter()

@@ -8,8 +8,9 @@ Run from the project root with a trained champion where ``--params`` points
 
 For every size it simulates a base once, then runs ``riskmodel <stage> --engine local`` and
 ``--engine spark`` (params.yaml's ``spark`` block: ``local[2]`` by default), each in its own child
-process, and prints wall time, the driver's peak memory (``ru_maxrss`` of the child; Spark's JVM and
-Python workers are children of it and not counted), customers a second, and the Spark cost per
+process, checks that both engines wrote the same output (the test suite's rules), and prints wall
+time, the driver's peak memory (``ru_maxrss`` of the child; Spark's JVM and Python workers are
+children of it and not counted), customers a second, and the Spark cost per
 customer per core (wall time x cores / customers, which includes Spark's fixed start-up and job
 overheads, so it over-states the cost at small sizes; with two or more sizes the slope between them
 is printed too). From the slope (or the per-customer cost) it projects the time of 50 million
@@ -44,6 +45,34 @@ def run_child(cmd: list[str], log: Path) -> tuple[float, float, float]:
     return wall, usage.ru_maxrss / 1024**2, os.getloadavg()[0]
 
 
+def compare_outputs(work: Path, stage: str, n: int) -> str:
+    """Whether both engines wrote the same output for ``stage`` (the test suite's rules, on this base):
+    scores bit for bit in every column (PDs also to 1e-9); the modelling table bit for bit except the
+    whole book's ``ptf_*`` indicators, sums added in another order, to 1e-12."""
+    import numpy as np
+    import pandas as pd
+
+    from riskmodel.io import read_frame
+
+    if stage == "score":
+        a, b = (read_frame(work / f"scores_{n}_{e}.parquet") for e in ("local", "spark"))
+        pd_gap = float(np.nanmax(np.abs(a["pd"].to_numpy(float) - b["pd"].to_numpy(float)), initial=0.0))
+        try:
+            pd.testing.assert_frame_equal(a, b, check_exact=True)
+        except AssertionError as err:
+            return f"engines DIFFER ({len(a)} / {len(b)} rows, largest PD gap {pd_gap:.1e}): {str(err)[:300]}"
+        return f"engines identical: {len(a):,} rows, every column bit for bit (largest PD gap {pd_gap:.1e})"
+    a, b = (read_frame(work / f"features_{n}_{e}" / "t.parquet") for e in ("local", "spark"))
+    ptf = [c for c in a.columns if c.startswith("ptf_")]
+    try:
+        pd.testing.assert_frame_equal(a.drop(columns=ptf), b.drop(columns=ptf), check_exact=True)
+        pd.testing.assert_frame_equal(a[ptf], b[ptf], check_exact=False, rtol=0, atol=1e-12)
+    except AssertionError as err:
+        return f"engines DIFFER ({len(a)} / {len(b)} rows): {str(err)[:300]}"
+    return (f"engines identical: {len(a):,} rows x {a.shape[1]} columns, bit for bit except the {len(ptf)} "
+            "portfolio indicators (same sums in another order, within 1e-12)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="5000,10000")
@@ -75,6 +104,7 @@ def main() -> None:
                 rows.append((n, stage, engine, wall, gb, load))
                 print(f"{n:>9,} {stage:<8} {engine:<5} {wall:8.1f} s  driver peak {gb:5.2f} GB  "
                       f"{n / wall:8.0f} customers/s  load {load:5.1f}", flush=True)
+            print(f"{n:>9,} {stage:<8} " + compare_outputs(args.work, stage, n), flush=True)
     print("\nSpark cost per customer per core (wall x cores / customers, start-up included):")
     proj = 50_000_000
     for stage in args.stages.split(","):

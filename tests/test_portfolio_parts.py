@@ -66,3 +66,46 @@ def test_a_segment_absent_from_the_indicators_is_refused_not_read_as_another(tab
     customers.loc[customers.index[1], S.INDUSTRY] = "space mining"
     with pytest.raises(ValueError, match="absent from the book's portfolio indicators"):
         portfolio_features(dataclasses.replace(tables, customers=customers), keys, indicators)
+
+
+def test_indicators_equal_the_definition_day_by_day_bit_for_bit(tables) -> None:
+    """portfolio_indicators sums each invoice over the days it is open (ranges, not a mask per day) and the
+    settled invoices by running totals: every figure equals the definition, a mask over the whole ledger at
+    each day, to the last bit (snapshots off the quarter ends too, so the 3- and 6-month look-backs are
+    days of their own)."""
+    from riskmodel.features.portfolio import LEVELS, _months_before, _segment_codes, _share
+    from riskmodel.features.snapshots import NAT_DAYS, to_days
+
+    snaps = pd.DatetimeIndex([*SNAPS, pd.Timestamp("2021-02-28"), pd.Timestamp("2022-07-15")]).sort_values()
+    got = portfolio_indicators(tables, snaps)
+    inv, cust = tables.invoices, tables.customers
+    inv_cust = pd.Index(cust[S.CUSTOMER_ID].astype(str)).get_indexer(inv[S.CUSTOMER_ID].astype(str))
+    issued, due = to_days(inv[S.INVOICE_DATE]), to_days(inv[S.DUE_DATE])
+    paid = to_days(inv[S.PAID_DATE])
+    paid = np.where(paid == NAT_DAYS, np.iinfo(np.int64).max, paid)
+    amount = inv[S.AMOUNT].to_numpy(float)
+    dpd = np.maximum(np.where(paid == np.iinfo(np.int64).max, 0, paid - due), 0).astype(float)
+    days = to_days(snaps)
+    b3, b6, b12 = (_months_before(days, m) for m in (3, 6, 12))
+    for level, column in LEVELS:
+        cseg, k = _segment_codes(cust, column)
+        seg = cseg[inv_cust]
+
+        def state(day: int, seg: np.ndarray = seg, k: int = k) -> tuple[np.ndarray, ...]:
+            open_ = (issued < day) & (paid >= day)
+            over, o90 = open_ & (due < day), open_ & (day - due > 90)
+            return tuple(np.bincount(seg[m], amount[m], minlength=k) for m in (open_, over, o90))
+
+        for i, d in enumerate(days):
+            op, ov, o90 = state(int(d))
+            share = _share(ov, op)
+            op3, ov3, _ = state(int(b3[i]))
+            op6, ov6, _ = state(int(b6[i]))
+            settled = (paid >= b12[i]) & (paid < d)
+            want = {"overdue_share": share, "overdue90_share": _share(o90, op),
+                    "overdue_share_chg_3m": share - _share(ov3, op3), "overdue_share_chg_6m": share - _share(ov6, op6),
+                    "mean_dpd_12m": _share(np.bincount(seg[settled], dpd[settled], minlength=k),
+                                           np.bincount(seg[settled], minlength=k).astype(float))}
+            for stem, values in want.items():
+                assert np.array_equal(got[level][stem][i], values, equal_nan=True), (level, stem, snaps[i])
+        assert np.isfinite(got[level]["mean_dpd_12m"]).any() and np.isfinite(got[level]["overdue90_share"]).any()

@@ -23,6 +23,7 @@ import pandas as pd
 from riskmodel.config import Materiality  # defined with its settings: config is the bottom layer
 from riskmodel.data import schemas as S
 from riskmodel.data.partition import customer_codes
+from riskmodel.data.ranges import expand_ranges
 
 __all__ = ["Materiality", "material_performing_past_due", "past_due_at", "performing_past_due"]
 
@@ -83,14 +84,6 @@ def performing_past_due(invoices: pd.DataFrame, defaults: pd.DataFrame, customer
     return perf
 
 
-def _expand(first: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For rows with date positions ``[first, stop)``: (row, date position) pairs, row by row, dates ascending."""
-    reps = np.maximum(stop - first, 0)
-    rows = np.repeat(np.arange(len(first)), reps)
-    starts = np.cumsum(reps) - reps
-    return rows, first[rows] + (np.arange(len(rows)) - starts[rows])
-
-
 def material_performing_past_due(invoices: pd.DataFrame, defaults: pd.DataFrame, customers: pd.DataFrame,
                                  dates: Sequence[pd.Timestamp] | pd.DatetimeIndex,
                                  materiality: Materiality = Materiality()) -> pd.DataFrame:
@@ -126,7 +119,7 @@ def material_performing_past_due(invoices: pd.DataFrame, defaults: pd.DataFrame,
                                                  + materiality.dpd_days + 1), "left")
     open_to = np.searchsorted(days, paid, "right")
     late = np.flatnonzero((open_to > late_from) & (codes >= 0))
-    rows, pos = _expand(late_from[late], open_to[late])
+    rows, pos = expand_ranges(late_from[late], open_to[late])
     key = codes[late[rows]].astype(np.int64) * n_days + pos
     keys, which = np.unique(key, return_inverse=True)
     past_due = np.bincount(which, weights=amount[late[rows]], minlength=len(keys))
@@ -148,7 +141,7 @@ def material_performing_past_due(invoices: pd.DataFrame, defaults: pd.DataFrame,
         return pd.DataFrame({c: [] for c in cols})
     # exposure of those customer-dates: every invoice of their customers outstanding at the date
     mine = np.flatnonzero(np.isin(codes, np.unique(keys // n_days)))
-    rows, pos = _expand(np.searchsorted(days, issued[mine], "left"), np.searchsorted(days, paid[mine], "right"))
+    rows, pos = expand_ranges(np.searchsorted(days, issued[mine], "left"), np.searchsorted(days, paid[mine], "right"))
     key = codes[mine[rows]].astype(np.int64) * n_days + pos
     at = np.searchsorted(keys, key)
     hit = (at < len(keys)) & (keys[np.minimum(at, len(keys) - 1)] == key)

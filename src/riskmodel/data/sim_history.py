@@ -72,6 +72,7 @@ import pandas as pd
 
 from riskmodel.data import schemas as S
 from riskmodel.data.partition import customer_codes
+from riskmodel.data.ranges import expand_ranges
 from riskmodel.data.sim_frames import to_dates
 from riskmodel.data.sim_world import Calendar, Population, sigmoid
 
@@ -131,14 +132,9 @@ def _intervals_to_grid(start: np.ndarray, stop: np.ndarray, codes: np.ndarray, w
     out = np.zeros((n_months, n))
     for m0 in range(0, n_months, max(1, block)):
         m1 = min(n_months, m0 + max(1, block))
-        lo, hi = np.maximum(start, m0), np.minimum(stop, m1)
-        sel = np.flatnonzero(hi > lo)
-        if not sel.size:
+        rec, m = expand_ranges(np.maximum(start, m0) - m0, np.minimum(stop, m1) - m0)
+        if not rec.size:
             continue
-        lengths = hi[sel] - lo[sel]
-        ends = np.cumsum(lengths)
-        m = np.repeat(lo[sel] - m0 - (ends - lengths), lengths) + np.arange(ends[-1])
-        rec = np.repeat(sel, lengths)
         out[m0:m1] = np.bincount(m * n + codes[rec], weights=weights[rec],
                                  minlength=(m1 - m0) * n).reshape(m1 - m0, n)
     return out

@@ -19,7 +19,16 @@ import pandas as pd
 from riskmodel.data import schemas as S
 from riskmodel.data.partition import customer_codes
 from riskmodel.data.tables import Tables
-from riskmodel.features.portfolio import _NEVER, LEVELS, _months_before, _share
+from riskmodel.features.portfolio import (
+    _NEVER,
+    LEVELS,
+    STATES,
+    _months_before,
+    _share,
+    ledger_pairs,
+    ledger_state,
+    settled_sums,
+)
 from riskmodel.features.snapshots import NAT_DAYS, to_days
 
 #: the columns a partition must carry for :meth:`PortfolioSums.add`
@@ -42,6 +51,8 @@ class PortfolioSums:
         self.snaps = pd.DatetimeIndex(pd.to_datetime(list(snapshots))).sort_values().unique()
         self.days = to_days(self.snaps)
         self.back = {m: _months_before(self.days, m) for m in (3, 6, 12)}
+        self.grid = np.unique(np.concatenate([self.days, self.back[3], self.back[6]]))  # days whose state is read
+        self.at = {m: np.searchsorted(self.grid, self.days if m == 0 else self.back[m]) for m in (0, 3, 6)}
         self.labels: dict[str, pd.Index] = {}
         for level, column in LEVELS:
             self.labels[level] = (pd.Index(["all"]) if column is None else
@@ -76,25 +87,25 @@ class PortfolioSums:
             if (cseg < 0).any():
                 raise ValueError(f"portfolio: {column} values of a partition not in the book's customers")
             segs[level] = (cseg, cseg[inv_cust], self.sums[level]["open"].shape[1])
-        for i, d in enumerate(self.days):  # the masks once per day, the sums per level
-            for suffix, day in (("", int(d)), ("3", int(self.back[3][i])), ("6", int(self.back[6][i]))):
-                open_ = (issued < day) & (paid >= day)
-                over = open_ & (due < day)
-                masks = [("open", open_), ("over", over)] + ([("o90", open_ & (day - due > 90))] if not suffix else [])
-                for name, mask in masks:
-                    for level, (_, seg, k) in segs.items():
-                        self.sums[level][name + (suffix if name != "o90" else "")][i] += np.bincount(
-                            seg[mask], amount[mask], minlength=k)
+        grid = self.grid
+        pairs = ledger_pairs(issued, due, paid, grid)
+        for level, (_, seg, k) in segs.items():
+            acc = self.sums[level]
+            state = {name: ledger_state(pairs[name], amount, seg, k, len(grid)) for name in STATES}
+            for suffix, at in (("", self.at[0]), ("3", self.at[3]), ("6", self.at[6])):
+                for name in ("open", "over") + (("o90",) if not suffix else ()):
+                    acc[name + suffix] += state[name][at]
+            dpd, settled = settled_sums(paid, settled_dpd, seg, k, self.days, self.back[12])
+            acc["dpd"] += dpd
+            acc["settled"] += settled
+        for i, d in enumerate(self.days):
             lo = int(self.back[12][i])
             at_risk = (onboarded < d) & (first_default >= lo)
             new_def = at_risk & (first_default < d)
-            settled = (paid >= lo) & (paid < d)
-            for level, (cseg, seg, k) in segs.items():
+            for level, (cseg, _, k) in segs.items():
                 acc = self.sums[level]
                 acc["new_default"][i] += np.bincount(cseg[new_def], minlength=k)
                 acc["at_risk"][i] += np.bincount(cseg[at_risk], minlength=k)
-                acc["dpd"][i] += np.bincount(seg[settled], settled_dpd[settled], minlength=k)
-                acc["settled"][i] += np.bincount(seg[settled], minlength=k)
 
     def indicators(self) -> dict[str, dict[str, np.ndarray]]:
         """The indicators, as ``portfolio_indicators`` returns them for the whole book."""

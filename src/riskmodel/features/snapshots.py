@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from riskmodel.config import SnapshotSettings
+from riskmodel.data.ranges import expand_ranges
 from riskmodel.exceptions import ConfigError, SchemaError
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -380,14 +381,7 @@ class Grid:
     @staticmethod
     def _expand(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(record, snapshot index) pairs for ``start <= k < stop``, in record order."""
-        rec = np.flatnonzero(stop > start)
-        lengths = stop[rec] - start[rec]
-        first = start[rec]
-        if lengths.size == 0 or lengths.max() == 1:
-            return rec, first
-        ends = np.cumsum(lengths)
-        k = np.repeat(first - (ends - lengths), lengths) + np.arange(ends[-1])
-        return np.repeat(rec, lengths), k
+        return expand_ranges(start, stop)
 
     def latest_index(self, kv: np.ndarray, codes: np.ndarray, order: np.ndarray) -> np.ndarray:
         """``(K, n)``: per snapshot, the largest ``order`` among the visible records, -1 if none.
