@@ -220,8 +220,8 @@ def write_partitioned(tables: Tables, folder: Path, customers_per_part: int) -> 
 
 def _spilled(scratch: Path, table: str, name: str) -> Path:
     """Where :meth:`PartitionedBook.open` spills a validated partition: Arrow IPC (Feather) with LZ4, a
-    scratch file read back once or twice, about 6 times faster to write than Parquet and 2 times to read
-    (a 5.5M-invoice partition: 0.6 s against 1.7 s), and the same frame back (dtypes included)."""
+    scratch file read back once or twice: a 5.5M-invoice partition is written in 0.6 s instead of 1.7 s
+    as Parquet and read in 0.23 s instead of 0.33 s, and the same frame comes back (dtypes included)."""
     return scratch / table / (Path(name).stem + ".arrow")
 
 
