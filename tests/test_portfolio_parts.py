@@ -109,3 +109,18 @@ def test_indicators_equal_the_definition_day_by_day_bit_for_bit(tables) -> None:
             for stem, values in want.items():
                 assert np.array_equal(got[level][stem][i], values, equal_nan=True), (level, stem, snaps[i])
         assert np.isfinite(got[level]["mean_dpd_12m"]).any() and np.isfinite(got[level]["overdue90_share"]).any()
+
+
+def test_an_invoice_of_an_unknown_customer_is_refused_naming_table_rule_and_id(tables) -> None:
+    from dataclasses import replace
+
+    from riskmodel.exceptions import SchemaError
+
+    inv = tables.invoices.copy()
+    inv.loc[inv.index[:3], S.CUSTOMER_ID] = "C_NOT_A_CUSTOMER"
+    broken = replace(tables, invoices=inv)
+    with pytest.raises(SchemaError, match=r"invoices\.customer_id: rule 'customer_id known in customers' broken by 3 "
+                                          r"rows; first unknown ids: \['C_NOT_A_CUSTOMER'\]"):
+        portfolio_indicators(broken, SNAPS)
+    with pytest.raises(SchemaError, match="C_NOT_A_CUSTOMER"):
+        PortfolioSums(tables.customers, SNAPS).add(broken)

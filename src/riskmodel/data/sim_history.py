@@ -127,8 +127,6 @@ def _intervals_to_grid(start: np.ndarray, stop: np.ndarray, codes: np.ndarray, w
     simulator's peak, issue 14). Within a block the entries keep the record order, so every cell adds
     the same records in the same order as one expansion would: the totals are identical, bit for bit.
     """
-    keep = stop > start
-    start, stop, codes, weights = start[keep], stop[keep], codes[keep], weights[keep]
     out = np.zeros((n_months, n))
     for m0 in range(0, n_months, max(1, block)):
         m1 = min(n_months, m0 + max(1, block))

@@ -26,11 +26,10 @@ import numpy as np
 import pandas as pd
 
 from riskmodel.data import schemas as S
-from riskmodel.data.partition import customer_codes
 from riskmodel.data.ranges import expand_ranges
 from riskmodel.data.tables import Tables
 from riskmodel.features import names as N
-from riskmodel.features.snapshots import NAT_DAYS, to_days
+from riskmodel.features.snapshots import NAT_DAYS, customer_codes, to_days
 
 LEVELS: tuple[tuple[str, str | None], ...] = (("all", None), ("ind", S.INDUSTRY), ("rgn", S.REGION))
 STEMS: tuple[str, ...] = ("overdue_share", "overdue90_share", "overdue_share_chg_3m", "overdue_share_chg_6m",
@@ -84,21 +83,26 @@ def ledger_state(pairs: tuple[np.ndarray, np.ndarray], amount: np.ndarray, seg: 
     return np.bincount(pos * k + seg[rows], amount[rows], minlength=n_days * k).reshape(n_days, k)
 
 
-def settled_sums(paid: np.ndarray, dpd: np.ndarray, seg: np.ndarray, k: int, days: np.ndarray,
-                 back12: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(n_days, k)`` sums of ``dpd`` and counts of the invoices settled in ``[back12[i], days[i])``.
+class SettledWindows:
+    """The invoices settled in ``[back12[i], days[i])`` of each snapshot ``i``, binned once for every level.
 
-    Each invoice is binned once by its payment day among the boundaries; the sums over a window are the
-    difference of two running totals. ``dpd`` holds whole days, so every partial sum is an integer far
+    Each invoice is binned by its payment day among the window boundaries; a window's sums are the
+    difference of two running totals. Days past due are whole days, so every partial sum is an integer far
     below 2**53 and exact: the same figures, to the last bit, as summing a mask per snapshot.
     """
-    edges = np.unique(np.concatenate([days, back12]))
-    b = np.searchsorted(edges, paid, "right")  # boundaries on or before the payment day
-    n_bins = (len(edges) + 1) * k
-    total = np.cumsum(np.bincount(b * k + seg, dpd, minlength=n_bins).reshape(-1, k), axis=0)
-    count = np.cumsum(np.bincount(b * k + seg, minlength=n_bins).reshape(-1, k), axis=0)
-    hi, lo = np.searchsorted(edges, days), np.searchsorted(edges, back12)  # paid < days[i], paid < back12[i]
-    return total[hi] - total[lo], (count[hi] - count[lo]).astype(float)
+
+    def __init__(self, paid: np.ndarray, days: np.ndarray, back12: np.ndarray) -> None:
+        edges = np.unique(np.concatenate([days, back12]))
+        self.bins = np.searchsorted(edges, paid, "right")  # boundaries on or before the payment day
+        self.n_bins = len(edges) + 1
+        self.hi, self.lo = np.searchsorted(edges, days), np.searchsorted(edges, back12)  # paid < days[i] / back12[i]
+
+    def sums(self, dpd: np.ndarray, seg: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(n_days, k)`` sums of ``dpd`` and counts of the settled invoices, by segment ``seg``."""
+        key = self.bins * k + seg
+        total = np.cumsum(np.bincount(key, dpd, minlength=self.n_bins * k).reshape(-1, k), axis=0)
+        count = np.cumsum(np.bincount(key, minlength=self.n_bins * k).reshape(-1, k), axis=0)
+        return total[self.hi] - total[self.lo], (count[self.hi] - count[self.lo]).astype(float)
 
 
 def _share(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -118,10 +122,7 @@ def portfolio_indicators(tables: Tables, snapshots: pd.DatetimeIndex | list) -> 
     ids = cust[S.CUSTOMER_ID].astype(str).to_numpy()
     pos = pd.Index(ids)
     inv = tables.invoices
-    inv_cust = customer_codes(inv[S.CUSTOMER_ID], pos)  # Arrow's hash: Index.get_indexer is ~15x slower
-    if (inv_cust < 0).any():
-        bad = inv.loc[inv_cust < 0, S.CUSTOMER_ID].astype(str).unique()[:5].tolist()
-        raise ValueError(f"{S.INVOICES}.{S.CUSTOMER_ID}: customers not in {S.CUSTOMERS}: {bad}")
+    inv_cust = customer_codes(inv[S.CUSTOMER_ID], pos, S.INVOICES)  # SchemaError naming unknown ids
     issued = to_days(inv[S.INVOICE_DATE])
     due = to_days(inv[S.DUE_DATE])
     paid = to_days(inv[S.PAID_DATE])
@@ -139,6 +140,7 @@ def portfolio_indicators(tables: Tables, snapshots: pd.DatetimeIndex | list) -> 
     grid = np.unique(np.concatenate([days, back3, back6]))  # the days whose ledger state is read
     at, at3, at6 = (np.searchsorted(grid, d) for d in (days, back3, back6))
     pairs = ledger_pairs(issued, due, paid, grid)
+    settled = SettledWindows(paid, days, back12)
 
     out: dict[str, dict[str, np.ndarray]] = {}
     for level, column in LEVELS:
@@ -157,7 +159,7 @@ def portfolio_indicators(tables: Tables, snapshots: pd.DatetimeIndex | list) -> 
             new_def = at_risk & (first_default < d)
             res["default_rate_12m"][i] = _share(np.bincount(cseg[new_def], minlength=k).astype(float),
                                                 np.bincount(cseg[at_risk], minlength=k).astype(float))
-        res["mean_dpd_12m"] = _share(*settled_sums(paid, settled_dpd, seg, k, days, back12))
+        res["mean_dpd_12m"] = _share(*settled.sums(settled_dpd, seg, k))
         labels = (["all"] if column is None else
                   list(pd.factorize(cust[column].astype(str), sort=True)[1]))
         res["_segments"] = np.asarray(labels, dtype=object)

@@ -373,15 +373,10 @@ class Grid:
         Each record is repeated once per snapshot at which it holds, so a total
         only ever adds the records that hold there (no cancelling of rounding).
         """
-        rec, k = self._expand(start, stop)
+        rec, k = expand_ranges(start, stop)
         w = None if weights is None else np.asarray(weights, dtype=np.float64)[rec]
         flat = np.bincount(k * self.n + codes[rec], weights=w, minlength=self.K * self.n)
         return flat.astype(np.float64, copy=False).reshape(self.K, self.n)
-
-    @staticmethod
-    def _expand(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(record, snapshot index) pairs for ``start <= k < stop``, in record order."""
-        return expand_ranges(start, stop)
 
     def latest_index(self, kv: np.ndarray, codes: np.ndarray, order: np.ndarray) -> np.ndarray:
         """``(K, n)``: per snapshot, the largest ``order`` among the visible records, -1 if none.
@@ -408,7 +403,7 @@ class Grid:
 
         NAT_DAYS where no record holds.
         """
-        rec, k = self._expand(start, stop)
+        rec, k = expand_ranges(start, stop)
         none = np.iinfo(np.int64).max
         out = np.full(self.K * self.n, none, dtype=np.int64)
         np.minimum.at(out, k * self.n + codes[rec], np.asarray(days, dtype=np.int64)[rec])
